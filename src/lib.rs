@@ -1,0 +1,15 @@
+//! camwire: stream a live webcam, a test pattern or image files to a remote viewer over UDP.
+//!
+//! The crate is split the way quinn and str0m are: the protocol is a set of sans-IO state
+//! machines that take bytes and instants and return bytes and events, and the programs are
+//! thin shells of sockets, threads, a camera and a window around them.
+//!
+//! - [`wire`]: the v1 datagram format (see `docs/PROTOCOL.md`).
+//! - [`reassembly`]: chunks in any order become whole, CRC-checked frames, in bounded memory.
+//! - [`sender`] / [`receiver`]: the two protocol endpoints, stop-and-wait with ACKs.
+#![warn(missing_docs)]
+
+pub mod reassembly;
+pub mod receiver;
+pub mod sender;
+pub mod wire;

@@ -1,0 +1,503 @@
+//! Frame reassembly: chunks in any order, with duplicates, become whole, CRC-checked frames.
+//!
+//! Memory is bounded by construction: at most `max_partial_frames` frames are assembled at
+//! once, none larger than `max_frame_bytes`, and the oldest partial frame is evicted to make
+//! room. Chunks of frames that are finished or superseded are recognised from a small fixed
+//! ring and dropped without allocating.
+
+use std::time::{Duration, Instant};
+
+use fixedbitset::FixedBitSet;
+
+use crate::wire::FrameInfo;
+
+/// Limits that bound the reassembler's memory.
+#[derive(Debug, Clone, Copy)]
+pub struct ReassemblyConfig {
+    /// Frames longer than this are refused on their first chunk.
+    pub max_frame_bytes: usize,
+    /// How many frames may be partially assembled at once.
+    pub max_partial_frames: usize,
+    /// A partial frame that receives no chunk for this long is dropped.
+    pub partial_timeout: Duration,
+}
+
+impl Default for ReassemblyConfig {
+    fn default() -> Self {
+        ReassemblyConfig {
+            max_frame_bytes: 16 << 20,
+            max_partial_frames: 4,
+            partial_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A frame received whole with a matching CRC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompleteFrame {
+    /// The sender's session id.
+    pub session: u32,
+    /// The frame's metadata.
+    pub info: FrameInfo,
+    /// The frame's bytes, exactly as the sender framed them.
+    pub data: Vec<u8>,
+    /// The `attempt` of the chunk that completed the frame.
+    pub attempt: u8,
+}
+
+/// What happened to one chunk.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Insert {
+    /// Stored; the frame is still missing chunks.
+    Stored,
+    /// Already had this chunk.
+    Duplicate,
+    /// The chunk completed its frame.
+    Complete(CompleteFrame),
+    /// A chunk of a frame finished recently: nothing stored, but the sender may want a
+    /// fresh ACK (its ACK may have been lost).
+    AlreadyComplete,
+    /// A chunk of a frame older than one already completed in this session: dropped.
+    Stale,
+    /// The last chunk arrived but the frame's CRC did not match: the frame is dropped.
+    CrcMismatch,
+    /// The chunk's frame is larger than `max_frame_bytes`.
+    TooLarge,
+    /// The chunk's metadata disagrees with earlier chunks of the same frame.
+    Inconsistent,
+}
+
+/// Counters the reassembler keeps; read them through [`Reassembler::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReassemblyStats {
+    /// Frames completed with a valid CRC.
+    pub completed: u64,
+    /// Partial frames dropped: evicted for room, superseded by a newer frame, or timed out.
+    pub incomplete_dropped: u64,
+    /// Frames whose CRC did not match.
+    pub crc_failures: u64,
+    /// Duplicate chunks ignored.
+    pub duplicate_chunks: u64,
+    /// Chunks of finished or superseded frames ignored.
+    pub stale_chunks: u64,
+    /// Chunks refused for an oversize frame.
+    pub oversize_chunks: u64,
+    /// Chunks whose metadata disagreed with their frame.
+    pub inconsistent_chunks: u64,
+}
+
+struct Partial {
+    session: u32,
+    info: FrameInfo,
+    data: Vec<u8>,
+    have: FixedBitSet,
+    missing: u32,
+    last_seen: Instant,
+}
+
+/// Serial-number comparison (RFC 1982) so that sequence numbers may wrap.
+pub(crate) fn seq_before(a: u32, b: u32) -> bool {
+    a != b && b.wrapping_sub(a) < 0x8000_0000
+}
+
+const RECENT: usize = 32;
+
+/// Reassembles frames from chunks. Sans-IO: it is given chunks and instants, nothing else.
+pub struct Reassembler {
+    cfg: ReassemblyConfig,
+    partials: Vec<Partial>,
+    /// Recently completed `(session, seq)` pairs, a ring.
+    recent: [(u32, u32); RECENT],
+    recent_len: usize,
+    recent_next: usize,
+    /// Newest completed seq per session (a short list; sessions are few).
+    newest: Vec<(u32, u32)>,
+    spare: Vec<Vec<u8>>,
+    stats: ReassemblyStats,
+}
+
+impl Reassembler {
+    /// A reassembler with the given limits.
+    pub fn new(cfg: ReassemblyConfig) -> Self {
+        Reassembler {
+            cfg,
+            partials: Vec::with_capacity(cfg.max_partial_frames.max(1)),
+            recent: [(0, 0); RECENT],
+            recent_len: 0,
+            recent_next: 0,
+            newest: Vec::new(),
+            spare: Vec::new(),
+            stats: ReassemblyStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &ReassemblyStats {
+        &self.stats
+    }
+
+    /// Returns a finished frame's buffer so that the next frame can reuse its allocation.
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.spare.len() < self.cfg.max_partial_frames && buf.capacity() <= self.cfg.max_frame_bytes
+        {
+            buf.clear();
+            self.spare.push(buf);
+        }
+    }
+
+    fn is_recent(&self, session: u32, seq: u32) -> bool {
+        self.recent[..self.recent_len]
+            .iter()
+            .any(|&r| r == (session, seq))
+    }
+
+    fn newest_of(&self, session: u32) -> Option<u32> {
+        self.newest
+            .iter()
+            .find(|(s, _)| *s == session)
+            .map(|&(_, q)| q)
+    }
+
+    /// Forgets everything about `session` (for example after its BYE).
+    pub fn forget_session(&mut self, session: u32) {
+        let before = self.partials.len();
+        self.partials.retain(|p| p.session != session);
+        self.stats.incomplete_dropped += (before - self.partials.len()) as u64;
+        self.newest.retain(|(s, _)| *s != session);
+    }
+
+    /// Adds one parsed chunk.
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        session: u32,
+        info: &FrameInfo,
+        index: u16,
+        attempt: u8,
+        payload: &[u8],
+    ) -> Insert {
+        if self.is_recent(session, info.seq) {
+            self.stats.stale_chunks += 1;
+            return Insert::AlreadyComplete;
+        }
+        if let Some(newest) = self.newest_of(session) {
+            if seq_before(info.seq, newest) {
+                self.stats.stale_chunks += 1;
+                return Insert::Stale;
+            }
+        }
+        let pos = match self
+            .partials
+            .iter()
+            .position(|p| p.session == session && p.info.seq == info.seq)
+        {
+            Some(pos) => {
+                if self.partials[pos].info != *info {
+                    self.stats.inconsistent_chunks += 1;
+                    return Insert::Inconsistent;
+                }
+                pos
+            }
+            None => {
+                if info.len as usize > self.cfg.max_frame_bytes {
+                    self.stats.oversize_chunks += 1;
+                    return Insert::TooLarge;
+                }
+                self.make_room();
+                let mut data = self.spare.pop().unwrap_or_default();
+                // Zeroed, so bytes of missing chunks can never leak from a previous frame.
+                data.resize(info.len as usize, 0);
+                self.partials.push(Partial {
+                    session,
+                    info: *info,
+                    data,
+                    have: FixedBitSet::with_capacity(info.count as usize),
+                    missing: info.count as u32,
+                    last_seen: now,
+                });
+                self.partials.len() - 1
+            }
+        };
+        let p = &mut self.partials[pos];
+        p.last_seen = now;
+        if p.have.put(index as usize) {
+            self.stats.duplicate_chunks += 1;
+            return Insert::Duplicate;
+        }
+        // The parser guarantees the payload length matches this range.
+        let range = info.chunk_range(index);
+        p.data[range].copy_from_slice(payload);
+        p.missing -= 1;
+        if p.missing > 0 {
+            return Insert::Stored;
+        }
+        let p = self.partials.swap_remove(pos);
+        if crc32fast::hash(&p.data) != p.info.crc32 {
+            self.stats.crc_failures += 1;
+            self.recycle(p.data);
+            return Insert::CrcMismatch;
+        }
+        self.finish(session, info.seq);
+        self.stats.completed += 1;
+        Insert::Complete(CompleteFrame {
+            session,
+            info: p.info,
+            data: p.data,
+            attempt,
+        })
+    }
+
+    fn finish(&mut self, session: u32, seq: u32) {
+        self.recent[self.recent_next] = (session, seq);
+        self.recent_next = (self.recent_next + 1) % RECENT;
+        self.recent_len = (self.recent_len + 1).min(RECENT);
+        match self.newest.iter_mut().find(|(s, _)| *s == session) {
+            Some(entry) => {
+                if seq_before(entry.1, seq) {
+                    entry.1 = seq;
+                }
+            }
+            None => {
+                // Bounded: sessions that have not completed a frame recently fall off.
+                if self.newest.len() >= 16 {
+                    self.newest.remove(0);
+                }
+                self.newest.push((session, seq));
+            }
+        }
+        // Older partial frames of this session can never be shown now: the newest frame wins.
+        let before = self.partials.len();
+        let mut freed = Vec::new();
+        self.partials.retain_mut(|p| {
+            let stale = p.session == session && seq_before(p.info.seq, seq);
+            if stale {
+                freed.push(std::mem::take(&mut p.data));
+            }
+            !stale
+        });
+        self.stats.incomplete_dropped += (before - self.partials.len()) as u64;
+        for b in freed {
+            self.recycle(b);
+        }
+    }
+
+    fn make_room(&mut self) {
+        while self.partials.len() >= self.cfg.max_partial_frames.max(1) {
+            let oldest = self
+                .partials
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, p)| p.last_seen)
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            let p = self.partials.swap_remove(oldest);
+            self.stats.incomplete_dropped += 1;
+            self.recycle(p.data);
+        }
+    }
+
+    /// When the next partial frame would time out, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.partials
+            .iter()
+            .map(|p| p.last_seen + self.cfg.partial_timeout)
+            .min()
+    }
+
+    /// Drops partial frames that have timed out by `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let timeout = self.cfg.partial_timeout;
+        let mut i = 0;
+        while i < self.partials.len() {
+            if now.saturating_duration_since(self.partials[i].last_seen) >= timeout {
+                let p = self.partials.swap_remove(i);
+                self.stats.incomplete_dropped += 1;
+                self.recycle(p.data);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Number of frames currently being assembled.
+    pub fn partial_count(&self) -> usize {
+        self.partials.len()
+    }
+
+    /// Bytes currently held by partial frames (never more than the configured bound).
+    pub fn partial_bytes(&self) -> usize {
+        self.partials.iter().map(|p| p.data.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{chunk_count, Codec};
+    use proptest::prelude::*;
+
+    fn frame_info(seq: u32, data: &[u8], mtu: usize) -> FrameInfo {
+        FrameInfo {
+            seq,
+            count: chunk_count(data.len(), mtu).unwrap(),
+            len: data.len() as u32,
+            crc32: crc32fast::hash(data),
+            codec: Codec::Jpeg,
+            width: 0,
+            height: 0,
+            timestamp_us: 0,
+        }
+    }
+
+    fn data(n: usize, salt: u8) -> Vec<u8> {
+        (0..n).map(|i| (i as u8).wrapping_mul(31) ^ salt).collect()
+    }
+
+    #[test]
+    fn in_order_completes_once() {
+        let now = Instant::now();
+        let d = data(5000, 1);
+        let fi = frame_info(0, &d, 1200);
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        for i in 0..fi.count {
+            let res = r.insert(now, 1, &fi, i, 0, &d[fi.chunk_range(i)]);
+            if i + 1 < fi.count {
+                assert_eq!(res, Insert::Stored);
+            } else {
+                match res {
+                    Insert::Complete(f) => assert_eq!(f.data, d),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        // A late duplicate after completion is recognised without allocating a new frame.
+        assert_eq!(r.insert(now, 1, &fi, 0, 0, &d[fi.chunk_range(0)]), Insert::AlreadyComplete);
+        assert_eq!(r.partial_count(), 0);
+    }
+
+    #[test]
+    fn crc_mismatch_is_never_delivered() {
+        let now = Instant::now();
+        let d = data(3000, 2);
+        let mut fi = frame_info(5, &d, 1200);
+        fi.crc32 ^= 1;
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let mut last = Insert::Stored;
+        for i in 0..fi.count {
+            last = r.insert(now, 1, &fi, i, 0, &d[fi.chunk_range(i)]);
+        }
+        assert_eq!(last, Insert::CrcMismatch);
+        assert_eq!(r.stats().crc_failures, 1);
+    }
+
+    #[test]
+    fn chunks_of_two_frames_never_mix() {
+        let now = Instant::now();
+        let a = data(4000, 3);
+        let b = data(4000, 4);
+        let fa = frame_info(1, &a, 1200);
+        let fb = frame_info(2, &b, 1200);
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        // Interleave, finishing b first: a is then superseded and dropped.
+        let mut out = Vec::new();
+        for i in 0..fa.count {
+            if i + 1 < fa.count {
+                r.insert(now, 1, &fa, i, 0, &a[fa.chunk_range(i)]);
+            }
+            if let Insert::Complete(f) = r.insert(now, 1, &fb, i, 0, &b[fb.chunk_range(i)]) {
+                out.push(f);
+            }
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].data, b);
+        assert_eq!(r.partial_count(), 0, "older partial frame a was superseded by b");
+        let last = fa.count - 1;
+        assert_eq!(r.insert(now, 1, &fa, last, 0, &a[fa.chunk_range(last)]), Insert::Stale);
+    }
+
+    #[test]
+    fn sessions_are_kept_apart() {
+        let now = Instant::now();
+        let a = data(2000, 5);
+        let fi = frame_info(0, &a, 1200);
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        assert_eq!(r.insert(now, 1, &fi, 0, 0, &a[fi.chunk_range(0)]), Insert::Stored);
+        // Same seq, different session: a separate frame, not the second half of the first.
+        assert_eq!(r.insert(now, 2, &fi, 1, 0, &a[fi.chunk_range(1)]), Insert::Stored);
+        assert_eq!(r.partial_count(), 2);
+    }
+
+    #[test]
+    fn inconsistent_metadata_is_refused() {
+        let now = Instant::now();
+        let a = data(2000, 6);
+        let fi = frame_info(0, &a, 1200);
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        r.insert(now, 1, &fi, 0, 0, &a[fi.chunk_range(0)]);
+        let mut lie = fi;
+        lie.crc32 ^= 0xFF;
+        assert_eq!(r.insert(now, 1, &lie, 1, 0, &a[fi.chunk_range(1)]), Insert::Inconsistent);
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let now = Instant::now();
+        let cfg = ReassemblyConfig {
+            max_frame_bytes: 10_000,
+            max_partial_frames: 3,
+            partial_timeout: Duration::from_millis(100),
+        };
+        let mut r = Reassembler::new(cfg);
+        let big = data(10_001, 0);
+        let fi = frame_info(0, &big, 1200);
+        assert_eq!(r.insert(now, 1, &fi, 0, 0, &big[fi.chunk_range(0)]), Insert::TooLarge);
+        let d = data(9000, 1);
+        for seq in 0..100 {
+            let fi = frame_info(seq, &d, 1200);
+            r.insert(now, 7, &fi, 0, 0, &d[fi.chunk_range(0)]);
+            assert!(r.partial_count() <= 3);
+            assert!(r.partial_bytes() <= 3 * 10_000);
+        }
+        assert_eq!(r.stats().incomplete_dropped, 97);
+        assert_eq!(r.poll_timeout(), Some(now + Duration::from_millis(100)));
+        r.handle_timeout(now + Duration::from_millis(100));
+        assert_eq!(r.partial_count(), 0);
+    }
+
+    #[test]
+    fn seq_comparison_wraps() {
+        assert!(seq_before(1, 2));
+        assert!(!seq_before(2, 1));
+        assert!(seq_before(u32::MAX, 0));
+        assert!(!seq_before(5, 5));
+    }
+
+    proptest! {
+        /// Any order, any duplication: the exact frame, exactly once.
+        #[test]
+        fn shuffled_and_duplicated_chunks_give_the_exact_frame(
+            len in 1usize..40_000,
+            mtu in 256usize..2000,
+            seed in any::<u64>(),
+            dups in 0usize..50,
+        ) {
+            let d = data(len, seed as u8);
+            let fi = frame_info(9, &d, mtu);
+            let mut order: Vec<u16> = (0..fi.count).collect();
+            let mut rng = fastrand::Rng::with_seed(seed);
+            for _ in 0..dups {
+                order.push(rng.u16(0..fi.count));
+            }
+            rng.shuffle(&mut order);
+            let mut r = Reassembler::new(ReassemblyConfig::default());
+            let mut done = Vec::new();
+            for i in order {
+                if let Insert::Complete(f) = r.insert(Instant::now(), 3, &fi, i, 0, &d[fi.chunk_range(i)]) {
+                    done.push(f);
+                }
+            }
+            prop_assert_eq!(done.len(), 1);
+            prop_assert_eq!(&done[0].data, &d);
+        }
+    }
+}

@@ -1,0 +1,634 @@
+//! Wire format, version 1: encoding and parsing of every camwire datagram.
+//!
+//! All integers are big-endian. Every datagram starts with the same 10-byte common header
+//! (magic, version, type, flags, session), so any datagram can be recognised, versioned and
+//! attributed to a sender before anything else is read. `docs/PROTOCOL.md` is the byte-by-byte
+//! description; the golden-byte tests at the bottom of this file keep the two in step.
+//!
+//! Parsing treats its input as hostile: any byte string yields a [`Datagram`] or a
+//! [`WireError`], never a panic, and parsing never allocates.
+
+use std::ops::Range;
+
+/// The two bytes every camwire datagram starts with: ASCII "CW".
+pub const MAGIC: [u8; 2] = *b"CW";
+/// The protocol version this module speaks.
+pub const VERSION: u8 = 1;
+/// Length of the header common to all datagram types.
+pub const COMMON_HEADER_LEN: usize = 10;
+/// Length of a frame chunk's header (common header included); the payload follows it.
+pub const CHUNK_HEADER_LEN: usize = 40;
+/// Length of an ACK datagram.
+pub const ACK_LEN: usize = 15;
+/// Length of a BYE datagram.
+pub const BYE_LEN: usize = COMMON_HEADER_LEN;
+/// The largest UDP payload IPv4 can carry; no datagram is ever larger.
+pub const MAX_DATAGRAM: usize = 65_507;
+/// The smallest `--mtu` we accept: a header and a useful amount of payload.
+pub const MIN_MTU: usize = 256;
+/// Flag bits a v1 peer understands. Bit 0 is reserved for authentication (a trailing tag);
+/// v1 senders never set it and v1 receivers refuse datagrams that do, because a datagram
+/// that claims to be authenticated must not be accepted by a peer that cannot check it.
+pub const KNOWN_FLAGS: u16 = 0;
+/// Reserved flag bit: the datagram carries an authentication tag (not in v1).
+pub const FLAG_AUTH: u16 = 0x0001;
+
+/// Datagram types (byte 3 of the common header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// A chunk of a frame, sender to viewer.
+    FrameChunk = 1,
+    /// A frame was received whole and intact, viewer to sender.
+    Ack = 2,
+    /// The sender's session is ending, sender to viewer.
+    Bye = 4,
+}
+
+impl Kind {
+    fn from_u8(v: u8) -> Option<Kind> {
+        match v {
+            1 => Some(Kind::FrameChunk),
+            2 => Some(Kind::Ack),
+            4 => Some(Kind::Bye),
+            _ => None,
+        }
+    }
+}
+
+/// How a frame's bytes are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[repr(u8)]
+pub enum Codec {
+    /// A baseline or progressive JFIF/JPEG image.
+    Jpeg = 1,
+}
+
+impl Codec {
+    fn from_u8(v: u8) -> Option<Codec> {
+        match v {
+            1 => Some(Codec::Jpeg),
+            _ => None,
+        }
+    }
+}
+
+/// The metadata of one frame. Every chunk of the frame repeats it, so a viewer can start
+/// reassembling from whichever chunk arrives first and can reject a chunk that disagrees with
+/// the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// The frame's sequence number within its session.
+    pub seq: u32,
+    /// Number of chunks the frame is split into (at least 1).
+    pub count: u16,
+    /// Total length of the frame in bytes (at least 1).
+    pub len: u32,
+    /// CRC-32 (IEEE) of the whole frame.
+    pub crc32: u32,
+    /// How the frame is encoded.
+    pub codec: Codec,
+    /// Picture width in pixels (0 when unknown).
+    pub width: u16,
+    /// Picture height in pixels (0 when unknown).
+    pub height: u16,
+    /// When the frame was captured, in microseconds since the Unix epoch (sender's clock).
+    pub timestamp_us: u64,
+}
+
+impl FrameInfo {
+    /// The payload length of every chunk but the last: `ceil(len / count)`.
+    pub fn chunk_len(&self) -> usize {
+        (self.len as usize).div_ceil(self.count as usize)
+    }
+
+    /// The byte range of chunk `index` within the frame.
+    ///
+    /// Only meaningful for an `index < count` of a `FrameInfo` that passed parsing (or was
+    /// built by [`chunk_layout`]); out-of-range input gives an empty range, never a panic.
+    pub fn chunk_range(&self, index: u16) -> Range<usize> {
+        let l = self.chunk_len();
+        let start = (index as usize).saturating_mul(l).min(self.len as usize);
+        let end = start.saturating_add(l).min(self.len as usize);
+        start..end
+    }
+}
+
+/// How many chunks a frame of `len` bytes needs when each datagram may be `mtu` bytes long.
+///
+/// Returns `None` when the frame cannot be sent at this MTU (empty, or more than 65,535
+/// chunks). Chunks are balanced: all but the last carry `ceil(len / count)` bytes, which is
+/// never more than the MTU allows and always leaves the last chunk at least one byte.
+pub fn chunk_count(len: usize, mtu: usize) -> Option<u16> {
+    if len == 0 || mtu <= CHUNK_HEADER_LEN {
+        return None;
+    }
+    let per = mtu - CHUNK_HEADER_LEN;
+    u16::try_from(len.div_ceil(per)).ok()
+}
+
+/// Every way a byte string can fail to be a valid v1 datagram.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Shorter than the header its type needs.
+    #[error("datagram too short: {got} bytes, need {need}")]
+    Truncated {
+        /// Bytes needed.
+        need: usize,
+        /// Bytes present.
+        got: usize,
+    },
+    /// Does not start with "CW": not camwire traffic.
+    #[error("not a camwire datagram (bad magic)")]
+    BadMagic,
+    /// A protocol version this build does not speak.
+    #[error("unsupported protocol version {0}")]
+    UnsupportedVersion(u8),
+    /// A datagram type this build does not know.
+    #[error("unknown datagram type {0}")]
+    UnknownType(u8),
+    /// Flag bits this build does not understand (for example authentication).
+    #[error("unsupported flags {0:#06x}")]
+    UnsupportedFlags(u16),
+    /// A codec this build does not know.
+    #[error("unknown codec {0}")]
+    UnknownCodec(u8),
+    /// Frame length or chunk count is zero, or the count does not fit the length.
+    #[error("bad chunking: {count} chunks for {len} bytes")]
+    BadChunking {
+        /// Claimed chunk count.
+        count: u16,
+        /// Claimed frame length.
+        len: u32,
+    },
+    /// Chunk index not below the chunk count.
+    #[error("chunk index {index} out of range for {count} chunks")]
+    IndexOutOfRange {
+        /// Claimed index.
+        index: u16,
+        /// Claimed count.
+        count: u16,
+    },
+    /// The payload length is not the one the header implies, or a fixed-size datagram has
+    /// extra bytes.
+    #[error("payload is {got} bytes, header implies {expected}")]
+    LengthMismatch {
+        /// Length implied by the header.
+        expected: usize,
+        /// Length present.
+        got: usize,
+    },
+    /// A reserved field is not zero.
+    #[error("reserved field is not zero")]
+    ReservedNotZero,
+    /// The output buffer is too small to encode into.
+    #[error("buffer too small: need {need} bytes, have {have}")]
+    BufferTooSmall {
+        /// Bytes needed.
+        need: usize,
+        /// Bytes available.
+        have: usize,
+    },
+}
+
+impl WireError {
+    /// A short, stable name for counting rejected datagrams by kind in stats.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WireError::Truncated { .. } => "truncated",
+            WireError::BadMagic => "bad_magic",
+            WireError::UnsupportedVersion(_) => "bad_version",
+            WireError::UnknownType(_) => "unknown_type",
+            WireError::UnsupportedFlags(_) => "bad_flags",
+            WireError::UnknownCodec(_) => "unknown_codec",
+            WireError::BadChunking { .. } => "bad_chunking",
+            WireError::IndexOutOfRange { .. } => "index_out_of_range",
+            WireError::LengthMismatch { .. } => "length_mismatch",
+            WireError::ReservedNotZero => "reserved_not_zero",
+            WireError::BufferTooSmall { .. } => "buffer_too_small",
+        }
+    }
+}
+
+/// One parsed datagram. Chunk payloads borrow from the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Datagram<'a> {
+    /// A piece of a frame.
+    Chunk {
+        /// The sender's session id.
+        session: u32,
+        /// The frame this chunk belongs to.
+        frame: FrameInfo,
+        /// Position of this chunk, `0..frame.count`.
+        index: u16,
+        /// Transmission round of this chunk (0 = first send), echoed in the ACK so that a
+        /// round-trip time can be measured even for retransmitted frames.
+        attempt: u8,
+        /// The chunk's bytes: `frame.chunk_range(index)` of the frame.
+        payload: &'a [u8],
+    },
+    /// The viewer received frame `seq` of `session` whole, with a valid CRC.
+    Ack {
+        /// The sender's session id (echoed).
+        session: u32,
+        /// The frame acknowledged.
+        seq: u32,
+        /// The `attempt` of the chunk that completed the frame.
+        attempt: u8,
+    },
+    /// The sender is ending `session`.
+    Bye {
+        /// The sender's session id.
+        session: u32,
+    },
+}
+
+#[inline]
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+#[inline]
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+#[inline]
+fn be64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_be_bytes(a)
+}
+
+/// Parses one datagram. Never panics, never allocates.
+pub fn parse(buf: &[u8]) -> Result<Datagram<'_>, WireError> {
+    if buf.len() < COMMON_HEADER_LEN {
+        // Check the magic on what we have so that junk is reported as junk, not as truncation.
+        if buf.len() >= 2 && buf[..2] != MAGIC {
+            return Err(WireError::BadMagic);
+        }
+        return Err(WireError::Truncated {
+            need: COMMON_HEADER_LEN,
+            got: buf.len(),
+        });
+    }
+    if buf[..2] != MAGIC {
+        return Err(WireError::BadMagic);
+    }
+    if buf[2] != VERSION {
+        return Err(WireError::UnsupportedVersion(buf[2]));
+    }
+    let kind = Kind::from_u8(buf[3]).ok_or(WireError::UnknownType(buf[3]))?;
+    let flags = be16(buf, 4);
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err(WireError::UnsupportedFlags(flags));
+    }
+    let session = be32(buf, 6);
+    match kind {
+        Kind::FrameChunk => parse_chunk(buf, session),
+        Kind::Ack => {
+            exact_len(buf, ACK_LEN)?;
+            Ok(Datagram::Ack {
+                session,
+                seq: be32(buf, 10),
+                attempt: buf[14],
+            })
+        }
+        Kind::Bye => {
+            exact_len(buf, BYE_LEN)?;
+            Ok(Datagram::Bye { session })
+        }
+    }
+}
+
+fn exact_len(buf: &[u8], len: usize) -> Result<(), WireError> {
+    if buf.len() < len {
+        Err(WireError::Truncated {
+            need: len,
+            got: buf.len(),
+        })
+    } else if buf.len() > len {
+        Err(WireError::LengthMismatch {
+            expected: len,
+            got: buf.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn parse_chunk(buf: &[u8], session: u32) -> Result<Datagram<'_>, WireError> {
+    if buf.len() < CHUNK_HEADER_LEN {
+        return Err(WireError::Truncated {
+            need: CHUNK_HEADER_LEN,
+            got: buf.len(),
+        });
+    }
+    let codec = Codec::from_u8(buf[26]).ok_or(WireError::UnknownCodec(buf[26]))?;
+    let frame = FrameInfo {
+        seq: be32(buf, 10),
+        count: be16(buf, 16),
+        len: be32(buf, 18),
+        crc32: be32(buf, 22),
+        codec,
+        width: be16(buf, 28),
+        height: be16(buf, 30),
+        timestamp_us: be64(buf, 32),
+    };
+    let index = be16(buf, 14);
+    let attempt = buf[27];
+    if frame.len == 0 || frame.count == 0 {
+        return Err(WireError::BadChunking {
+            count: frame.count,
+            len: frame.len,
+        });
+    }
+    // Balanced chunking: every chunk but the last is `chunk_len` long and the last must keep
+    // at least one byte. A count that breaks this is a lie about the frame.
+    let l = frame.chunk_len() as u64;
+    if (frame.count as u64 - 1) * l >= frame.len as u64 {
+        return Err(WireError::BadChunking {
+            count: frame.count,
+            len: frame.len,
+        });
+    }
+    if index >= frame.count {
+        return Err(WireError::IndexOutOfRange {
+            index,
+            count: frame.count,
+        });
+    }
+    let payload = &buf[CHUNK_HEADER_LEN..];
+    let expected = frame.chunk_range(index).len();
+    if payload.len() != expected {
+        return Err(WireError::LengthMismatch {
+            expected,
+            got: payload.len(),
+        });
+    }
+    Ok(Datagram::Chunk {
+        session,
+        frame,
+        index,
+        attempt,
+        payload,
+    })
+}
+
+fn need(out: &[u8], n: usize) -> Result<(), WireError> {
+    if out.len() < n {
+        Err(WireError::BufferTooSmall {
+            need: n,
+            have: out.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn write_common(out: &mut [u8], kind: Kind, session: u32) {
+    out[..2].copy_from_slice(&MAGIC);
+    out[2] = VERSION;
+    out[3] = kind as u8;
+    out[4..6].copy_from_slice(&0u16.to_be_bytes());
+    out[6..10].copy_from_slice(&session.to_be_bytes());
+}
+
+impl Datagram<'_> {
+    /// The number of bytes [`Datagram::encode`] writes.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Datagram::Chunk { payload, .. } => CHUNK_HEADER_LEN + payload.len(),
+            Datagram::Ack { .. } => ACK_LEN,
+            Datagram::Bye { .. } => BYE_LEN,
+        }
+    }
+
+    /// Writes the datagram to the front of `out` and returns its length.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        let n = self.encoded_len();
+        need(out, n)?;
+        match *self {
+            Datagram::Chunk {
+                session,
+                ref frame,
+                index,
+                attempt,
+                payload,
+            } => {
+                write_common(out, Kind::FrameChunk, session);
+                out[10..14].copy_from_slice(&frame.seq.to_be_bytes());
+                out[14..16].copy_from_slice(&index.to_be_bytes());
+                out[16..18].copy_from_slice(&frame.count.to_be_bytes());
+                out[18..22].copy_from_slice(&frame.len.to_be_bytes());
+                out[22..26].copy_from_slice(&frame.crc32.to_be_bytes());
+                out[26] = frame.codec as u8;
+                out[27] = attempt;
+                out[28..30].copy_from_slice(&frame.width.to_be_bytes());
+                out[30..32].copy_from_slice(&frame.height.to_be_bytes());
+                out[32..40].copy_from_slice(&frame.timestamp_us.to_be_bytes());
+                out[CHUNK_HEADER_LEN..n].copy_from_slice(payload);
+            }
+            Datagram::Ack {
+                session,
+                seq,
+                attempt,
+            } => {
+                write_common(out, Kind::Ack, session);
+                out[10..14].copy_from_slice(&seq.to_be_bytes());
+                out[14] = attempt;
+            }
+            Datagram::Bye { session } => write_common(out, Kind::Bye, session),
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn info(len: u32, count: u16) -> FrameInfo {
+        FrameInfo {
+            seq: 0x0102_0304,
+            count,
+            len,
+            crc32: 0xCAFE_BABE,
+            codec: Codec::Jpeg,
+            width: 1280,
+            height: 720,
+            timestamp_us: 0x0011_2233_4455_6677,
+        }
+    }
+
+    /// The exact bytes of docs/PROTOCOL.md's chunk example: if this changes, the doc must too.
+    #[test]
+    fn chunk_golden_bytes() {
+        let payload = [0xAA, 0xBB, 0xCC];
+        let d = Datagram::Chunk {
+            session: 0xDEAD_BEEF,
+            frame: info(5, 2),
+            index: 0,
+            attempt: 1,
+            payload: &payload,
+        };
+        let mut out = [0u8; 64];
+        let n = d.encode(&mut out).unwrap();
+        #[rustfmt::skip]
+        let expected: [u8; 43] = [
+            b'C', b'W', 1, 1, 0, 0, 0xDE, 0xAD, 0xBE, 0xEF, // common header
+            0x01, 0x02, 0x03, 0x04, // seq
+            0x00, 0x00,             // index
+            0x00, 0x02,             // count
+            0x00, 0x00, 0x00, 0x05, // frame length
+            0xCA, 0xFE, 0xBA, 0xBE, // crc32
+            1,                      // codec: JPEG
+            1,                      // attempt
+            0x05, 0x00, 0x02, 0xD0, // 1280 x 720
+            0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, // timestamp
+            0xAA, 0xBB, 0xCC,       // payload
+        ];
+        assert_eq!(&out[..n], &expected[..]);
+        assert_eq!(parse(&expected).unwrap(), d);
+    }
+
+    #[test]
+    fn ack_and_bye_golden_bytes() {
+        let mut out = [0u8; 32];
+        let n = Datagram::Ack {
+            session: 7,
+            seq: 258,
+            attempt: 3,
+        }
+        .encode(&mut out)
+        .unwrap();
+        assert_eq!(&out[..n], &[b'C', b'W', 1, 2, 0, 0, 0, 0, 0, 7, 0, 0, 1, 2, 3]);
+        let n = Datagram::Bye { session: 7 }.encode(&mut out).unwrap();
+        assert_eq!(&out[..n], &[b'C', b'W', 1, 4, 0, 0, 0, 0, 0, 7]);
+        assert_eq!(parse(&out[..n]).unwrap(), Datagram::Bye { session: 7 });
+    }
+
+    #[test]
+    fn rejects_by_kind() {
+        let mut ack = [0u8; ACK_LEN];
+        Datagram::Ack {
+            session: 1,
+            seq: 2,
+            attempt: 0,
+        }
+        .encode(&mut ack)
+        .unwrap();
+        assert_eq!(parse(b"hello world!"), Err(WireError::BadMagic));
+        assert_eq!(parse(b"C"), Err(WireError::Truncated { need: 10, got: 1 }));
+        let mut v = ack;
+        v[2] = 2;
+        assert_eq!(parse(&v), Err(WireError::UnsupportedVersion(2)));
+        let mut t = ack;
+        t[3] = 99;
+        assert_eq!(parse(&t), Err(WireError::UnknownType(99)));
+        let mut f = ack;
+        f[5] = FLAG_AUTH as u8;
+        assert_eq!(parse(&f), Err(WireError::UnsupportedFlags(1)));
+        assert!(matches!(parse(&ack[..12]), Err(WireError::Truncated { .. })));
+        let mut long = ack.to_vec();
+        long.push(0);
+        assert!(matches!(parse(&long), Err(WireError::LengthMismatch { .. })));
+    }
+
+    fn encode_chunk(frame: FrameInfo, index: u16, payload: &[u8]) -> Vec<u8> {
+        let d = Datagram::Chunk {
+            session: 9,
+            frame,
+            index,
+            attempt: 0,
+            payload,
+        };
+        let mut out = vec![0u8; d.encoded_len()];
+        d.encode(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn rejects_lying_chunks() {
+        // count that would leave the last chunk empty: len 9, count 4 -> 3+3+3+0
+        let b = encode_chunk(info(9, 4), 0, &[0; 3]);
+        assert!(matches!(parse(&b), Err(WireError::BadChunking { .. })));
+        // payload shorter than the header implies
+        let b = encode_chunk(info(10, 2), 0, &[0; 4]);
+        assert_eq!(
+            parse(&b),
+            Err(WireError::LengthMismatch {
+                expected: 5,
+                got: 4
+            })
+        );
+        // index out of range
+        let b = encode_chunk(info(10, 2), 2, &[]);
+        assert!(matches!(parse(&b), Err(WireError::IndexOutOfRange { .. })));
+        // zero length
+        let b = encode_chunk(info(0, 1), 0, &[]);
+        assert!(matches!(parse(&b), Err(WireError::BadChunking { .. })));
+        // unknown codec
+        let mut b = encode_chunk(info(1, 1), 0, &[7]);
+        b[26] = 9;
+        assert_eq!(parse(&b), Err(WireError::UnknownCodec(9)));
+    }
+
+    #[test]
+    fn chunk_count_respects_mtu() {
+        assert_eq!(chunk_count(0, 1200), None);
+        assert_eq!(chunk_count(1, 1200), Some(1));
+        assert_eq!(chunk_count(1160, 1200), Some(1));
+        assert_eq!(chunk_count(1161, 1200), Some(2));
+        assert_eq!(chunk_count(1160 * 65_535 + 1, 1200), None);
+        assert_eq!(chunk_count(100, CHUNK_HEADER_LEN), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Any bytes at all: a value or an error, never a panic.
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..1500)) {
+            let _ = parse(&bytes);
+        }
+
+        /// Bytes that start like a real chunk header exercise the deeper checks.
+        #[test]
+        fn parse_never_panics_on_chunk_like_input(
+            tail in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut b = vec![b'C', b'W', 1, 1, 0, 0];
+            b.extend_from_slice(&tail);
+            if let Ok(Datagram::Chunk { frame, index, payload, .. }) = parse(&b) {
+                prop_assert_eq!(payload.len(), frame.chunk_range(index).len());
+            }
+        }
+
+        /// Every chunk the layout produces parses back to what was encoded, and the chunk
+        /// ranges tile the frame exactly.
+        #[test]
+        fn layout_round_trips(len in 1usize..200_000, mtu in MIN_MTU..9000usize) {
+            let count = chunk_count(len, mtu).unwrap();
+            let fi = FrameInfo { len: len as u32, count, ..info(1, 1) };
+            let mut covered = 0;
+            for i in 0..count {
+                let r = fi.chunk_range(i);
+                prop_assert_eq!(r.start, covered);
+                prop_assert!(!r.is_empty());
+                prop_assert!(CHUNK_HEADER_LEN + r.len() <= mtu);
+                covered = r.end;
+                let payload = vec![i as u8; r.len()];
+                let bytes = encode_chunk(fi, i, &payload);
+                match parse(&bytes).unwrap() {
+                    Datagram::Chunk { frame, index, payload: p, .. } => {
+                        prop_assert_eq!(frame, fi);
+                        prop_assert_eq!(index, i);
+                        prop_assert_eq!(p, &payload[..]);
+                    }
+                    other => prop_assert!(false, "wrong type {:?}", other),
+                }
+            }
+            prop_assert_eq!(covered, len);
+        }
+    }
+}
