@@ -7,9 +7,19 @@
 //! - [`wire`]: the v1 datagram format (see `docs/PROTOCOL.md`).
 //! - [`reassembly`]: chunks in any order become whole, CRC-checked frames, in bounded memory.
 //! - [`sender`] / [`receiver`]: the two protocol endpoints, stop-and-wait with ACKs.
+//! - [`app`]: the threaded pipelines behind `cam-send` and `cam-view`.
+//! - [`codec`], [`source`], [`pattern`], [`stats`], [`net`], [`latest`]: their parts.
 #![warn(missing_docs)]
 
+pub mod app;
+pub mod cli;
+pub mod codec;
+pub mod latest;
+pub mod net;
+pub mod pattern;
 pub mod reassembly;
 pub mod receiver;
 pub mod sender;
+pub mod source;
+pub mod stats;
 pub mod wire;

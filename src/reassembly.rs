@@ -138,7 +138,8 @@ impl Reassembler {
 
     /// Returns a finished frame's buffer so that the next frame can reuse its allocation.
     pub fn recycle(&mut self, mut buf: Vec<u8>) {
-        if self.spare.len() < self.cfg.max_partial_frames && buf.capacity() <= self.cfg.max_frame_bytes
+        if self.spare.len() < self.cfg.max_partial_frames
+            && buf.capacity() <= self.cfg.max_frame_bytes
         {
             buf.clear();
             self.spare.push(buf);
@@ -371,7 +372,10 @@ mod tests {
             }
         }
         // A late duplicate after completion is recognised without allocating a new frame.
-        assert_eq!(r.insert(now, 1, &fi, 0, 0, &d[fi.chunk_range(0)]), Insert::AlreadyComplete);
+        assert_eq!(
+            r.insert(now, 1, &fi, 0, 0, &d[fi.chunk_range(0)]),
+            Insert::AlreadyComplete
+        );
         assert_eq!(r.partial_count(), 0);
     }
 
@@ -410,9 +414,16 @@ mod tests {
         }
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].data, b);
-        assert_eq!(r.partial_count(), 0, "older partial frame a was superseded by b");
+        assert_eq!(
+            r.partial_count(),
+            0,
+            "older partial frame a was superseded by b"
+        );
         let last = fa.count - 1;
-        assert_eq!(r.insert(now, 1, &fa, last, 0, &a[fa.chunk_range(last)]), Insert::Stale);
+        assert_eq!(
+            r.insert(now, 1, &fa, last, 0, &a[fa.chunk_range(last)]),
+            Insert::Stale
+        );
     }
 
     #[test]
@@ -421,9 +432,15 @@ mod tests {
         let a = data(2000, 5);
         let fi = frame_info(0, &a, 1200);
         let mut r = Reassembler::new(ReassemblyConfig::default());
-        assert_eq!(r.insert(now, 1, &fi, 0, 0, &a[fi.chunk_range(0)]), Insert::Stored);
+        assert_eq!(
+            r.insert(now, 1, &fi, 0, 0, &a[fi.chunk_range(0)]),
+            Insert::Stored
+        );
         // Same seq, different session: a separate frame, not the second half of the first.
-        assert_eq!(r.insert(now, 2, &fi, 1, 0, &a[fi.chunk_range(1)]), Insert::Stored);
+        assert_eq!(
+            r.insert(now, 2, &fi, 1, 0, &a[fi.chunk_range(1)]),
+            Insert::Stored
+        );
         assert_eq!(r.partial_count(), 2);
     }
 
@@ -436,7 +453,10 @@ mod tests {
         r.insert(now, 1, &fi, 0, 0, &a[fi.chunk_range(0)]);
         let mut lie = fi;
         lie.crc32 ^= 0xFF;
-        assert_eq!(r.insert(now, 1, &lie, 1, 0, &a[fi.chunk_range(1)]), Insert::Inconsistent);
+        assert_eq!(
+            r.insert(now, 1, &lie, 1, 0, &a[fi.chunk_range(1)]),
+            Insert::Inconsistent
+        );
     }
 
     #[test]
@@ -450,7 +470,10 @@ mod tests {
         let mut r = Reassembler::new(cfg);
         let big = data(10_001, 0);
         let fi = frame_info(0, &big, 1200);
-        assert_eq!(r.insert(now, 1, &fi, 0, 0, &big[fi.chunk_range(0)]), Insert::TooLarge);
+        assert_eq!(
+            r.insert(now, 1, &fi, 0, 0, &big[fi.chunk_range(0)]),
+            Insert::TooLarge
+        );
         let d = data(9000, 1);
         for seq in 0..100 {
             let fi = frame_info(seq, &d, 1200);

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::reassembly::{CompleteFrame, Insert, ReassemblyConfig, ReassemblyStats, Reassembler};
+use crate::reassembly::{CompleteFrame, Insert, Reassembler, ReassemblyConfig, ReassemblyStats};
 use crate::wire::{self, Datagram};
 
 /// Tunables of the receiver.
@@ -51,6 +51,8 @@ pub struct ReceiverStats {
     pub datagrams: u64,
     /// Valid frame chunks.
     pub chunks: u64,
+    /// Valid chunks that belonged to a retransmission round (`attempt` > 0).
+    pub retransmitted_chunks: u64,
     /// ACKs queued.
     pub acks: u64,
     /// Invalid datagrams, by reason (see [`wire::WireError::kind`]), plus datagram types a
@@ -156,6 +158,9 @@ impl Receiver {
                 payload,
             } => {
                 self.stats.chunks += 1;
+                if attempt > 0 {
+                    self.stats.retransmitted_chunks += 1;
+                }
                 self.note_session(session, from);
                 match self
                     .reasm
@@ -177,10 +182,7 @@ impl Receiver {
                     }
                     Insert::TooLarge => self.reject("frame_too_large"),
                     Insert::Inconsistent => self.reject("inconsistent_chunk"),
-                    Insert::Stored
-                    | Insert::Duplicate
-                    | Insert::Stale
-                    | Insert::CrcMismatch => {}
+                    Insert::Stored | Insert::Duplicate | Insert::Stale | Insert::CrcMismatch => {}
                 }
             }
             Datagram::Bye { session } => {

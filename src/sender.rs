@@ -184,6 +184,12 @@ impl Sender {
         }
     }
 
+    /// Changes how many rounds a frame gets when nothing newer replaces it, for example to
+    /// bound the wait for the last frame of a finite stream.
+    pub fn set_max_attempts(&mut self, max: Option<u32>) {
+        self.cfg.max_attempts = max;
+    }
+
     /// True when no frame is waiting for its ACK.
     pub fn is_idle(&self) -> bool {
         self.current.is_none()
@@ -209,7 +215,8 @@ impl Sender {
         })?;
         if let Some(old) = self.current.take() {
             self.stats.frames_dropped += 1;
-            self.events.push_back(SenderEvent::Abandoned { seq: old.info.seq });
+            self.events
+                .push_back(SenderEvent::Abandoned { seq: old.info.seq });
             self.spare = Some(old.data);
         }
         let seq = self.next_seq;
@@ -299,8 +306,8 @@ impl Sender {
                 return;
             }
         };
-        let matches = session == self.session
-            && self.current.as_ref().is_some_and(|f| f.info.seq == seq);
+        let matches =
+            session == self.session && self.current.as_ref().is_some_and(|f| f.info.seq == seq);
         if !matches {
             self.stats.stale_acks += 1;
             return;
@@ -518,7 +525,10 @@ mod tests {
     fn refuses_unsendable_frames() {
         let mut s = Sender::new(SenderConfig::default(), 9);
         let mut f = frame(0);
-        assert_eq!(s.push_frame(Instant::now(), f.clone()), Err(PushError::Empty));
+        assert_eq!(
+            s.push_frame(Instant::now(), f.clone()),
+            Err(PushError::Empty)
+        );
         f.data = vec![0; 1160 * 65_535 + 1];
         assert!(matches!(
             s.push_frame(Instant::now(), f),

@@ -501,7 +501,10 @@ mod tests {
         }
         .encode(&mut out)
         .unwrap();
-        assert_eq!(&out[..n], &[b'C', b'W', 1, 2, 0, 0, 0, 0, 0, 7, 0, 0, 1, 2, 3]);
+        assert_eq!(
+            &out[..n],
+            &[b'C', b'W', 1, 2, 0, 0, 0, 0, 0, 7, 0, 0, 1, 2, 3]
+        );
         let n = Datagram::Bye { session: 7 }.encode(&mut out).unwrap();
         assert_eq!(&out[..n], &[b'C', b'W', 1, 4, 0, 0, 0, 0, 0, 7]);
         assert_eq!(parse(&out[..n]).unwrap(), Datagram::Bye { session: 7 });
@@ -528,10 +531,16 @@ mod tests {
         let mut f = ack;
         f[5] = FLAG_AUTH as u8;
         assert_eq!(parse(&f), Err(WireError::UnsupportedFlags(1)));
-        assert!(matches!(parse(&ack[..12]), Err(WireError::Truncated { .. })));
+        assert!(matches!(
+            parse(&ack[..12]),
+            Err(WireError::Truncated { .. })
+        ));
         let mut long = ack.to_vec();
         long.push(0);
-        assert!(matches!(parse(&long), Err(WireError::LengthMismatch { .. })));
+        assert!(matches!(
+            parse(&long),
+            Err(WireError::LengthMismatch { .. })
+        ));
     }
 
     fn encode_chunk(frame: FrameInfo, index: u16, payload: &[u8]) -> Vec<u8> {

@@ -1,1 +1,117 @@
-fn main(){}
+//! `cam-send`: streams the test pattern, image files or a webcam to `cam-view` over UDP.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use camwire::app::send::{run_send, SendConfig, SourceSpec};
+use camwire::app::Stop;
+use camwire::cli::{parse_dest, parse_size, ReportPrinter};
+use clap::Parser;
+
+/// Stream a webcam, the built-in test pattern or image files to cam-view over UDP.
+#[derive(Parser, Debug)]
+#[command(name = "cam-send", version, about, long_about = None)]
+struct Args {
+    /// Viewer address, HOST[:PORT] (the port defaults to 9999)
+    #[arg(default_value = "127.0.0.1:9999", value_parser = parse_dest)]
+    dest: std::net::SocketAddr,
+    /// Send the built-in moving test pattern (the default source)
+    #[arg(long, conflicts_with_all = ["image", "camera"])]
+    pattern: bool,
+    /// Send a JPEG or PNG file, or every such file in a folder in name order. JPEG files are
+    /// sent byte for byte. One file: send it once, wait for the viewer's ACK, exit.
+    #[arg(long, value_name = "PATH", conflicts_with = "camera")]
+    image: Option<PathBuf>,
+    /// Stream a webcam by index or name (needs a build with `--features camera`)
+    #[arg(long, value_name = "INDEX|NAME", num_args = 0..=1, default_missing_value = "0")]
+    camera: Option<String>,
+    /// Repeat the --image file or folder for ever
+    #[arg(long = "loop", requires = "image")]
+    looping: bool,
+    /// Picture size, WxH (default 1280x720 for the pattern; images are scaled only if given)
+    #[arg(long, value_parser = parse_size, value_name = "WxH")]
+    size: Option<(u32, u32)>,
+    /// Frames per second; 0 sends as fast as the viewer's ACKs allow
+    #[arg(long, default_value_t = 30.0, value_name = "N")]
+    fps: f64,
+    /// JPEG quality, 1-100
+    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: u8,
+    /// Stop after N frames
+    #[arg(long, value_name = "N")]
+    frames: Option<u64>,
+    /// Largest datagram in bytes of UDP payload (1200 is safe on any path)
+    #[arg(long, default_value_t = 1200, value_name = "BYTES",
+          value_parser = clap::value_parser!(u16).range(256..=65507))]
+    mtu: u16,
+    /// How long to wait for the viewer's ACK of each frame, in milliseconds
+    #[arg(long, default_value_t = 100, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    ack_timeout: u64,
+    /// Print one JSON object of statistics per second, and a summary at exit, on stdout
+    #[arg(long)]
+    stats_json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut out = ReportPrinter::new("cam-send", args.stats_json);
+    match run(args, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            out.line(&format!("error: {msg}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
+    if args.camera.is_some() {
+        return Err(
+            "this cam-send was built without camera support; rebuild with \
+             `cargo install camwire --features camera` (on Linux first install libclang: \
+             apt-get install libclang-dev), or use --pattern or --image"
+                .into(),
+        );
+    }
+    if !(args.fps >= 0.0 && args.fps.is_finite()) {
+        return Err("--fps must be 0 or more".into());
+    }
+    let source = match &args.image {
+        Some(path) => SourceSpec::Images {
+            path: path.clone(),
+            looping: args.looping,
+            resize: args.size,
+        },
+        None => {
+            let (width, height) = args.size.unwrap_or((1280, 720));
+            SourceSpec::Pattern { width, height }
+        }
+    };
+    let cfg = SendConfig {
+        dest: args.dest,
+        source,
+        fps: args.fps,
+        quality: args.quality,
+        frames: args.frames,
+        mtu: args.mtu as usize,
+        ack_timeout: Duration::from_millis(args.ack_timeout),
+        ..SendConfig::default()
+    };
+    let stop = Stop::new();
+    stop.on_ctrl_c();
+    out.line(&format!("sending to {}", cfg.dest));
+    let outcome = run_send(cfg, stop, |r| out.report(r)).map_err(|e| e.to_string())?;
+    out.summary(&outcome.summary);
+    if outcome.one_shot {
+        out.line(&format!("viewer at {} acknowledged the image", args.dest));
+    } else if outcome.summary.counts.frames == 0 {
+        return Err(format!(
+            "no frame was acknowledged: is cam-view running at {}, and is UDP port {} open?",
+            args.dest,
+            args.dest.port()
+        ));
+    }
+    Ok(())
+}

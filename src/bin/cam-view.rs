@@ -1,1 +1,125 @@
-fn main(){}
+//! `cam-view`: receives frames from `cam-send` and shows them in a window (or headless).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use camwire::app::send::{run_send, SendConfig, SourceSpec};
+use camwire::app::view::{run_view, Notice, ViewConfig};
+use camwire::app::Stop;
+use camwire::cli::ReportPrinter;
+use clap::Parser;
+
+/// Receive frames from cam-send over UDP and show them in a window, or headless.
+#[derive(Parser, Debug)]
+#[command(name = "cam-view", version, about, long_about = None)]
+struct Args {
+    /// Address to listen on (with --demo the default is 127.0.0.1:0, a free loopback port)
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// No window: receive, decode, count, save and print statistics
+    #[arg(long)]
+    headless: bool,
+    /// Exit after N frames
+    #[arg(long, value_name = "N")]
+    frames: Option<u64>,
+    /// Write each received frame's exact bytes to DIR/<sequence, 8 digits>.jpg
+    #[arg(long, value_name = "DIR")]
+    save: Option<PathBuf>,
+    /// Print one JSON object of statistics per second, and a summary at exit, on stdout
+    #[arg(long)]
+    stats_json: bool,
+    /// Demo: also run a sender of the moving test pattern in this process, over loopback UDP
+    #[arg(long)]
+    demo: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut out = ReportPrinter::new("cam-view", args.stats_json);
+    match run(args, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            out.line(&format!("error: {msg}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
+    let listen = args.listen.unwrap_or(if args.demo {
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    } else {
+        SocketAddr::from(([0, 0, 0, 0], 9999))
+    });
+    let cfg = ViewConfig {
+        listen,
+        window: !args.headless,
+        frames: args.frames,
+        save: args.save,
+        ..ViewConfig::default()
+    };
+    let stop = Stop::new();
+    stop.on_ctrl_c();
+    let demo_stop = Stop::new();
+    let mut demo = None;
+    // Both callbacks print; they never run at the same time, but each needs the printer.
+    let printer = std::cell::RefCell::new(out);
+    let outcome = run_view(
+        cfg,
+        stop,
+        |n| {
+            let mut out = printer.borrow_mut();
+            match n {
+                Notice::Listening(addr) => {
+                    out.line(&format!("listening on {addr}"));
+                    if args.demo {
+                        let dest = demo_target(addr);
+                        let stop = demo_stop.clone();
+                        demo = Some(std::thread::spawn(move || {
+                            let cfg = SendConfig {
+                                dest,
+                                source: SourceSpec::Pattern {
+                                    width: 1280,
+                                    height: 720,
+                                },
+                                fps: 30.0,
+                                ..SendConfig::default()
+                            };
+                            run_send(cfg, stop, |_| {})
+                        }));
+                        out.line(&format!("demo: streaming the test pattern to {dest}"));
+                    }
+                }
+                Notice::Warning(w) => out.line(&w),
+                Notice::SenderConnected { session, from } => {
+                    out.line(&format!("sender {session:08x} connected from {from}"))
+                }
+                Notice::SenderDisconnected { session, from } => {
+                    out.line(&format!("sender {session:08x} at {from} disconnected"))
+                }
+            }
+        },
+        |r| printer.borrow_mut().report(r),
+    );
+    let out = printer.into_inner();
+    demo_stop.trigger();
+    if let Some(d) = demo {
+        if let Ok(Err(e)) = d.join() {
+            out.line(&format!("demo sender: {e}"));
+        }
+    }
+    let outcome = outcome.map_err(|e| e.to_string())?;
+    out.summary(&outcome.summary);
+    Ok(())
+}
+
+/// Where the demo sender should aim: the bound address, or loopback if bound to "any".
+fn demo_target(bound: SocketAddr) -> SocketAddr {
+    let ip = match bound.ip() {
+        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, bound.port())
+}

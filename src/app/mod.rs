@@ -1,0 +1,118 @@
+//! The programs' runtime: threads, sockets, the window and the stop signal around the sans-IO
+//! protocol. `cam-send` and `cam-view` are thin command-line front ends over [`send`] and
+//! [`view`]; a Rust program can call them the same way.
+
+pub mod send;
+pub mod view;
+pub mod window;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+/// A stop signal shared by every thread of a pipeline: a flag to poll, and a channel that
+/// disconnects when triggered, so that a thread blocked in `select!` wakes at once.
+#[derive(Clone)]
+pub struct Stop {
+    flag: Arc<AtomicBool>,
+    tx: Arc<Mutex<Option<Sender<()>>>>,
+    rx: Receiver<()>,
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Stop {
+    /// A signal that has not fired.
+    pub fn new() -> Self {
+        let (tx, rx) = bounded(0);
+        Stop {
+            flag: Arc::new(AtomicBool::new(false)),
+            tx: Arc::new(Mutex::new(Some(tx))),
+            rx,
+        }
+    }
+
+    /// Fires the signal (idempotent).
+    pub fn trigger(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+    }
+
+    /// True once fired.
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// A channel that becomes ready (disconnected) when the signal fires; for `select!`.
+    pub fn channel(&self) -> &Receiver<()> {
+        &self.rx
+    }
+
+    /// Fires this signal on Ctrl-C (and SIGTERM). Only one handler can exist per process.
+    pub fn on_ctrl_c(&self) {
+        let me = self.clone();
+        let _ = ctrlc::set_handler(move || me.trigger());
+    }
+}
+
+/// Why a pipeline stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Socket set-up failed.
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
+    /// The source failed.
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+    /// A frame could not be encoded.
+    #[error(transparent)]
+    Codec(#[from] crate::codec::CodecError),
+    /// The window could not be opened.
+    #[error("{0}")]
+    Display(String),
+    /// Nothing acknowledged the frame(s).
+    #[error("{0}")]
+    NoAck(String),
+    /// Writing a received frame failed.
+    #[error("cannot write {path}: {source}")]
+    Save {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A socket failed mid-stream.
+    #[error("network error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A configuration that cannot work.
+    #[error("{0}")]
+    Config(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_wakes_select() {
+        let s = Stop::new();
+        let s2 = s.clone();
+        let t = std::thread::spawn(move || {
+            crossbeam_channel::select! {
+                recv(s2.channel()) -> _ => true,
+                default(std::time::Duration::from_secs(10)) => false,
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        s.trigger();
+        assert!(t.join().unwrap());
+        assert!(s.is_set());
+    }
+}

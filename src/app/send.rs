@@ -1,0 +1,464 @@
+//! The sending pipeline: capture, encode and the network loop, each on its own thread.
+//!
+//! ```text
+//!  live source:  capture thread ──newest-wins──▶ encoder thread ──rendezvous──▶ network loop
+//!  on-demand:                      encoder thread (captures just in time) ──▶ network loop
+//!                                          socket reader thread ──ACKs──▶ network loop
+//! ```
+//!
+//! The encoder hands frames over a zero-capacity channel, so exactly one encoded frame waits
+//! while another is in flight: encoding frame N+1 overlaps frame N's transfer and ACK, and the
+//! frame sent next is never more than one frame old. A live source (a camera, or the pattern at
+//! a fixed `--fps`) captures on its own clock into a newest-wins slot and never waits for the
+//! network; a source that can produce a frame whenever asked is asked just in time.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, never, select, Receiver, Sender as Tx};
+
+use super::{AppError, Stop};
+use crate::codec::encode_rgb;
+use crate::latest::newest_wins;
+use crate::net::{connect_sender, is_transient};
+use crate::sender::{OutgoingFrame, Sender, SenderConfig, SenderEvent};
+use crate::source::{
+    CapturedFrame, ImageSource, PatternSource, Pixels, Source, SourceError, Ticker,
+};
+use crate::stats::{Report, Role, StatsBook};
+use crate::wire::{Codec, MAX_DATAGRAM};
+
+/// Where frames come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSpec {
+    /// The built-in moving test pattern.
+    Pattern {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// A still image or a folder of them.
+    Images {
+        /// File or folder.
+        path: PathBuf,
+        /// Repeat for ever.
+        looping: bool,
+        /// Scale every image to this size.
+        resize: Option<(u32, u32)>,
+    },
+}
+
+/// Everything the sending pipeline needs to know.
+#[derive(Debug, Clone)]
+pub struct SendConfig {
+    /// The viewer's address.
+    pub dest: SocketAddr,
+    /// Where frames come from.
+    pub source: SourceSpec,
+    /// Capture rate; 0 means as fast as the ACKs allow.
+    pub fps: f64,
+    /// JPEG quality, 1 to 100.
+    pub quality: u8,
+    /// Stop after this many frames.
+    pub frames: Option<u64>,
+    /// Largest datagram, bytes of UDP payload.
+    pub mtu: usize,
+    /// How long to wait for each frame's ACK.
+    pub ack_timeout: Duration,
+    /// Rounds for the last frame of a finite stream before giving up on its ACK.
+    pub final_attempts: u32,
+}
+
+impl Default for SendConfig {
+    fn default() -> Self {
+        SendConfig {
+            dest: SocketAddr::from(([127, 0, 0, 1], 9999)),
+            source: SourceSpec::Pattern {
+                width: 1280,
+                height: 720,
+            },
+            fps: 30.0,
+            quality: 80,
+            frames: None,
+            mtu: 1200,
+            ack_timeout: Duration::from_millis(100),
+            final_attempts: 3,
+        }
+    }
+}
+
+/// How a sending run ended.
+#[derive(Debug, Clone)]
+pub struct SendOutcome {
+    /// The final statistics.
+    pub summary: Report,
+    /// True when the run was a single still image (the one-shot "send a picture, get a reply").
+    pub one_shot: bool,
+    /// True when the last frame was acknowledged.
+    pub last_acked: bool,
+}
+
+/// Opens the configured source.
+pub fn open_source(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
+    Ok(match spec {
+        SourceSpec::Pattern { width, height } => Box::new(PatternSource::new(*width, *height)),
+        SourceSpec::Images {
+            path,
+            looping,
+            resize,
+        } => Box::new(ImageSource::open(path, *looping, *resize)?),
+    })
+}
+
+fn encode(frame: CapturedFrame, quality: u8, out: Vec<u8>) -> Result<OutgoingFrame, AppError> {
+    let data = match frame.pixels {
+        Pixels::Jpeg(bytes) => bytes,
+        Pixels::Rgb(rgb) => {
+            let mut out = out;
+            encode_rgb(&rgb, frame.width, frame.height, quality, &mut out)?;
+            out
+        }
+    };
+    let side = |v: u32| u16::try_from(v).unwrap_or(0);
+    Ok(OutgoingFrame {
+        data,
+        codec: Codec::Jpeg,
+        width: side(frame.width),
+        height: side(frame.height),
+        timestamp_us: frame.timestamp_us,
+    })
+}
+
+/// Runs the producer side: capture (on its own thread for live or paced sources) and encode.
+/// Ends when the source ends, the consumer goes away, or `stop` fires.
+fn spawn_producer(
+    mut source: Box<dyn Source>,
+    fps: f64,
+    quality: u8,
+    out: Tx<Result<OutgoingFrame, AppError>>,
+    recycled: Receiver<Vec<u8>>,
+    capture_drops: Arc<AtomicU64>,
+    stop: Stop,
+) -> Vec<thread::JoinHandle<()>> {
+    let mut handles = Vec::new();
+    let paced = fps > 0.0 || source.is_live();
+    // With a pace of its own, capture runs on its own thread into a newest-wins slot.
+    let (cap_rx, on_demand): (
+        Option<Receiver<Result<CapturedFrame, AppError>>>,
+        Option<Box<dyn Source>>,
+    ) = if paced {
+        let (cap_tx, cap_rx) = newest_wins::<Result<CapturedFrame, AppError>>();
+        let stop_c = stop.clone();
+        handles.push(
+            thread::Builder::new()
+                .name("capture".into())
+                .spawn(move || {
+                    let mut ticker = (fps > 0.0).then(|| Ticker::new(fps, Instant::now()));
+                    while !stop_c.is_set() {
+                        if let Some(t) = &mut ticker {
+                            let wait = t.wait_from(Instant::now());
+                            if !wait.is_zero() {
+                                // Sleep on the stop channel so that Ctrl-C is prompt.
+                                let _ = stop_c.channel().recv_timeout(wait);
+                                if stop_c.is_set() {
+                                    break;
+                                }
+                            }
+                        }
+                        match source.next_frame() {
+                            Ok(Some(f)) => {
+                                if cap_tx.send(Ok(f)).is_some() {
+                                    capture_drops.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                cap_tx.send(Err(e.into()));
+                                break;
+                            }
+                        }
+                    }
+                })
+                .expect("spawning a thread"),
+        );
+        (Some(cap_rx), None)
+    } else {
+        (None, Some(source))
+    };
+    handles.push(
+        thread::Builder::new()
+            .name("encode".into())
+            .spawn(move || {
+                let mut on_demand = on_demand;
+                loop {
+                    if stop.is_set() {
+                        break;
+                    }
+                    let captured = match (&cap_rx, &mut on_demand) {
+                        (Some(rx), _) => match rx.recv() {
+                            Ok(r) => r,
+                            Err(_) => break,
+                        },
+                        (None, Some(src)) => match src.next_frame() {
+                            Ok(Some(f)) => Ok(f),
+                            Ok(None) => break,
+                            Err(e) => Err(e.into()),
+                        },
+                        (None, None) => break,
+                    };
+                    let buf = recycled.try_recv().unwrap_or_default();
+                    let encoded = captured.and_then(|f| encode(f, quality, buf));
+                    let failed = encoded.is_err();
+                    // Blocks until the network loop wants a frame: the hand-off is the queue.
+                    if out.send(encoded).is_err() || failed {
+                        break;
+                    }
+                }
+            })
+            .expect("spawning a thread"),
+    );
+    handles
+}
+
+fn spawn_reader(sock: std::net::UdpSocket, tx: Tx<Vec<u8>>, stop: Stop) -> thread::JoinHandle<()> {
+    thread::Builder::new()
+        .name("ack-reader".into())
+        .spawn(move || {
+            let _ = sock.set_read_timeout(Some(Duration::from_millis(50)));
+            let mut buf = vec![0u8; MAX_DATAGRAM];
+            while !stop.is_set() {
+                match sock.recv(&mut buf) {
+                    Ok(n) => {
+                        // Full means the loop is far behind; dropping an ACK only costs a retry.
+                        let _ = tx.try_send(buf[..n].to_vec());
+                    }
+                    Err(e) if is_transient(&e) => {}
+                    Err(_) => break,
+                }
+            }
+        })
+        .expect("spawning a thread")
+}
+
+/// Runs a sending pipeline until its frames are done or `stop` fires. `on_report` is called
+/// once a second with the statistics of that second.
+pub fn run_send(
+    cfg: SendConfig,
+    stop: Stop,
+    mut on_report: impl FnMut(&Report),
+) -> Result<SendOutcome, AppError> {
+    if !(crate::wire::MIN_MTU..=MAX_DATAGRAM).contains(&cfg.mtu) {
+        return Err(AppError::Config(format!(
+            "--mtu must be between {} and {MAX_DATAGRAM} bytes",
+            crate::wire::MIN_MTU
+        )));
+    }
+    let source = open_source(&cfg.source)?;
+    let one_shot = source.total_frames() == Some(1);
+    let total = match (cfg.frames, source.total_frames()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let sock = connect_sender(cfg.dest)?;
+    let session = fastrand::u32(..);
+
+    // The producer threads must end when this function returns, whatever the reason.
+    let local_stop = Stop::new();
+    let (enc_tx, enc_rx) = bounded::<Result<OutgoingFrame, AppError>>(0);
+    let (recycle_tx, recycle_rx) = bounded::<Vec<u8>>(2);
+    let capture_drops = Arc::new(AtomicU64::new(0));
+    let mut handles = spawn_producer(
+        source,
+        cfg.fps,
+        cfg.quality,
+        enc_tx,
+        recycle_rx,
+        capture_drops.clone(),
+        local_stop.clone(),
+    );
+    let (dgram_tx, dgram_rx) = bounded::<Vec<u8>>(64);
+    handles.push(spawn_reader(
+        sock.try_clone()?,
+        dgram_tx,
+        local_stop.clone(),
+    ));
+
+    let result = network_loop(
+        &cfg,
+        &sock,
+        session,
+        total,
+        one_shot,
+        &enc_rx,
+        &dgram_rx,
+        &recycle_tx,
+        &capture_drops,
+        &stop,
+        &mut on_report,
+    );
+    local_stop.trigger();
+    drop(enc_rx);
+    for h in handles {
+        let _ = h.join();
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn network_loop(
+    cfg: &SendConfig,
+    sock: &std::net::UdpSocket,
+    session: u32,
+    total: Option<u64>,
+    one_shot: bool,
+    enc_rx: &Receiver<Result<OutgoingFrame, AppError>>,
+    dgram_rx: &Receiver<Vec<u8>>,
+    recycle_tx: &Tx<Vec<u8>>,
+    capture_drops: &AtomicU64,
+    stop: &Stop,
+    on_report: &mut impl FnMut(&Report),
+) -> Result<SendOutcome, AppError> {
+    let mut sender = Sender::new(
+        SenderConfig {
+            mtu: cfg.mtu,
+            ack_timeout: cfg.ack_timeout,
+            max_attempts: None,
+        },
+        session,
+    );
+    let start = Instant::now();
+    let mut book = StatsBook::new(Role::Send, start);
+    let mut next_report = start + Duration::from_secs(1);
+    let mut buf = vec![0u8; cfg.mtu];
+    let mut pushed = 0u64;
+    let mut source_done = total == Some(0);
+    let mut last_acked = false;
+    let mut gave_up = false;
+    let no_frames = never();
+
+    let push = |sender: &mut Sender, f: OutgoingFrame, pushed: &mut u64, done: &mut bool| {
+        sender
+            .push_frame(Instant::now(), f)
+            .map_err(|e| AppError::Config(format!("{e}; raise --mtu or lower --quality")))?;
+        *pushed += 1;
+        if total.is_some_and(|t| *pushed >= t) {
+            // The last frame: bound the wait for its ACK instead of retrying for ever.
+            *done = true;
+            sender.set_max_attempts(Some(cfg.final_attempts.max(1)));
+        }
+        Ok::<(), AppError>(())
+    };
+
+    loop {
+        // The newest frame wins: one that missed its ACK is replaced as soon as a newer exists.
+        if sender.wants_frame() && !source_done {
+            match enc_rx.try_recv() {
+                Ok(f) => {
+                    last_acked = false;
+                    push(&mut sender, f?, &mut pushed, &mut source_done)?
+                }
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    source_done = true;
+                    sender.set_max_attempts(Some(cfg.final_attempts.max(1)));
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {}
+            }
+        }
+        let now = Instant::now();
+        while let Some(n) = sender.poll_transmit(now, &mut buf) {
+            if let Err(e) = sock.send(&buf[..n]) {
+                if !is_transient(&e) && e.kind() != std::io::ErrorKind::WouldBlock {
+                    return Err(e.into());
+                }
+            }
+        }
+        while let Some(ev) = sender.poll_event() {
+            match ev {
+                SenderEvent::Acked { rtt, .. } => {
+                    book.rtt.record(rtt);
+                    book.first_frame.get_or_insert(now);
+                    last_acked = true;
+                }
+                SenderEvent::GaveUp { .. } => gave_up = true,
+                SenderEvent::TimedOut { .. } | SenderEvent::Abandoned { .. } => {}
+            }
+        }
+        if let Some(b) = sender.take_spare_buffer() {
+            let _ = recycle_tx.try_send(b);
+        }
+        let st = sender.stats();
+        book.counts.frames = st.frames_acked;
+        book.counts.bytes = st.bytes_acked;
+        book.counts.dropped_frames = st.frames_dropped + capture_drops.load(Ordering::Relaxed);
+        book.counts.retransmitted_chunks = st.retransmitted_chunks;
+        book.counts.timeouts = st.timeouts;
+        book.counts.rejected_datagrams = st.invalid_datagrams;
+
+        if (source_done && sender.is_idle()) || stop.is_set() {
+            break;
+        }
+        if now >= next_report {
+            on_report(&book.interval(now));
+            next_report += Duration::from_secs(1);
+            if next_report < now {
+                next_report = now + Duration::from_secs(1);
+            }
+        }
+        let deadline = sender
+            .poll_timeout()
+            .map_or(next_report, |t| t.min(next_report));
+        let frames = if sender.wants_frame() && !source_done {
+            enc_rx
+        } else {
+            &no_frames
+        };
+        select! {
+            recv(frames) -> f => match f {
+                Ok(f) => {
+                    last_acked = false;
+                    push(&mut sender, f?, &mut pushed, &mut source_done)?
+                }
+                Err(_) => {
+                    source_done = true;
+                    sender.set_max_attempts(Some(cfg.final_attempts.max(1)));
+                }
+            },
+            recv(dgram_rx) -> d => if let Ok(d) = d {
+                sender.handle_datagram(Instant::now(), &d);
+                // Take whatever else is already queued before deciding anything.
+                while let Ok(d) = dgram_rx.try_recv() {
+                    sender.handle_datagram(Instant::now(), &d);
+                }
+            },
+            recv(stop.channel()) -> _ => {},
+            default(deadline.saturating_duration_since(Instant::now())) => {},
+        }
+        sender.handle_timeout(Instant::now());
+    }
+
+    sender.close();
+    while let Some(n) = sender.poll_transmit(Instant::now(), &mut buf) {
+        let _ = sock.send(&buf[..n]);
+    }
+    let summary = book.summary(Instant::now());
+    if one_shot && !last_acked {
+        return Err(AppError::NoAck(format!(
+            "no ACK from {} after {} tries of {} ms: is cam-view running there, and is UDP port {} open?",
+            cfg.dest,
+            cfg.final_attempts.max(1),
+            cfg.ack_timeout.as_millis(),
+            cfg.dest.port()
+        )));
+    }
+    let _ = gave_up;
+    Ok(SendOutcome {
+        summary,
+        one_shot,
+        last_acked,
+    })
+}

@@ -1,0 +1,372 @@
+//! The viewing pipeline: network, decode and display, each on its own thread.
+//!
+//! ```text
+//!  network thread ──newest-wins──▶ decode thread ──newest-wins──▶ window (main thread)
+//!   (reassemble, ACK at once, --save)      (JPEG → 0RGB, latency)      or headless stats loop
+//! ```
+//!
+//! The network thread only reads, reassembles and acknowledges, so the socket is drained even
+//! while a frame decodes; the ACK goes out the moment a frame is whole, so the sender's next
+//! transfer overlaps this frame's decode. Each hand-off keeps only the newest frame.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, select, Receiver, Sender as Tx};
+
+use super::window::{Display, DisplayFrame};
+use super::{AppError, Stop};
+use crate::codec::Decoder;
+use crate::latest::{newest_wins, LatestSender};
+use crate::net::{bind_viewer, is_transient, small_rcvbuf_advice};
+use crate::reassembly::{CompleteFrame, ReassemblyConfig};
+use crate::receiver::{Receiver as Proto, ReceiverConfig, ReceiverEvent};
+use crate::source::now_us;
+use crate::stats::{Report, Role, StatsBook};
+use crate::wire::MAX_DATAGRAM;
+
+/// Everything the viewing pipeline needs to know.
+#[derive(Debug, Clone)]
+pub struct ViewConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Show frames in a window (needs a display); otherwise run headless.
+    pub window: bool,
+    /// Exit after this many frames.
+    pub frames: Option<u64>,
+    /// Write every received frame's bytes to `DIR/<seq, 8 digits>.jpg`.
+    pub save: Option<PathBuf>,
+    /// Frames larger than this are refused.
+    pub max_frame_bytes: usize,
+    /// Decode frames even when headless (for latency and decode-error statistics).
+    pub decode: bool,
+}
+
+impl Default for ViewConfig {
+    fn default() -> Self {
+        ViewConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9999)),
+            window: true,
+            frames: None,
+            save: None,
+            max_frame_bytes: ReassemblyConfig::default().max_frame_bytes,
+            decode: true,
+        }
+    }
+}
+
+/// How a viewing run ended.
+#[derive(Debug, Clone)]
+pub struct ViewOutcome {
+    /// The final statistics.
+    pub summary: Report,
+}
+
+/// What the viewer tells its owner as it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The socket is bound (the actual address, useful with port 0).
+    Listening(SocketAddr),
+    /// A warning for the user.
+    Warning(String),
+    /// A sender's session began.
+    SenderConnected {
+        /// Session id.
+        session: u32,
+        /// Its address.
+        from: SocketAddr,
+    },
+    /// A sender said BYE.
+    SenderDisconnected {
+        /// Session id.
+        session: u32,
+        /// Its address.
+        from: SocketAddr,
+    },
+}
+
+type Book = Arc<Mutex<StatsBook>>;
+
+fn with_book<R>(book: &Book, f: impl FnOnce(&mut StatsBook) -> R) -> R {
+    let mut g = book.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut g)
+}
+
+/// Runs a viewer until `--frames` is reached, the window closes, or `stop` fires. Must be
+/// called on the main thread when `cfg.window` is set (macOS requires windows there).
+///
+/// `on_notice` hears about the bound address, warnings and sessions; `on_report` gets the
+/// statistics once a second.
+pub fn run_view(
+    cfg: ViewConfig,
+    stop: Stop,
+    mut on_notice: impl FnMut(Notice),
+    mut on_report: impl FnMut(&Report),
+) -> Result<ViewOutcome, AppError> {
+    // Open the window first: with no display, fail before anything else happens.
+    let mut display = if cfg.window {
+        Some(Display::open("cam-view")?)
+    } else {
+        None
+    };
+    if let Some(dir) = &cfg.save {
+        std::fs::create_dir_all(dir).map_err(|source| AppError::Save {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let (sock, rcvbuf) = bind_viewer(cfg.listen)?;
+    let local = sock.local_addr()?;
+    on_notice(Notice::Listening(local));
+    if let Some(w) = small_rcvbuf_advice(rcvbuf) {
+        on_notice(Notice::Warning(w));
+    }
+    let start = Instant::now();
+    let book: Book = Arc::new(Mutex::new(StatsBook::new(Role::View, start)));
+    with_book(&book, |b| b.rcvbuf = Some(rcvbuf));
+
+    let local_stop = Stop::new();
+    let (notice_tx, notice_rx) = bounded::<Notice>(64);
+    let (decode_tx, decode_rx) = newest_wins::<CompleteFrame>();
+    let (frame_back_tx, frame_back_rx) = bounded::<Vec<u8>>(4);
+    let net = {
+        let cfg = cfg.clone();
+        let book = book.clone();
+        let stop = stop.clone();
+        let local_stop = local_stop.clone();
+        thread::Builder::new()
+            .name("net".into())
+            .spawn(move || {
+                let r = net_loop(
+                    &cfg,
+                    sock,
+                    decode_tx,
+                    frame_back_rx,
+                    notice_tx,
+                    &book,
+                    &stop,
+                    &local_stop,
+                );
+                // Whatever ended the network side (frame limit, error) ends the run.
+                local_stop.trigger();
+                r
+            })
+            .expect("spawning a thread")
+    };
+    let (show_tx, show_rx) = newest_wins::<DisplayFrame>();
+    let (px_back_tx, px_back_rx) = bounded::<Vec<u32>>(2);
+    let dec = {
+        let book = book.clone();
+        let to_window = display.is_some();
+        let decode = cfg.decode || to_window;
+        thread::Builder::new()
+            .name("decode".into())
+            .spawn(move || {
+                decode_loop(
+                    decode_rx,
+                    to_window.then_some(show_tx),
+                    px_back_rx,
+                    frame_back_tx,
+                    decode,
+                    &book,
+                )
+            })
+            .expect("spawning a thread")
+    };
+
+    let mut next_report = start + Duration::from_secs(1);
+    let report =
+        |book: &Book, display: &mut Option<Display>, on_report: &mut dyn FnMut(&Report)| {
+            let r = with_book(book, |b| b.interval(Instant::now()));
+            if let Some(d) = display {
+                d.set_status(&r.status_line());
+            }
+            on_report(&r);
+        };
+    loop {
+        while let Ok(n) = notice_rx.try_recv() {
+            on_notice(n);
+        }
+        if stop.is_set() || local_stop.is_set() {
+            break;
+        }
+        let now = Instant::now();
+        if now >= next_report {
+            report(&book, &mut display, &mut on_report);
+            next_report = (next_report + Duration::from_secs(1)).max(now);
+        }
+        match &mut display {
+            Some(d) => {
+                // The window loop: show the newest decoded frame, keep the window responsive.
+                match show_rx.recv_timeout(Duration::from_millis(10)) {
+                    Ok(f) => {
+                        if let Some(old) = d.show(f) {
+                            let _ = px_back_tx.try_send(old);
+                        }
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => d.idle(),
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                }
+                if !d.is_open() {
+                    break;
+                }
+            }
+            None => {
+                select! {
+                    recv(stop.channel()) -> _ => {},
+                    recv(local_stop.channel()) -> _ => {},
+                    recv(notice_rx) -> n => if let Ok(n) = n { on_notice(n) },
+                    default(next_report.saturating_duration_since(Instant::now())) => {},
+                }
+            }
+        }
+    }
+    local_stop.trigger();
+    let net_result = net.join().unwrap_or(Ok(()));
+    let _ = dec.join();
+    while let Ok(n) = notice_rx.try_recv() {
+        on_notice(n);
+    }
+    net_result?;
+    let summary = with_book(&book, |b| b.summary(Instant::now()));
+    Ok(ViewOutcome { summary })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn net_loop(
+    cfg: &ViewConfig,
+    sock: std::net::UdpSocket,
+    decode_tx: LatestSender<CompleteFrame>,
+    frame_back: Receiver<Vec<u8>>,
+    notices: Tx<Notice>,
+    book: &Book,
+    stop: &Stop,
+    local_stop: &Stop,
+) -> Result<(), AppError> {
+    let mut proto = Proto::new(ReceiverConfig {
+        reassembly: ReassemblyConfig {
+            max_frame_bytes: cfg.max_frame_bytes,
+            ..ReassemblyConfig::default()
+        },
+    });
+    // Short enough to notice the stop signal and partial-frame timeouts promptly.
+    sock.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut out = [0u8; 64];
+    let mut delivered = 0u64;
+    let mut superseded = 0u64;
+    loop {
+        if stop.is_set() || local_stop.is_set() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => proto.handle_datagram(now, from, &buf[..n]),
+            Err(e) if is_transient(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        proto.handle_timeout(now);
+        // ACK first: the sender's next frame should not wait on anything below.
+        while let Some((to, n)) = proto.poll_transmit(&mut out) {
+            if let Err(e) = sock.send_to(&out[..n], to) {
+                if !is_transient(&e) {
+                    return Err(e.into());
+                }
+            }
+        }
+        while let Ok(b) = frame_back.try_recv() {
+            proto.recycle(b);
+        }
+        let mut reached_limit = false;
+        while let Some(ev) = proto.poll_event() {
+            match ev {
+                ReceiverEvent::Frame { frame, .. } => {
+                    if let Some(dir) = &cfg.save {
+                        let path = dir.join(format!("{:08}.jpg", frame.info.seq));
+                        std::fs::write(&path, &frame.data)
+                            .map_err(|source| AppError::Save { path, source })?;
+                    }
+                    delivered += 1;
+                    with_book(book, |b| {
+                        b.first_frame.get_or_insert(now);
+                        b.counts.bytes += frame.data.len() as u64;
+                        b.size = Some((frame.info.width as u32, frame.info.height as u32));
+                    });
+                    if let Some(old) = decode_tx.send(frame) {
+                        superseded += 1;
+                        proto.recycle(old.data);
+                    }
+                    if cfg.frames.is_some_and(|n| delivered >= n) {
+                        reached_limit = true;
+                    }
+                }
+                ReceiverEvent::SessionStarted { session, from } => {
+                    let _ = notices.try_send(Notice::SenderConnected { session, from });
+                }
+                ReceiverEvent::SessionEnded { session, from } => {
+                    let _ = notices.try_send(Notice::SenderDisconnected { session, from });
+                }
+            }
+        }
+        let st = proto.stats();
+        with_book(book, |b| {
+            b.counts.frames = delivered;
+            b.counts.dropped_frames = st.reassembly.incomplete_dropped;
+            b.counts.skipped_frames = superseded;
+            b.counts.crc_failures = st.reassembly.crc_failures;
+            b.counts.rejected_datagrams = st.rejected_total();
+            b.counts.retransmitted_chunks = st.retransmitted_chunks;
+        });
+        if reached_limit {
+            // Dropping decode_tx lets the decoder finish the frames it has, then end.
+            return Ok(());
+        }
+    }
+}
+
+fn decode_loop(
+    frames: Receiver<CompleteFrame>,
+    show: Option<LatestSender<DisplayFrame>>,
+    px_back: Receiver<Vec<u32>>,
+    frame_back: Tx<Vec<u8>>,
+    decode: bool,
+    book: &Book,
+) {
+    let mut decoder = Decoder::new();
+    let mut scratch = Vec::new();
+    while let Ok(frame) = frames.recv() {
+        if decode {
+            // Reuse a buffer the window is done with, or one a newer frame displaced.
+            let mut px = px_back
+                .try_recv()
+                .unwrap_or_else(|_| std::mem::take(&mut scratch));
+            match decoder.decode_0rgb(&frame.data, &mut px) {
+                Ok((width, height)) => {
+                    let latency = now_us().saturating_sub(frame.info.timestamp_us);
+                    with_book(book, |b| b.latency.record(Duration::from_micros(latency)));
+                    match &show {
+                        Some(tx) => {
+                            if let Some(old) = tx.send(DisplayFrame {
+                                width,
+                                height,
+                                pixels: px,
+                            }) {
+                                with_book(book, |b| b.counts.skipped_frames += 1);
+                                scratch = old.pixels;
+                            }
+                        }
+                        None => scratch = px,
+                    }
+                }
+                Err(_) => {
+                    with_book(book, |b| b.counts.decode_errors += 1);
+                    scratch = px;
+                }
+            }
+        }
+        let _ = frame_back.try_send(frame.data);
+    }
+}

@@ -1,0 +1,357 @@
+//! Where frames come from: the built-in test pattern, image files, or (feature `camera`) a
+//! webcam. Every source is behind the same [`Source`] trait, so the pipeline, and its tests,
+//! do not care which one runs.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::codec::Decoder;
+use crate::pattern::Pattern;
+
+/// A frame's pixels as a source delivers them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pixels {
+    /// Packed RGB24, to be encoded.
+    Rgb(Vec<u8>),
+    /// A complete JPEG file, sent byte for byte without re-encoding.
+    Jpeg(Vec<u8>),
+}
+
+/// One captured frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedFrame {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The pixels.
+    pub pixels: Pixels,
+    /// Capture time, microseconds since the Unix epoch.
+    pub timestamp_us: u64,
+}
+
+/// Why a source could not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The path does not exist or cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// A folder without any .jpg, .jpeg or .png file.
+    #[error("no .jpg, .jpeg or .png files in {0}")]
+    NoImages(PathBuf),
+    /// A file that is not an image this program reads.
+    #[error("{path} is not a readable JPEG or PNG image: {reason}")]
+    BadImage {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The camera could not be used.
+    #[error("{0}")]
+    Camera(String),
+}
+
+/// A producer of frames.
+pub trait Source: Send {
+    /// Blocks until the next frame is available; `Ok(None)` when a finite source is finished.
+    fn next_frame(&mut self) -> Result<Option<CapturedFrame>, SourceError>;
+    /// A short description for log lines, such as `test pattern 1280x720`.
+    fn describe(&self) -> String;
+    /// How many frames this source will deliver in all, if it knows.
+    fn total_frames(&self) -> Option<u64> {
+        None
+    }
+    /// True when the source produces frames on its own schedule (a camera), false when it can
+    /// produce a frame whenever asked (the pattern, files), which lets the pipeline capture
+    /// just in time instead of buffering a stale frame.
+    fn is_live(&self) -> bool {
+        false
+    }
+}
+
+/// Microseconds since the Unix epoch, for capture timestamps.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// The built-in moving test pattern as a source.
+pub struct PatternSource {
+    pattern: Pattern,
+    n: u64,
+}
+
+impl PatternSource {
+    /// A pattern of the given size.
+    pub fn new(width: u32, height: u32) -> Self {
+        PatternSource {
+            pattern: Pattern::new(width, height),
+            n: 0,
+        }
+    }
+}
+
+impl Source for PatternSource {
+    fn next_frame(&mut self) -> Result<Option<CapturedFrame>, SourceError> {
+        let mut rgb = Vec::new();
+        let timestamp_us = now_us();
+        self.pattern.render(self.n, &mut rgb);
+        self.n += 1;
+        Ok(Some(CapturedFrame {
+            width: self.pattern.width(),
+            height: self.pattern.height(),
+            pixels: Pixels::Rgb(rgb),
+            timestamp_us,
+        }))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "test pattern {}x{}",
+            self.pattern.width(),
+            self.pattern.height()
+        )
+    }
+}
+
+/// Still images: one file, or every .jpg/.jpeg/.png in a folder in name order.
+pub struct ImageSource {
+    files: Vec<PathBuf>,
+    next: usize,
+    looping: bool,
+    resize: Option<(u32, u32)>,
+    decoder: Decoder,
+    described: String,
+}
+
+fn is_image(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+        .unwrap_or(false)
+}
+
+impl ImageSource {
+    /// Opens a file or a folder. With `looping`, a folder (or file) repeats for ever.
+    /// With `resize`, every image is scaled to that size (and JPEGs are then re-encoded).
+    pub fn open(
+        path: &Path,
+        looping: bool,
+        resize: Option<(u32, u32)>,
+    ) -> Result<Self, SourceError> {
+        let meta = std::fs::metadata(path).map_err(|source| SourceError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let files = if meta.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|source| SourceError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && is_image(p))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(SourceError::NoImages(path.to_owned()));
+            }
+            files
+        } else {
+            vec![path.to_owned()]
+        };
+        let described = if meta.is_dir() {
+            format!("{} images from {}", files.len(), path.display())
+        } else {
+            format!("image {}", path.display())
+        };
+        Ok(ImageSource {
+            files,
+            next: 0,
+            looping,
+            resize,
+            decoder: Decoder::new(),
+            described,
+        })
+    }
+
+    fn load(&mut self, path: &Path) -> Result<CapturedFrame, SourceError> {
+        let bytes = std::fs::read(path).map_err(|source| SourceError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let bad = |reason: String| SourceError::BadImage {
+            path: path.to_owned(),
+            reason,
+        };
+        let timestamp_us = now_us();
+        let is_jpeg = bytes.starts_with(&[0xFF, 0xD8]);
+        if is_jpeg && self.resize.is_none() {
+            // Sent as it is; reading the header checks that it really is a JPEG.
+            let (width, height) = Decoder::dimensions(&bytes).map_err(|e| bad(e.to_string()))?;
+            return Ok(CapturedFrame {
+                width,
+                height,
+                pixels: Pixels::Jpeg(bytes),
+                timestamp_us,
+            });
+        }
+        let (w, h, rgb) = if is_jpeg {
+            let (w, h) = self
+                .decoder
+                .decode_rgb(&bytes)
+                .map_err(|e| bad(e.to_string()))?;
+            (w, h, self.decoder.rgb().to_vec())
+        } else {
+            let img = image::load_from_memory(&bytes).map_err(|e| bad(e.to_string()))?;
+            let rgb = img.to_rgb8();
+            (rgb.width(), rgb.height(), rgb.into_raw())
+        };
+        let (width, height, rgb) = match self.resize {
+            Some((rw, rh)) if (rw, rh) != (w, h) => {
+                let img = image::RgbImage::from_raw(w, h, rgb)
+                    .ok_or_else(|| bad("inconsistent pixel buffer".into()))?;
+                let scaled =
+                    image::imageops::resize(&img, rw, rh, image::imageops::FilterType::Triangle);
+                (rw, rh, scaled.into_raw())
+            }
+            _ => (w, h, rgb),
+        };
+        Ok(CapturedFrame {
+            width,
+            height,
+            pixels: Pixels::Rgb(rgb),
+            timestamp_us,
+        })
+    }
+}
+
+impl Source for ImageSource {
+    fn next_frame(&mut self) -> Result<Option<CapturedFrame>, SourceError> {
+        if self.next >= self.files.len() {
+            if !self.looping {
+                return Ok(None);
+            }
+            self.next = 0;
+        }
+        let path = self.files[self.next].clone();
+        self.next += 1;
+        self.load(&path).map(Some)
+    }
+
+    fn describe(&self) -> String {
+        self.described.clone()
+    }
+
+    fn total_frames(&self) -> Option<u64> {
+        (!self.looping).then_some(self.files.len() as u64)
+    }
+}
+
+/// Keeps a steady frame rate without drift: each tick is scheduled from the previous tick,
+/// not from when the work finished; after a long stall it catches up by one frame at most,
+/// never with a burst.
+pub struct Ticker {
+    period: Duration,
+    next: Instant,
+}
+
+impl Ticker {
+    /// A ticker at `fps` frames per second, first tick at `now`.
+    pub fn new(fps: f64, now: Instant) -> Self {
+        Ticker {
+            period: Duration::from_secs_f64(1.0 / fps.max(1e-3)),
+            next: now,
+        }
+    }
+
+    /// How long to wait from `now` for the next tick, and schedules the one after it.
+    pub fn wait_from(&mut self, now: Instant) -> Duration {
+        let wait = self.next.saturating_duration_since(now);
+        let due = self.next.max(now.checked_sub(self.period).unwrap_or(now));
+        self.next = due + self.period;
+        wait
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_source_counts_up() {
+        let mut s = PatternSource::new(64, 48);
+        let a = s.next_frame().unwrap().unwrap();
+        let b = s.next_frame().unwrap().unwrap();
+        assert_eq!((a.width, a.height), (64, 48));
+        assert_ne!(a.pixels, b.pixels, "the pattern moves");
+    }
+
+    #[test]
+    fn folder_in_name_order_and_jpeg_bytes_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut jpeg = Vec::new();
+        crate::codec::encode_rgb(&vec![100; 16 * 8 * 3], 16, 8, 80, &mut jpeg).unwrap();
+        std::fs::write(dir.path().join("b.jpg"), &jpeg).unwrap();
+        image::RgbImage::from_pixel(4, 2, image::Rgb([1, 2, 3]))
+            .save(dir.path().join("a.png"))
+            .unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"not an image").unwrap();
+        let mut s = ImageSource::open(dir.path(), false, None).unwrap();
+        assert_eq!(s.total_frames(), Some(2));
+        let a = s.next_frame().unwrap().unwrap();
+        assert_eq!((a.width, a.height), (4, 2));
+        assert_eq!(a.pixels, Pixels::Rgb([1, 2, 3].repeat(8)));
+        let b = s.next_frame().unwrap().unwrap();
+        assert_eq!(b.pixels, Pixels::Jpeg(jpeg));
+        assert!(s.next_frame().unwrap().is_none());
+    }
+
+    #[test]
+    fn helpful_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = ImageSource::open(dir.path(), false, None).err().unwrap();
+        assert!(e.to_string().contains("no .jpg"), "{e}");
+        let e = ImageSource::open(&dir.path().join("missing.jpg"), false, None)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("cannot read"), "{e}");
+        std::fs::write(dir.path().join("x.jpg"), b"\xFF\xD8 junk").unwrap();
+        let mut s = ImageSource::open(&dir.path().join("x.jpg"), false, None).unwrap();
+        let e = s.next_frame().err().unwrap();
+        assert!(e.to_string().contains("not a readable JPEG"), "{e}");
+    }
+
+    #[test]
+    fn ticker_keeps_rate_without_bursts() {
+        let t0 = Instant::now();
+        let mut t = Ticker::new(10.0, t0);
+        assert_eq!(t.wait_from(t0), Duration::ZERO);
+        assert_eq!(t.wait_from(t0), Duration::from_millis(100));
+        // Far behind: one frame now, one catch-up frame, then the normal period again.
+        let late = t0 + Duration::from_secs(5);
+        assert_eq!(t.wait_from(late), Duration::ZERO);
+        assert_eq!(t.wait_from(late), Duration::ZERO);
+        assert_eq!(t.wait_from(late), Duration::from_millis(100));
+        // Waking a little late does not drift the schedule.
+        let mut t = Ticker::new(10.0, t0);
+        t.wait_from(t0);
+        assert_eq!(
+            t.wait_from(t0 + Duration::from_millis(1)),
+            Duration::from_millis(99)
+        );
+        assert_eq!(
+            t.wait_from(t0 + Duration::from_millis(101)),
+            Duration::from_millis(99)
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! Stream statistics: counters, latency percentiles, the once-a-second report and the summary.
+//!
+//! Percentiles come from HDR histograms, so a run of any length uses the same few kilobytes.
+//! Reports are JSON objects (for `--stats-json`) or a one-line status for a terminal.
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Cumulative counters of one side of a stream. Each report shows the change since the last.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Frames delivered (viewer: received whole; sender: acknowledged).
+    pub frames: u64,
+    /// Bytes of those frames.
+    pub bytes: u64,
+    /// Frames lost, abandoned or superseded before being shown (viewer) or acknowledged (sender).
+    pub dropped_frames: u64,
+    /// Frames received whole but replaced by a newer one before they were decoded or shown:
+    /// the newest-wins rule at work, not loss.
+    pub skipped_frames: u64,
+    /// Chunks sent (sender) or received (viewer) in a retransmission round.
+    pub retransmitted_chunks: u64,
+    /// Frames whose CRC did not match (viewer).
+    pub crc_failures: u64,
+    /// Frames that did not decode (viewer).
+    pub decode_errors: u64,
+    /// Invalid datagrams ignored.
+    pub rejected_datagrams: u64,
+    /// ACK timeouts (sender).
+    pub timeouts: u64,
+}
+
+impl Counters {
+    fn minus(&self, o: &Counters) -> Counters {
+        Counters {
+            frames: self.frames - o.frames,
+            bytes: self.bytes - o.bytes,
+            dropped_frames: self.dropped_frames - o.dropped_frames,
+            skipped_frames: self.skipped_frames - o.skipped_frames,
+            retransmitted_chunks: self.retransmitted_chunks - o.retransmitted_chunks,
+            crc_failures: self.crc_failures - o.crc_failures,
+            decode_errors: self.decode_errors - o.decode_errors,
+            rejected_datagrams: self.rejected_datagrams - o.rejected_datagrams,
+            timeouts: self.timeouts - o.timeouts,
+        }
+    }
+}
+
+/// Percentiles of a duration, recorded in microseconds.
+pub struct Percentiles {
+    total: Histogram<u64>,
+    interval: Histogram<u64>,
+}
+
+impl Default for Percentiles {
+    fn default() -> Self {
+        // 1 µs to 10 minutes at 3 significant digits: a fixed ~40 KiB each.
+        let h = || Histogram::new_with_bounds(1, 600_000_000, 3).expect("static bounds are valid");
+        Percentiles {
+            total: h(),
+            interval: h(),
+        }
+    }
+}
+
+impl Percentiles {
+    /// Records one sample; out-of-range samples are clamped.
+    pub fn record(&mut self, d: Duration) {
+        let us = (d.as_micros() as u64).clamp(1, 600_000_000);
+        let _ = self.total.record(us);
+        let _ = self.interval.record(us);
+    }
+
+    fn ms(h: &Histogram<u64>, q: f64) -> Option<f64> {
+        (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1000.0)
+    }
+}
+
+/// Which side a report describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// `cam-send`.
+    Send,
+    /// `cam-view`.
+    View,
+}
+
+/// One `--stats-json` line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `"interval"` once a second, `"summary"` once at exit.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Which program.
+    pub role: Role,
+    /// Seconds since the stream started.
+    pub elapsed_s: f64,
+    /// Seconds this report covers.
+    pub window_s: f64,
+    /// Counts for the window.
+    #[serde(flatten)]
+    pub counts: Counters,
+    /// Frames per second over the window.
+    pub fps: f64,
+    /// Megabits per second of frame data over the window.
+    pub mbps: f64,
+    /// Capture-to-decoded latency (viewer) or ACK round trip (sender), median, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms_p50: Option<f64>,
+    /// The same, 95th percentile, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms_p95: Option<f64>,
+    /// ACK round-trip time, median, ms (sender).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_ms_p50: Option<f64>,
+    /// ACK round-trip time, 95th percentile, ms (sender).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_ms_p95: Option<f64>,
+    /// Picture size of the last frame, `WxH`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// Receive buffer the OS granted, bytes (viewer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rcvbuf: Option<usize>,
+}
+
+/// The statistics of one program run.
+pub struct StatsBook {
+    role: Role,
+    start: Instant,
+    last: Instant,
+    /// Running totals; update these directly.
+    pub counts: Counters,
+    at_last: Counters,
+    /// Capture-to-decoded latency (viewer).
+    pub latency: Percentiles,
+    /// ACK round trips (sender).
+    pub rtt: Percentiles,
+    /// Picture size of the newest frame.
+    pub size: Option<(u32, u32)>,
+    /// Receive buffer granted by the OS.
+    pub rcvbuf: Option<usize>,
+    /// When the first frame was delivered: summary rates are measured from here, so that
+    /// time spent waiting for the peer does not count against the frame rate.
+    pub first_frame: Option<Instant>,
+}
+
+impl StatsBook {
+    /// A fresh book starting at `now`.
+    pub fn new(role: Role, now: Instant) -> Self {
+        StatsBook {
+            role,
+            start: now,
+            last: now,
+            counts: Counters::default(),
+            at_last: Counters::default(),
+            latency: Percentiles::default(),
+            rtt: Percentiles::default(),
+            size: None,
+            rcvbuf: None,
+            first_frame: None,
+        }
+    }
+
+    fn report(
+        &self,
+        kind: &'static str,
+        now: Instant,
+        c: Counters,
+        window: Duration,
+        h: bool,
+    ) -> Report {
+        let secs = window.as_secs_f64().max(1e-9);
+        let pick =
+            |p: &Percentiles, q: f64| Percentiles::ms(if h { &p.interval } else { &p.total }, q);
+        let round = |x: f64| (x * 100.0).round() / 100.0;
+        Report {
+            kind,
+            role: self.role,
+            elapsed_s: round(now.saturating_duration_since(self.start).as_secs_f64()),
+            window_s: round(secs),
+            counts: c,
+            fps: round(c.frames as f64 / secs),
+            mbps: round(c.bytes as f64 * 8.0 / secs / 1e6),
+            latency_ms_p50: pick(&self.latency, 0.5).map(round),
+            latency_ms_p95: pick(&self.latency, 0.95).map(round),
+            rtt_ms_p50: pick(&self.rtt, 0.5).map(round),
+            rtt_ms_p95: pick(&self.rtt, 0.95).map(round),
+            size: self.size.map(|(w, h)| format!("{w}x{h}")),
+            rcvbuf: self.rcvbuf,
+        }
+    }
+
+    /// The report for the time since the previous call, and the start of a new window.
+    pub fn interval(&mut self, now: Instant) -> Report {
+        let r = self.report(
+            "interval",
+            now,
+            self.counts.minus(&self.at_last),
+            now.saturating_duration_since(self.last),
+            true,
+        );
+        self.at_last = self.counts;
+        self.last = now;
+        self.latency.interval.reset();
+        self.rtt.interval.reset();
+        r
+    }
+
+    /// The report for the whole run, rates measured from the first frame.
+    pub fn summary(&self, now: Instant) -> Report {
+        let from = self.first_frame.unwrap_or(self.start);
+        self.report(
+            "summary",
+            now,
+            self.counts,
+            now.saturating_duration_since(from),
+            false,
+        )
+    }
+}
+
+impl Report {
+    /// A one-line human summary for a terminal status line or window title.
+    pub fn status_line(&self) -> String {
+        let mut s = format!(
+            "{:.1} fps  {:.1} Mbit/s  {} frames",
+            self.fps, self.mbps, self.counts.frames
+        );
+        if let Some(size) = &self.size {
+            s = format!("{size}  {s}");
+        }
+        if let (Some(p50), Some(p95)) = (self.latency_ms_p50, self.latency_ms_p95) {
+            s.push_str(&format!("  latency {p50:.1}/{p95:.1} ms"));
+        }
+        if let (Some(p50), Some(p95)) = (self.rtt_ms_p50, self.rtt_ms_p95) {
+            s.push_str(&format!("  rtt {p50:.1}/{p95:.1} ms"));
+        }
+        let c = &self.counts;
+        for (n, what) in [
+            (c.dropped_frames, "dropped"),
+            (c.skipped_frames, "skipped"),
+            (c.retransmitted_chunks, "resent chunks"),
+            (c.timeouts, "timeouts"),
+            (c.crc_failures, "crc failures"),
+            (c.decode_errors, "decode errors"),
+            (c.rejected_datagrams, "rejected"),
+        ] {
+            if n > 0 {
+                s.push_str(&format!("  {n} {what}"));
+            }
+        }
+        s
+    }
+
+    /// The report as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_counts_the_window_and_summary_the_run() {
+        let t0 = Instant::now();
+        let mut b = StatsBook::new(Role::View, t0);
+        b.counts.frames = 30;
+        b.counts.bytes = 3_000_000;
+        for ms in [10, 20, 30, 40] {
+            b.latency.record(Duration::from_millis(ms));
+        }
+        let r = b.interval(t0 + Duration::from_secs(1));
+        assert_eq!(r.counts.frames, 30);
+        assert_eq!(r.fps, 30.0);
+        assert_eq!(r.mbps, 24.0);
+        assert!((r.latency_ms_p50.unwrap() - 20.0).abs() < 0.1);
+        b.counts.frames = 45;
+        let r = b.interval(t0 + Duration::from_secs(2));
+        assert_eq!(r.counts.frames, 15);
+        assert_eq!(r.latency_ms_p50, None, "no samples this window");
+        b.first_frame = Some(t0);
+        let s = b.summary(t0 + Duration::from_secs(3));
+        assert_eq!(s.counts.frames, 45);
+        assert_eq!(s.fps, 15.0);
+        assert!((s.latency_ms_p95.unwrap() - 40.0).abs() < 0.1);
+        let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert_eq!(v["type"], "summary");
+        assert_eq!(v["role"], "view");
+        assert_eq!(v["frames"], 45);
+        assert_eq!(v["crc_failures"], 0);
+    }
+}
