@@ -2,8 +2,9 @@
 //!
 //! Memory is bounded by construction: at most `max_partial_frames` frames are assembled at
 //! once, none larger than `max_frame_bytes`, and the oldest partial frame is evicted to make
-//! room. Chunks of frames that are finished or superseded are recognised from a small fixed
-//! ring and dropped without allocating.
+//! room. Chunks of frames that are finished (a fixed ring of the last 32) or superseded (the
+//! newest completed sequence number of each of the last 16 sessions) are dropped without
+//! allocating.
 
 use std::time::{Duration, Instant};
 

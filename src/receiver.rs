@@ -28,7 +28,7 @@ pub enum ReceiverEvent {
         /// The frame.
         frame: CompleteFrame,
     },
-    /// The first valid datagram of a session not seen before.
+    /// The first valid chunk of a session not among the 16 most recent sessions.
     SessionStarted {
         /// The session id.
         session: u32,
@@ -167,6 +167,8 @@ impl Receiver {
                     .insert(now, session, &frame, index, attempt, payload)
                 {
                     Insert::Complete(f) => {
+                        // Later chunks of this same round must not draw a second ACK.
+                        self.last_reack = Some((session, frame.seq, attempt));
                         self.queue_ack(from, session, frame.seq, attempt);
                         self.events
                             .push_back(ReceiverEvent::Frame { from, frame: f });
@@ -331,6 +333,22 @@ mod tests {
             .filter(|e| matches!(e, SenderEvent::Acked { .. }))
             .count();
         assert_eq!(acked, 1);
+    }
+
+    #[test]
+    fn one_ack_per_round_even_when_an_early_chunk_completes_the_frame() {
+        let t = Instant::now();
+        let mut s = Sender::new(SenderConfig::default(), 5);
+        let mut r = Receiver::new(ReceiverConfig::default());
+        s.push_frame(t, frame(5000, 1)).unwrap();
+        // Round 0 loses chunk 0; round 1 delivers chunk 0 first, completing the frame, and
+        // then the rest of the round arrives too.
+        exchange(&mut s, &mut r, t, |i| i == 0);
+        let acks_before = r.stats().acks;
+        s.handle_timeout(t + Duration::from_millis(100));
+        exchange(&mut s, &mut r, t + Duration::from_millis(100), |_| false);
+        assert_eq!(r.stats().acks - acks_before, 1);
+        assert_eq!(s.stats().stale_acks, 0);
     }
 
     #[test]

@@ -22,8 +22,8 @@ pub struct SenderConfig {
     pub mtu: usize,
     /// How long to wait for a frame's ACK after its last chunk went out.
     pub ack_timeout: Duration,
-    /// Transmission rounds per frame before giving up on it when no newer frame replaces it;
-    /// `None` retries for as long as no newer frame arrives.
+    /// Transmission rounds per frame before giving up on it when no newer frame replaces it
+    /// (at least 1); `None` retries for as long as no newer frame arrives.
     pub max_attempts: Option<u32>,
 }
 
@@ -59,8 +59,10 @@ pub enum SenderEvent {
     Acked {
         /// The frame's sequence number.
         seq: u32,
-        /// Time from the last chunk of the acknowledged round to the ACK.
-        rtt: Duration,
+        /// Time from the last chunk of the acknowledged round to the ACK; `None` when the ACK
+        /// cannot be matched to a fully sent round (it came before that round finished, or
+        /// names a round too old to remember), so that no false sample is taken.
+        rtt: Option<Duration>,
         /// Frame size in bytes.
         bytes: usize,
         /// Rounds it took (1 = no retransmission).
@@ -94,7 +96,7 @@ pub struct SenderStats {
     pub frames_acked: u64,
     /// Bytes of acknowledged frames.
     pub bytes_acked: u64,
-    /// Frames replaced before their ACK, or given up on.
+    /// Frames replaced before their ACK, given up on, or cut off by `close`.
     pub frames_dropped: u64,
     /// Datagrams sent (chunks and control).
     pub datagrams_sent: u64,
@@ -131,8 +133,8 @@ struct InFlight {
     rounds: u32,
     /// Next chunk of the current round to emit.
     cursor: u16,
-    /// When each recent round's last chunk left, indexed by `attempt % 8`.
-    round_sent: [Option<Instant>; 8],
+    /// When each of the last 8 rounds' last chunk left, with that round's `attempt` byte.
+    round_sent: [Option<(u8, Instant)>; 8],
     /// When to give up waiting for the ACK of the current round (set once it is fully sent).
     deadline: Option<Instant>,
 }
@@ -152,7 +154,10 @@ pub struct Sender {
 impl Sender {
     /// A sender for session `session` (pick it at random per run, so viewers can tell runs
     /// apart).
-    pub fn new(cfg: SenderConfig, session: u32) -> Self {
+    ///
+    /// `cfg.mtu` is clamped to `wire::MIN_MTU..=wire::MAX_DATAGRAM`.
+    pub fn new(mut cfg: SenderConfig, session: u32) -> Self {
+        cfg.mtu = cfg.mtu.clamp(wire::MIN_MTU, wire::MAX_DATAGRAM);
         Sender {
             cfg,
             session,
@@ -245,14 +250,26 @@ impl Sender {
     /// Ends the session: drops any frame in flight and queues a BYE.
     pub fn close(&mut self) {
         if let Some(f) = self.current.take() {
+            self.stats.frames_dropped += 1;
+            self.events
+                .push_back(SenderEvent::Abandoned { seq: f.info.seq });
             self.spare = Some(f.data);
         }
         self.bye = true;
     }
 
     /// Writes the next datagram to send into `buf` and returns its length, or `None` when
-    /// there is nothing to send now. `buf` must hold `mtu` bytes.
+    /// there is nothing to send now.
+    ///
+    /// # Panics
+    /// If `buf` is shorter than the configured MTU: a caller bug that would otherwise stall
+    /// the stream silently.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        assert!(
+            buf.len() >= self.cfg.mtu,
+            "poll_transmit needs a buffer of at least mtu ({}) bytes",
+            self.cfg.mtu
+        );
         if let Some(f) = &mut self.current {
             if f.cursor < f.info.count {
                 let index = f.cursor;
@@ -271,7 +288,7 @@ impl Sender {
                     self.stats.retransmitted_chunks += 1;
                 }
                 if f.cursor == f.info.count {
-                    f.round_sent[attempt as usize % 8] = Some(now);
+                    f.round_sent[attempt as usize % 8] = Some((attempt, now));
                     f.deadline = Some(now + self.cfg.ack_timeout);
                 }
                 return Some(n);
@@ -313,9 +330,13 @@ impl Sender {
             return;
         }
         let f = self.current.take().expect("checked above");
-        let rtt = f.round_sent[attempt as usize % 8]
-            .map(|t| now.saturating_duration_since(t))
-            .unwrap_or_default();
+        // Past 255 rounds every round says 255, so the echo no longer tells rounds apart.
+        let rtt = match f.round_sent[attempt as usize % 8] {
+            Some((a, t)) if a == attempt && attempt < u8::MAX => {
+                Some(now.saturating_duration_since(t))
+            }
+            _ => None,
+        };
         self.stats.frames_acked += 1;
         self.stats.bytes_acked += f.data.len() as u64;
         self.events.push_back(SenderEvent::Acked {
@@ -345,7 +366,11 @@ impl Sender {
             seq,
             attempts: f.rounds,
         });
-        if self.cfg.max_attempts.is_some_and(|max| f.rounds >= max) {
+        if self
+            .cfg
+            .max_attempts
+            .is_some_and(|max| f.rounds >= max.max(1))
+        {
             let f = self.current.take().expect("checked above");
             self.stats.frames_dropped += 1;
             self.events.push_back(SenderEvent::GaveUp { seq });
@@ -416,7 +441,7 @@ mod tests {
             s.poll_event(),
             Some(SenderEvent::Acked {
                 seq: 0,
-                rtt: Duration::from_millis(3),
+                rtt: Some(Duration::from_millis(3)),
                 bytes: 3000,
                 attempts: 1
             })
@@ -464,11 +489,11 @@ mod tests {
         assert_eq!(again.len(), 3);
         assert!(again.iter().all(|d| d[27] == 1));
         assert_eq!(s.stats().retransmitted_chunks, 3);
-        // The ACK of the first round, arriving late, still measures from that round.
+        // The ACK of the second round measures from that round's end, not the first's.
         s.handle_datagram(t1 + Duration::from_millis(2), &ack(1, 0, 1));
         match s.poll_event() {
             Some(SenderEvent::Acked { rtt, attempts, .. }) => {
-                assert_eq!(rtt, Duration::from_millis(2));
+                assert_eq!(rtt, Some(Duration::from_millis(2)));
                 assert_eq!(attempts, 2);
             }
             other => panic!("{other:?}"),
@@ -489,6 +514,21 @@ mod tests {
         assert_eq!(d.len(), 1, "the old round was never sent");
         assert_eq!(s.stats().frames_dropped, 1);
         assert_eq!(s.stats().retransmitted_chunks, 0);
+    }
+
+    #[test]
+    fn ack_for_a_round_not_fully_sent_gives_no_rtt_sample() {
+        let t0 = Instant::now();
+        let mut s = Sender::new(SenderConfig::default(), 1);
+        s.push_frame(t0, frame(3000)).unwrap();
+        drain(&mut s, t0);
+        s.handle_timeout(t0 + Duration::from_millis(100));
+        let mut buf = [0u8; 1200];
+        s.poll_transmit(t0, &mut buf).unwrap(); // only the first chunk of round 2
+        s.handle_datagram(t0 + Duration::from_millis(101), &ack(1, 0, 1));
+        let acked =
+            std::iter::from_fn(|| s.poll_event()).find(|e| matches!(e, SenderEvent::Acked { .. }));
+        assert!(matches!(acked, Some(SenderEvent::Acked { rtt: None, .. })));
     }
 
     #[test]

@@ -105,7 +105,7 @@ impl FrameInfo {
     /// The byte range of chunk `index` within the frame.
     ///
     /// Only meaningful for an `index < count` of a `FrameInfo` that passed parsing (or was
-    /// built by [`chunk_layout`]); out-of-range input gives an empty range, never a panic.
+    /// built with [`chunk_count`]); out-of-range input gives an empty range, never a panic.
     pub fn chunk_range(&self, index: u16) -> Range<usize> {
         let l = self.chunk_len();
         let start = (index as usize).saturating_mul(l).min(self.len as usize);
@@ -178,9 +178,6 @@ pub enum WireError {
         /// Length present.
         got: usize,
     },
-    /// A reserved field is not zero.
-    #[error("reserved field is not zero")]
-    ReservedNotZero,
     /// The output buffer is too small to encode into.
     #[error("buffer too small: need {need} bytes, have {have}")]
     BufferTooSmall {
@@ -204,7 +201,6 @@ impl WireError {
             WireError::BadChunking { .. } => "bad_chunking",
             WireError::IndexOutOfRange { .. } => "index_out_of_range",
             WireError::LengthMismatch { .. } => "length_mismatch",
-            WireError::ReservedNotZero => "reserved_not_zero",
             WireError::BufferTooSmall { .. } => "buffer_too_small",
         }
     }

@@ -380,7 +380,9 @@ fn network_loop(
         while let Some(ev) = sender.poll_event() {
             match ev {
                 SenderEvent::Acked { rtt, .. } => {
-                    book.rtt.record(rtt);
+                    if let Some(rtt) = rtt {
+                        book.rtt.record(rtt);
+                    }
                     book.first_frame.get_or_insert(now);
                     last_acked = true;
                 }
