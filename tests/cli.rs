@@ -1,0 +1,269 @@
+//! The real binaries on 127.0.0.1 with ephemeral ports. Every wait is bounded.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+const T: Duration = Duration::from_secs(60);
+
+fn viewer(args: &[&str]) -> Proc {
+    let mut all = vec!["--listen", "127.0.0.1:0", "--headless"];
+    all.extend_from_slice(args);
+    Proc::spawn(VIEW, &all)
+}
+
+#[test]
+fn pattern_720p_300_frames_all_arrive_and_decode() {
+    let mut v = viewer(&["--frames", "300", "--stats-json"]);
+    let dest = v.listening_addr().to_string();
+    let (s_status, s_out, s_err) = run(
+        SEND,
+        &[
+            &dest,
+            "--pattern",
+            "--size",
+            "1280x720",
+            "--fps",
+            "0",
+            "--frames",
+            "300",
+            "--stats-json",
+        ],
+        T,
+    );
+    assert!(s_status.success(), "sender failed: {s_err:?}");
+    let (v_status, v_out, v_err) = v.finish(T);
+    assert!(v_status.success(), "viewer failed: {v_err:?}");
+    let vs = summary(&v_out);
+    assert_eq!(vs["frames"], 300, "{vs}");
+    assert_eq!(vs["crc_failures"], 0);
+    assert_eq!(vs["decode_errors"], 0);
+    assert_eq!(vs["size"], "1280x720");
+    assert!(vs["latency_ms_p50"].as_f64().unwrap() > 0.0);
+    let ss = summary(&s_out);
+    assert_eq!(ss["frames"], 300, "{ss}");
+    assert_eq!(ss["role"], "send");
+}
+
+#[test]
+fn jpeg_folder_arrives_byte_identical() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let sent = write_jpegs(src.path(), 6, 320, 240);
+    let out_dir = out.path().join("saved");
+    let mut v = viewer(&["--frames", "6", "--save", out_dir.to_str().unwrap()]);
+    let dest = v.listening_addr().to_string();
+    let (st, _, err) = run(
+        SEND,
+        &[&dest, "--image", src.path().to_str().unwrap(), "--fps", "0"],
+        T,
+    );
+    assert!(st.success(), "{err:?}");
+    let (vst, _, verr) = v.finish(T);
+    assert!(vst.success(), "{verr:?}");
+    for (i, bytes) in sent.iter().enumerate() {
+        let got = std::fs::read(out_dir.join(format!("{i:08}.jpg"))).unwrap();
+        assert!(got == *bytes, "frame {i} differs");
+    }
+}
+
+#[test]
+fn one_shot_image_exits_zero_with_viewer_and_nonzero_without() {
+    let src = tempfile::tempdir().unwrap();
+    write_jpegs(src.path(), 1, 64, 48);
+    let file = src.path().join("frame_000.jpg");
+    let file = file.to_str().unwrap();
+
+    let mut v = viewer(&["--frames", "1"]);
+    let dest = v.listening_addr().to_string();
+    let (st, _, err) = run(SEND, &[&dest, "--image", file], T);
+    assert!(st.success(), "{err:?}");
+    assert!(
+        err.iter().any(|l| l.contains("acknowledged the image")),
+        "{err:?}"
+    );
+    assert!(v.finish(T).0.success());
+
+    // Nobody listening: a port we just had and released.
+    let free = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (st, _, err) = run(
+        SEND,
+        &[&free.to_string(), "--image", file, "--ack-timeout", "50"],
+        T,
+    );
+    assert_eq!(st.code(), Some(1));
+    let last = err.last().unwrap();
+    assert!(last.contains("error: no ACK from"), "{err:?}");
+    assert!(last.contains("is cam-view running"), "{err:?}");
+}
+
+#[test]
+fn bad_flags_and_busy_port_give_clear_errors() {
+    let (st, _, err) = run(SEND, &["--quality", "101"], T);
+    assert_eq!(st.code(), Some(2));
+    assert!(err.join("\n").contains("--quality"), "{err:?}");
+    let (st, _, err) = run(SEND, &["--size", "big"], T);
+    assert_eq!(st.code(), Some(2));
+    assert!(err.join("\n").contains("1280x720"), "{err:?}");
+    let (st, _, err) = run(SEND, &["--image", "/no/such/file.jpg"], T);
+    assert_eq!(st.code(), Some(1));
+    assert!(
+        err.last()
+            .unwrap()
+            .contains("cannot read /no/such/file.jpg"),
+        "{err:?}"
+    );
+    let (st, _, err) = run(SEND, &["--camera"], T);
+    assert_eq!(st.code(), Some(1));
+    assert!(err.last().unwrap().contains("--features camera"), "{err:?}");
+
+    let busy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let (st, _, err) = run(VIEW, &["--headless", "--listen", &addr], T);
+    assert_eq!(st.code(), Some(1));
+    let last = err.last().unwrap();
+    assert!(last.contains("already in use"), "{err:?}");
+    assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
+}
+
+#[test]
+fn window_without_display_says_to_use_headless() {
+    let p = Proc::spawn_env(
+        VIEW,
+        &["--listen", "127.0.0.1:0"],
+        &[("DISPLAY", ""), ("WAYLAND_DISPLAY", "")],
+    );
+    let (st, _, err) = p.finish(T);
+    assert_eq!(st.code(), Some(1));
+    assert_eq!(err.len(), 1, "one line: {err:?}");
+    assert!(
+        err[0].contains("no display") && err[0].contains("--headless"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn sender_keeps_streaming_until_a_viewer_appears() {
+    // The port is free when the sender starts; the viewer takes it 300 ms later.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dest = port.to_string();
+    let s = Proc::spawn(
+        SEND,
+        &[
+            &dest,
+            "--size",
+            "320x240",
+            "--fps",
+            "30",
+            "--frames",
+            "90",
+            "--ack-timeout",
+            "30",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let v = Proc::spawn(
+        VIEW,
+        &[
+            "--headless",
+            "--listen",
+            &dest,
+            "--frames",
+            "10",
+            "--stats-json",
+        ],
+    );
+    let (vst, vout, verr) = v.finish(T);
+    assert!(vst.success(), "{verr:?}");
+    assert_eq!(summary(&vout)["frames"], 10);
+    let (sst, _, serr) = s.finish(T);
+    assert!(sst.success(), "{serr:?}");
+}
+
+#[test]
+fn ctrl_c_ends_both_cleanly_with_a_summary() {
+    let mut v = viewer(&["--stats-json"]);
+    let dest = v.listening_addr().to_string();
+    let s = Proc::spawn(
+        SEND,
+        &[&dest, "--size", "320x240", "--fps", "30", "--stats-json"],
+    );
+    assert!(v
+        .wait_line("connected from", Duration::from_secs(10))
+        .is_some());
+    std::thread::sleep(Duration::from_millis(1200));
+    s.interrupt();
+    let (sst, sout, serr) = s.finish(T);
+    assert!(sst.success(), "{serr:?}");
+    let ss = summary(&sout);
+    assert!(ss["frames"].as_u64().unwrap() >= 10, "{ss}");
+    let lines = json_lines(&sout);
+    assert!(
+        lines.iter().any(|l| l["type"] == "interval"),
+        "per-second reports: {sout}"
+    );
+    v.wait_line("disconnected", Duration::from_secs(5))
+        .expect("BYE reaches the viewer");
+    v.interrupt();
+    let (vst, vout, verr) = v.finish(T);
+    assert!(vst.success(), "{verr:?}");
+    let vs = summary(&vout);
+    assert!(vs["frames"].as_u64().unwrap() >= 10, "{vs}");
+    for key in [
+        "fps",
+        "bytes",
+        "dropped_frames",
+        "retransmitted_chunks",
+        "crc_failures",
+        "decode_errors",
+        "latency_ms_p50",
+        "latency_ms_p95",
+    ] {
+        assert!(vs.get(key).is_some(), "summary lacks {key}: {vs}");
+    }
+}
+
+#[test]
+fn demo_runs_headless() {
+    let (st, out, err) = run(
+        VIEW,
+        &["--demo", "--headless", "--frames", "20", "--stats-json"],
+        T,
+    );
+    assert!(st.success(), "{err:?}");
+    assert_eq!(summary(&out)["frames"], 20);
+    assert!(
+        err.iter()
+            .any(|l| l.contains("demo: streaming the test pattern")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn status_line_without_json() {
+    let mut v = viewer(&["--frames", "45"]);
+    let dest = v.listening_addr().to_string();
+    let (st, out, _) = run(
+        SEND,
+        &[&dest, "--size", "160x120", "--fps", "30", "--frames", "45"],
+        T,
+    );
+    assert!(st.success());
+    assert!(out.is_empty(), "nothing on stdout without --stats-json");
+    let (vst, vout, verr) = v.finish(T);
+    assert!(vst.success());
+    assert!(vout.is_empty());
+    assert!(
+        verr.iter()
+            .any(|l| l.contains("summary:") && l.contains("45 frames")),
+        "{verr:?}"
+    );
+}

@@ -1,0 +1,186 @@
+//! Shared helpers for the integration tests: run the real binaries on loopback with bounded
+//! waits, and read what they print.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub const SEND: &str = env!("CARGO_BIN_EXE_cam-send");
+pub const VIEW: &str = env!("CARGO_BIN_EXE_cam-view");
+
+/// A running program whose stderr lines are collected as they come.
+pub struct Proc {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub stderr: Vec<String>,
+    stdout: Option<thread::JoinHandle<String>>,
+}
+
+impl Proc {
+    pub fn spawn(bin: &str, args: &[&str]) -> Proc {
+        Self::spawn_env(bin, args, &[])
+    }
+
+    /// Spawns with extra environment (a value of "" removes the variable).
+    pub fn spawn_env(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let mut cmd = Command::new(bin);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            if v.is_empty() {
+                cmd.env_remove(k);
+            } else {
+                cmd.env(k, v);
+            }
+        }
+        let mut child = cmd.spawn().expect("spawn binary");
+        let err = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut out = child.stdout.take().unwrap();
+        let stdout = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        Proc {
+            child,
+            lines: rx,
+            stderr: Vec::new(),
+            stdout: Some(stdout),
+        }
+    }
+
+    /// Waits up to `timeout` for a stderr line containing `needle`; returns it.
+    pub fn wait_line(&mut self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        if let Some(l) = self.stderr.iter().find(|l| l.contains(needle)) {
+            return Some(l.clone());
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.stderr.push(l.clone());
+                    if l.contains(needle) {
+                        return Some(l);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The address a viewer started with `--listen 127.0.0.1:0` is listening on.
+    pub fn listening_addr(&mut self) -> SocketAddr {
+        let line = self
+            .wait_line("listening on ", Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("viewer did not start listening; stderr: {:?}", self.stderr));
+        line.rsplit("listening on ")
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// Waits up to `timeout` for the process to exit; kills it and panics on timeout.
+    /// Returns the exit status, all of stdout, and all stderr lines.
+    pub fn finish(mut self, timeout: Duration) -> (ExitStatus, String, Vec<String>) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                self.drain();
+                panic!(
+                    "process did not exit within {timeout:?}; stderr: {:?}",
+                    self.stderr
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let out = self.stdout.take().unwrap().join().unwrap_or_default();
+        self.drain();
+        (status, out, std::mem::take(&mut self.stderr))
+    }
+
+    fn drain(&mut self) {
+        // The reader thread ends at EOF, shortly after exit.
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.stderr.push(l);
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl-C would.
+    pub fn interrupt(&self) {
+        let ok = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill -INT failed");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a program to completion with a time limit.
+pub fn run(bin: &str, args: &[&str], timeout: Duration) -> (ExitStatus, String, Vec<String>) {
+    Proc::spawn(bin, args).finish(timeout)
+}
+
+/// Parses `--stats-json` output: every line must be a JSON object.
+pub fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+/// The last object of `--stats-json` output, which must be the summary.
+pub fn summary(stdout: &str) -> serde_json::Value {
+    let v = json_lines(stdout).pop().expect("no JSON output");
+    assert_eq!(v["type"], "summary", "last line is not the summary: {v}");
+    v
+}
+
+/// Writes `n` distinct JPEG files (`frame_000.jpg`, ...) into `dir` and returns their bytes.
+pub fn write_jpegs(dir: &Path, n: usize, w: u32, h: u32) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let rgb: Vec<u8> = (0..w * h)
+                .flat_map(|p| {
+                    let (x, y) = (p % w, p / w);
+                    [(x * 7 + i as u32 * 40) as u8, (y * 5) as u8, (i * 60) as u8]
+                })
+                .collect();
+            let mut jpeg = Vec::new();
+            camwire::codec::encode_rgb(&rgb, w, h, 85, &mut jpeg).unwrap();
+            std::fs::write(dir.join(format!("frame_{i:03}.jpg")), &jpeg).unwrap();
+            jpeg
+        })
+        .collect()
+}
