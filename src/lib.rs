@@ -23,3 +23,8 @@ pub mod sender;
 pub mod source;
 pub mod stats;
 pub mod wire;
+
+// Keeps the README's Rust example compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
