@@ -134,6 +134,9 @@ fn encode(frame: CapturedFrame, quality: u8, out: Vec<u8>) -> Result<OutgoingFra
     })
 }
 
+/// A captured frame, or why capture failed (handed on so the network loop can report it).
+type Captured = Result<CapturedFrame, AppError>;
+
 /// Runs the producer side: capture (on its own thread for live or paced sources) and encode.
 /// Ends when the source ends, the consumer goes away, or `stop` fires.
 fn spawn_producer(
@@ -148,11 +151,8 @@ fn spawn_producer(
     let mut handles = Vec::new();
     let paced = fps > 0.0 || source.is_live();
     // With a pace of its own, capture runs on its own thread into a newest-wins slot.
-    let (cap_rx, on_demand): (
-        Option<Receiver<Result<CapturedFrame, AppError>>>,
-        Option<Box<dyn Source>>,
-    ) = if paced {
-        let (cap_tx, cap_rx) = newest_wins::<Result<CapturedFrame, AppError>>();
+    let (cap_rx, on_demand): (Option<Receiver<Captured>>, Option<Box<dyn Source>>) = if paced {
+        let (cap_tx, cap_rx) = newest_wins::<Captured>();
         let stop_c = stop.clone();
         handles.push(
             thread::Builder::new()
