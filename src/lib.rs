@@ -6,7 +6,8 @@
 //!
 //! - [`wire`]: the v1 datagram format (see `docs/PROTOCOL.md`).
 //! - [`reassembly`]: chunks in any order become whole, CRC-checked frames, in bounded memory.
-//! - [`sender`] / [`receiver`]: the two protocol endpoints, stop-and-wait with ACKs.
+//! - [`sender`] / [`receiver`]: the two protocol endpoints: stop-and-wait per frame with
+//!   ACKs, selective repair by NACK, adaptive timeouts ([`timing`]) and sessions.
 //! - [`app`]: the threaded pipelines behind `cam-send` and `cam-view`.
 //! - [`codec`], [`source`], [`pattern`], [`stats`], [`net`], [`latest`]: their parts.
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@ pub mod receiver;
 pub mod sender;
 pub mod source;
 pub mod stats;
+pub mod timing;
 pub mod wire;
 
 // Keeps the README's Rust example compiling.

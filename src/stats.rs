@@ -28,8 +28,14 @@ pub struct Counters {
     pub decode_errors: u64,
     /// Invalid datagrams ignored.
     pub rejected_datagrams: u64,
-    /// ACK timeouts (sender).
+    /// Retransmission timeouts (sender).
     pub timeouts: u64,
+    /// Frames given up because a newer one was ready after their deadline (sender).
+    pub abandoned_frames: u64,
+    /// NACKs received (sender) or sent (viewer).
+    pub nacks: u64,
+    /// Valid datagrams of sessions not shown (viewer): older senders, ended sessions.
+    pub ignored_datagrams: u64,
 }
 
 impl Counters {
@@ -44,6 +50,9 @@ impl Counters {
             decode_errors: self.decode_errors - o.decode_errors,
             rejected_datagrams: self.rejected_datagrams - o.rejected_datagrams,
             timeouts: self.timeouts - o.timeouts,
+            abandoned_frames: self.abandoned_frames - o.abandoned_frames,
+            nacks: self.nacks - o.nacks,
+            ignored_datagrams: self.ignored_datagrams - o.ignored_datagrams,
         }
     }
 }
@@ -125,6 +134,11 @@ pub struct Report {
     /// Receive buffer the OS granted, bytes (viewer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rcvbuf: Option<usize>,
+    /// The peer's state: `"connected"`, `"disconnected"` or `"waiting"` (nothing yet).
+    pub peer: &'static str,
+    /// Invalid datagrams by reason, in the summary (viewer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_by_kind: Option<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 /// The statistics of one program run.
@@ -143,6 +157,10 @@ pub struct StatsBook {
     pub size: Option<(u32, u32)>,
     /// Receive buffer granted by the OS.
     pub rcvbuf: Option<usize>,
+    /// The peer's state for reports: `"waiting"`, `"connected"` or `"disconnected"`.
+    pub peer: &'static str,
+    /// Invalid datagrams by reason, shown in the summary.
+    pub rejected_by_kind: std::collections::BTreeMap<&'static str, u64>,
     /// When the first frame was delivered: summary rates are measured from here, so that
     /// time spent waiting for the peer does not count against the frame rate.
     pub first_frame: Option<Instant>,
@@ -161,6 +179,8 @@ impl StatsBook {
             rtt: Percentiles::default(),
             size: None,
             rcvbuf: None,
+            peer: "waiting",
+            rejected_by_kind: Default::default(),
             first_frame: None,
         }
     }
@@ -191,6 +211,9 @@ impl StatsBook {
             rtt_ms_p95: pick(&self.rtt, 0.95).map(round),
             size: self.size.map(|(w, h)| format!("{w}x{h}")),
             rcvbuf: self.rcvbuf,
+            peer: self.peer,
+            rejected_by_kind: (!h && !self.rejected_by_kind.is_empty())
+                .then(|| self.rejected_by_kind.clone()),
         }
     }
 
@@ -230,6 +253,9 @@ impl Report {
             "{:.1} fps  {:.1} Mbit/s  {} frames",
             self.fps, self.mbps, self.counts.frames
         );
+        if self.peer == "disconnected" {
+            s = format!("disconnected  {s}");
+        }
         if let Some(size) = &self.size {
             s = format!("{size}  {s}");
         }
@@ -245,6 +271,9 @@ impl Report {
             (c.skipped_frames, "skipped"),
             (c.retransmitted_chunks, "resent chunks"),
             (c.timeouts, "timeouts"),
+            (c.abandoned_frames, "abandoned"),
+            (c.nacks, "nacks"),
+            (c.ignored_datagrams, "ignored"),
             (c.crc_failures, "crc failures"),
             (c.decode_errors, "decode errors"),
             (c.rejected_datagrams, "rejected"),

@@ -68,8 +68,13 @@ pub struct SendConfig {
     pub frames: Option<u64>,
     /// Largest datagram, bytes of UDP payload.
     pub mtu: usize,
-    /// How long to wait for each frame's ACK.
+    /// The longest wait for the viewer's answer before probing again (the retransmission
+    /// timeout adapts below it).
     pub ack_timeout: Duration,
+    /// A frame older than this gives way to a newer one.
+    pub max_latency: Duration,
+    /// Pacing rate in megabits per second of datagrams; 0 sends unpaced.
+    pub max_rate_mbps: f64,
     /// Rounds for the last frame of a finite stream before giving up on its ACK.
     pub final_attempts: u32,
 }
@@ -87,9 +92,22 @@ impl Default for SendConfig {
             frames: None,
             mtu: 1200,
             ack_timeout: Duration::from_millis(100),
+            max_latency: Duration::from_millis(150),
+            max_rate_mbps: 1000.0,
             final_attempts: 3,
         }
     }
+}
+
+/// What the sending pipeline tells its owner as it runs.
+#[derive(Debug, Clone)]
+pub enum SendUpdate<'a> {
+    /// The statistics of the last second.
+    Report(&'a Report),
+    /// The viewer stopped answering; the sender keeps capturing and probes at a low rate.
+    ViewerLost,
+    /// The viewer answers again.
+    ViewerBack,
 }
 
 /// How a sending run ended.
@@ -245,12 +263,12 @@ fn spawn_reader(sock: std::net::UdpSocket, tx: Tx<Vec<u8>>, stop: Stop) -> threa
         .expect("spawning a thread")
 }
 
-/// Runs a sending pipeline until its frames are done or `stop` fires. `on_report` is called
-/// once a second with the statistics of that second.
+/// Runs a sending pipeline until its frames are done or `stop` fires. `on_update` hears the
+/// statistics once a second, and when the viewer goes and comes back.
 pub fn run_send(
     cfg: SendConfig,
     stop: Stop,
-    mut on_report: impl FnMut(&Report),
+    mut on_update: impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
     if !(crate::wire::MIN_MTU..=MAX_DATAGRAM).contains(&cfg.mtu) {
         return Err(AppError::Config(format!(
@@ -299,7 +317,7 @@ pub fn run_send(
         &recycle_tx,
         &capture_drops,
         &stop,
-        &mut on_report,
+        &mut on_update,
     );
     local_stop.trigger();
     drop(enc_rx);
@@ -321,13 +339,20 @@ fn network_loop(
     recycle_tx: &Tx<Vec<u8>>,
     capture_drops: &AtomicU64,
     stop: &Stop,
-    on_report: &mut impl FnMut(&Report),
+    on_update: &mut impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
+    let pace_per_sec = if cfg.max_rate_mbps > 0.0 {
+        cfg.max_rate_mbps * 1e6 / 8.0 / cfg.mtu as f64
+    } else {
+        0.0
+    };
     let mut sender = Sender::new(
         SenderConfig {
             mtu: cfg.mtu,
             ack_timeout: cfg.ack_timeout,
-            max_attempts: None,
+            max_latency: cfg.max_latency,
+            pace_per_sec,
+            ..SenderConfig::default()
         },
         session,
     );
@@ -356,7 +381,7 @@ fn network_loop(
 
     loop {
         // The newest frame wins: one that missed its ACK is replaced as soon as a newer exists.
-        if sender.wants_frame() && !source_done {
+        if sender.wants_frame(Instant::now()) && !source_done {
             match enc_rx.try_recv() {
                 Ok(f) => {
                     last_acked = false;
@@ -387,6 +412,8 @@ fn network_loop(
                     last_acked = true;
                 }
                 SenderEvent::GaveUp { .. } => gave_up = true,
+                SenderEvent::PeerLost => on_update(SendUpdate::ViewerLost),
+                SenderEvent::PeerBack => on_update(SendUpdate::ViewerBack),
                 SenderEvent::TimedOut { .. } | SenderEvent::Abandoned { .. } => {}
             }
         }
@@ -400,12 +427,14 @@ fn network_loop(
         book.counts.retransmitted_chunks = st.retransmitted_chunks;
         book.counts.timeouts = st.timeouts;
         book.counts.rejected_datagrams = st.invalid_datagrams;
+        book.counts.abandoned_frames = st.frames_abandoned;
+        book.counts.nacks = st.nacks;
 
         if (source_done && sender.is_idle()) || stop.is_set() {
             break;
         }
         if now >= next_report {
-            on_report(&book.interval(now));
+            on_update(SendUpdate::Report(&book.interval(now)));
             next_report += Duration::from_secs(1);
             if next_report < now {
                 next_report = now + Duration::from_secs(1);
@@ -414,7 +443,7 @@ fn network_loop(
         let deadline = sender
             .poll_timeout()
             .map_or(next_report, |t| t.min(next_report));
-        let frames = if sender.wants_frame() && !source_done {
+        let frames = if sender.wants_frame(Instant::now()) && !source_done {
             enc_rx
         } else {
             &no_frames

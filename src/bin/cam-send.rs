@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use camwire::app::send::{run_send, SendConfig, SourceSpec};
+use camwire::app::send::{run_send, SendConfig, SendUpdate, SourceSpec};
 use camwire::app::Stop;
 use camwire::cli::{parse_dest, parse_size, ReportPrinter};
 use clap::Parser;
@@ -45,10 +45,18 @@ struct Args {
     #[arg(long, default_value_t = 1200, value_name = "BYTES",
           value_parser = clap::value_parser!(u16).range(256..=65507))]
     mtu: u16,
-    /// How long to wait for the viewer's ACK of each frame, in milliseconds
+    /// The longest wait for the viewer's answer before probing again, in milliseconds (the
+    /// retransmission timeout adapts to the measured round trip below it)
     #[arg(long, default_value_t = 100, value_name = "MS",
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     ack_timeout: u64,
+    /// A frame not delivered within this many milliseconds gives way to a newer one
+    #[arg(long, default_value_t = 150, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    max_latency: u64,
+    /// Pacing: at most this many megabits per second (0 = unpaced)
+    #[arg(long, default_value_t = 1000.0, value_name = "MBIT")]
+    max_rate: f64,
     /// Print one JSON object of statistics per second, and a summary at exit, on stdout
     #[arg(long)]
     stats_json: bool,
@@ -78,6 +86,9 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     if !(args.fps >= 0.0 && args.fps.is_finite()) {
         return Err("--fps must be 0 or more".into());
     }
+    if !(args.max_rate >= 0.0 && args.max_rate.is_finite()) {
+        return Err("--max-rate must be 0 or more".into());
+    }
     let source = match &args.image {
         Some(path) => SourceSpec::Images {
             path: path.clone(),
@@ -97,12 +108,22 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         frames: args.frames,
         mtu: args.mtu as usize,
         ack_timeout: Duration::from_millis(args.ack_timeout),
+        max_latency: Duration::from_millis(args.max_latency),
+        max_rate_mbps: args.max_rate,
         ..SendConfig::default()
     };
     let stop = Stop::new();
     stop.on_ctrl_c();
-    out.line(&format!("sending to {}", cfg.dest));
-    let outcome = run_send(cfg, stop, |r| out.report(r)).map_err(|e| e.to_string())?;
+    let dest = cfg.dest;
+    out.line(&format!("sending to {dest}"));
+    let outcome = run_send(cfg, stop, |u| match u {
+        SendUpdate::Report(r) => out.report(r),
+        SendUpdate::ViewerLost => out.line(&format!(
+            "no answer from {dest}: still capturing, probing for the viewer"
+        )),
+        SendUpdate::ViewerBack => out.line(&format!("viewer at {dest} answers again")),
+    })
+    .map_err(|e| e.to_string())?;
     out.summary(&outcome.summary);
     if outcome.one_shot {
         out.line(&format!("viewer at {} acknowledged the image", args.dest));
