@@ -608,7 +608,7 @@ mod tests {
         }
         .encode(&mut buf)
         .unwrap();
-        s.handle_datagram(t + 3 * MS, &buf[..n].to_vec());
+        s.handle_datagram(t + 3 * MS, &buf[..n]);
         let acks_before = r.stats().acks;
         let got = exchange(&mut s, &mut r, t + 3 * MS, addr(1), |_| false);
         assert_eq!(got.len(), 1);
