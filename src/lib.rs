@@ -20,6 +20,7 @@ pub mod net;
 pub mod pattern;
 pub mod reassembly;
 pub mod receiver;
+pub mod relay;
 pub mod sender;
 pub mod source;
 pub mod stats;
