@@ -41,7 +41,7 @@ impl Default for ReassemblyConfig {
             partial_timeout: Duration::from_secs(1),
             nack_delay: Duration::from_millis(2),
             nack_quiet: Duration::from_millis(10),
-            nack_retry: Duration::from_millis(20),
+            nack_retry: Duration::from_millis(10),
             max_nacks: 32,
         }
     }
@@ -320,6 +320,21 @@ impl Reassembler {
         let p = self.partials.swap_remove(pos);
         if crc32fast::hash(&p.data) != p.info.crc32 {
             self.stats.crc_failures += 1;
+            // Which chunk was damaged is unknown: ask for the whole frame again at once,
+            // rather than leave the sender to find out by timeout.
+            let nbits = (info.count as usize).min(MAX_NACK_BITS);
+            let mut bitmap = vec![0xFFu8; nbits.div_ceil(8)];
+            if nbits % 8 != 0 {
+                *bitmap.last_mut().expect("nbits > 0") = 0xFF << (8 - nbits % 8);
+            }
+            self.stats.nacks += 1;
+            self.nacks.push_back(NackRequest {
+                session,
+                seq: info.seq,
+                base: 0,
+                nbits: nbits as u16,
+                bitmap,
+            });
             self.recycle(p.data);
             return Insert::CrcMismatch;
         }
@@ -497,6 +512,21 @@ mod tests {
     }
 
     #[test]
+    fn crc_mismatch_asks_for_the_whole_frame_at_once() {
+        let now = Instant::now();
+        let d = data(1160 * 11, 2);
+        let mut fi = frame_info(5, &d, 1200);
+        fi.crc32 ^= 1;
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        for i in 0..fi.count {
+            r.insert(now, 1, &fi, i, 0, &d[fi.chunk_range(i)]);
+        }
+        let n = r.poll_nack().expect("an immediate NACK");
+        assert_eq!((n.seq, n.base, n.nbits), (5, 0, 11));
+        assert_eq!(n.bitmap, vec![0xFF, 0b1110_0000]);
+    }
+
+    #[test]
     fn chunks_of_two_frames_never_mix() {
         let now = Instant::now();
         let a = data(4000, 3);
@@ -609,9 +639,9 @@ mod tests {
         let missing: Vec<u16> = crate::wire::nack_missing(n.base, n.nbits, &n.bitmap).collect();
         assert_eq!(missing, vec![2, 9, 10]);
         // Nothing arrives: the NACK is repeated after the retry interval.
-        r.handle_timeout(t0 + Duration::from_millis(21));
+        r.handle_timeout(t0 + Duration::from_millis(11));
         assert_eq!(r.poll_nack(), None);
-        r.handle_timeout(t0 + Duration::from_millis(22));
+        r.handle_timeout(t0 + Duration::from_millis(12));
         assert!(r.poll_nack().is_some());
     }
 

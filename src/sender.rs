@@ -531,6 +531,7 @@ impl Sender {
         }
         let count = f.info.count;
         self.stats.nacks += 1;
+        self.rtt.on_answer();
         // A chunk sent again very recently is still on its way: a delayed or duplicated NACK
         // must not send it a third time.
         let guard = self.rtt.srtt().map_or(Duration::from_millis(1), |s| {

@@ -164,6 +164,9 @@ pub struct StatsBook {
     /// When the first frame was delivered: summary rates are measured from here, so that
     /// time spent waiting for the peer does not count against the frame rate.
     pub first_frame: Option<Instant>,
+    /// When the last frame was delivered: summary rates are measured up to here, so that
+    /// time after the stream ended does not count either.
+    pub last_frame: Option<Instant>,
 }
 
 impl StatsBook {
@@ -182,6 +185,7 @@ impl StatsBook {
             peer: "waiting",
             rejected_by_kind: Default::default(),
             first_frame: None,
+            last_frame: None,
         }
     }
 
@@ -233,16 +237,24 @@ impl StatsBook {
         r
     }
 
-    /// The report for the whole run, rates measured from the first frame.
+    /// The report for the whole run. Rates are taken between the first and the last frame
+    /// delivered (`frames - 1` intervals), so idle time before or after the stream does not
+    /// dilute them.
     pub fn summary(&self, now: Instant) -> Report {
-        let from = self.first_frame.unwrap_or(self.start);
-        self.report(
-            "summary",
-            now,
-            self.counts,
-            now.saturating_duration_since(from),
-            false,
-        )
+        match (self.first_frame, self.last_frame) {
+            (Some(a), Some(b)) if b > a && self.counts.frames > 1 => {
+                let window = b - a;
+                let mut r = self.report("summary", now, self.counts, window, false);
+                let intervals = (self.counts.frames - 1) as f64;
+                r.fps = (intervals / window.as_secs_f64() * 100.0).round() / 100.0;
+                r
+            }
+            _ => {
+                let from = self.first_frame.unwrap_or(self.start);
+                let window = now.saturating_duration_since(from);
+                self.report("summary", now, self.counts, window, false)
+            }
+        }
     }
 }
 
@@ -316,7 +328,10 @@ mod tests {
         b.first_frame = Some(t0);
         let s = b.summary(t0 + Duration::from_secs(3));
         assert_eq!(s.counts.frames, 45);
-        assert_eq!(s.fps, 15.0);
+        assert_eq!(s.fps, 15.0, "no last frame known: up to now");
+        b.last_frame = Some(t0 + Duration::from_secs(2));
+        let s = b.summary(t0 + Duration::from_secs(60));
+        assert_eq!(s.fps, 22.0, "44 intervals in 2 s, whatever came after");
         assert!((s.latency_ms_p95.unwrap() - 40.0).abs() < 0.1);
         let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
         assert_eq!(v["type"], "summary");

@@ -48,6 +48,12 @@ impl RttEstimator {
         self.backoff = 0;
     }
 
+    /// Notes an answer that proves the peer alive but carries no round-trip sample (a NACK):
+    /// the backoff ends, as it would on a sample.
+    pub fn on_answer(&mut self) {
+        self.backoff = 0;
+    }
+
     /// Notes a timeout: the RTO doubles (up to the ceiling) until the next sample.
     pub fn on_timeout(&mut self) {
         self.backoff = (self.backoff + 1).min(16);

@@ -409,6 +409,7 @@ fn network_loop(
                         book.rtt.record(rtt);
                     }
                     book.first_frame.get_or_insert(now);
+                    book.last_frame = Some(now);
                     last_acked = true;
                 }
                 SenderEvent::GaveUp { .. } => gave_up = true,

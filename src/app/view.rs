@@ -333,6 +333,7 @@ fn net_loop(
                     delivered += 1;
                     with_book(book, |b| {
                         b.first_frame.get_or_insert(now);
+                        b.last_frame = Some(now);
                         b.counts.bytes += frame.data.len() as u64;
                         b.size = Some((frame.info.width as u32, frame.info.height as u32));
                     });
