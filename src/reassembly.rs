@@ -29,7 +29,8 @@ pub struct ReassemblyConfig {
     pub nack_quiet: Duration,
     /// Time between repeated NACKs while nothing arrives.
     pub nack_retry: Duration,
-    /// NACKs per frame at most; the sender's own probes take over after that.
+    /// NACKs per sender round at most: the budget renews whenever a chunk of a newer round
+    /// (a higher `attempt`, such as the sender's tail probe) arrives.
     pub max_nacks: u32,
 }
 
@@ -129,6 +130,7 @@ struct Partial {
     end_seen: bool,
     nack_at: Option<Instant>,
     nacks_sent: u32,
+    max_attempt: u8,
 }
 
 /// The NACK for a partial frame: a bitmap from its first missing chunk to the last missing
@@ -287,6 +289,7 @@ impl Reassembler {
                     end_seen: false,
                     nack_at: None,
                     nacks_sent: 0,
+                    max_attempt: 0,
                 });
                 self.partials.len() - 1
             }
@@ -297,6 +300,11 @@ impl Reassembler {
         // lost, after a longer one. Every chunk pushes the time out: the burst goes on.
         if index + 1 == info.count || attempt > 0 {
             p.end_seen = true;
+        }
+        if attempt > p.max_attempt {
+            // The sender is in a new round (a repair or a probe): it is listening again.
+            p.max_attempt = attempt;
+            p.nacks_sent = 0;
         }
         let quiet = if p.end_seen {
             self.cfg.nack_delay
@@ -352,20 +360,24 @@ impl Reassembler {
         self.recent[self.recent_next] = (session, seq);
         self.recent_next = (self.recent_next + 1) % RECENT;
         self.recent_len = (self.recent_len + 1).min(RECENT);
-        match self.newest.iter_mut().find(|(s, _)| *s == session) {
-            Some(entry) => {
-                if seq_before(entry.1, seq) {
-                    entry.1 = seq;
+        // Most recently completed last: the session at the front is the one to forget.
+        let newest = match self.newest.iter().position(|(s, _)| *s == session) {
+            Some(i) => {
+                let (_, old) = self.newest.remove(i);
+                if seq_before(old, seq) {
+                    seq
+                } else {
+                    old
                 }
             }
             None => {
-                // Bounded: sessions that have not completed a frame recently fall off.
                 if self.newest.len() >= 16 {
                     self.newest.remove(0);
                 }
-                self.newest.push((session, seq));
+                seq
             }
-        }
+        };
+        self.newest.push((session, newest));
         // Older partial frames of this session can never be shown now: the newest frame wins.
         let before = self.partials.len();
         let mut freed = Vec::new();
@@ -399,7 +411,9 @@ impl Reassembler {
         }
     }
 
-    /// When the next NACK is due or the next partial frame would time out, if ever.
+    /// When the next NACK is due or the next partial frame would time out, if ever. (NACKs
+    /// made at once, after a CRC failure, are ready from [`Reassembler::poll_nack`] without
+    /// waiting for a timer.)
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.partials
             .iter()
@@ -643,6 +657,34 @@ mod tests {
         assert_eq!(r.poll_nack(), None);
         r.handle_timeout(t0 + Duration::from_millis(12));
         assert!(r.poll_nack().is_some());
+    }
+
+    #[test]
+    fn nack_budget_renews_when_the_sender_starts_a_new_round() {
+        let t0 = Instant::now();
+        let d = data(1160 * 4, 7);
+        let fi = frame_info(3, &d, 1200);
+        let cfg = ReassemblyConfig {
+            max_nacks: 2,
+            ..ReassemblyConfig::default()
+        };
+        let mut r = Reassembler::new(cfg);
+        for i in 1..4u16 {
+            r.insert(t0, 1, &fi, i, 0, &d[fi.chunk_range(i)]);
+        }
+        let mut t = t0;
+        let mut nacks = 0;
+        for _ in 0..10 {
+            t += Duration::from_millis(50);
+            r.handle_timeout(t);
+            nacks += std::iter::from_fn(|| r.poll_nack()).count();
+        }
+        assert_eq!(nacks, 2, "the budget is spent");
+        // The sender's tail probe (attempt 1) arrives: the viewer may NACK again.
+        r.insert(t, 1, &fi, 3, 1, &d[fi.chunk_range(3)]);
+        r.handle_timeout(t + Duration::from_millis(2));
+        let n = r.poll_nack().expect("a fresh NACK for the probe");
+        assert_eq!((n.base, n.nbits), (0, 1));
     }
 
     #[test]

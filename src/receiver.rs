@@ -76,8 +76,8 @@ pub enum ReceiverEvent {
         /// Why.
         reason: EndReason,
     },
-    /// Datagrams of a session are being ignored because a newer session is active (reported
-    /// once per session).
+    /// A session completed a frame but is older than the active one, so it is ignored
+    /// (reported each time such a session is found ignored again).
     SessionIgnored {
         /// The ignored session id.
         session: u32,
@@ -132,6 +132,8 @@ struct Session {
     first_seen: Instant,
     last_heard: Instant,
     state: State,
+    /// Has completed a frame: a real sender, not just a session id seen in junk.
+    proven: bool,
 }
 
 enum Reply {
@@ -217,13 +219,15 @@ impl Receiver {
             return i;
         }
         if self.sessions.len() >= MAX_SESSIONS {
-            // Forget the longest-silent session that is not the active one.
+            // Forget the longest-silent session that is not the active one, unproven ones
+            // first: a flood of made-up session ids must not push a real older sender out of
+            // the table, or it would come back looking new and take over.
             if let Some(i) = self
                 .sessions
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| s.state != State::Active)
-                .min_by_key(|(_, s)| s.last_heard)
+                .min_by_key(|(_, s)| (s.proven, s.last_heard))
                 .map(|(i, _)| i)
             {
                 self.sessions.swap_remove(i);
@@ -235,6 +239,7 @@ impl Receiver {
             first_seen: now,
             last_heard: now,
             state: State::Candidate,
+            proven: false,
         });
         self.sessions.len() - 1
     }
@@ -330,6 +335,7 @@ impl Receiver {
                     .insert(now, session, &frame, index, attempt, payload)
                 {
                     Insert::Complete(f) => {
+                        self.sessions[i].proven = true;
                         if !self.outranks_active(i) {
                             // An older session than the one shown: never displayed, never
                             // acknowledged, so it cannot flip the view back and forth.
@@ -388,6 +394,21 @@ impl Receiver {
             }
             Datagram::Ack { .. } | Datagram::Nack { .. } => self.reject("unexpected_type"),
         }
+        // A NACK made on the spot (after a CRC failure) goes out with this datagram's replies.
+        self.flush_nacks();
+    }
+
+    fn flush_nacks(&mut self) {
+        while let Some(req) = self.reasm.poll_nack() {
+            // NACK only sessions that may be shown: never ignored or ended ones.
+            let Some(s) = self.sessions.iter().find(|s| s.id == req.session) else {
+                continue;
+            };
+            if matches!(s.state, State::Active | State::Candidate) {
+                let to = s.from;
+                self.reply(Reply::Nack { to, req });
+            }
+        }
     }
 
     /// Writes the next datagram to send into `buf` (at least [`wire::MAX_NACK_LEN`] bytes);
@@ -437,16 +458,7 @@ impl Receiver {
     /// Acts on timers that have expired by `now`: partial-frame timeouts, NACKs, silence.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.reasm.handle_timeout(now);
-        while let Some(req) = self.reasm.poll_nack() {
-            // NACK only what will be shown: never for ignored or ended sessions.
-            let Some(s) = self.sessions.iter().find(|s| s.id == req.session) else {
-                continue;
-            };
-            if matches!(s.state, State::Active | State::Candidate) {
-                let to = s.from;
-                self.reply(Reply::Nack { to, req });
-            }
-        }
+        self.flush_nacks();
         if let Some(ai) = self.active_index() {
             if now.saturating_duration_since(self.sessions[ai].last_heard)
                 >= self.cfg.session_timeout
@@ -703,6 +715,47 @@ mod tests {
         old.push_frame(t1, frame(3000, 4)).unwrap();
         assert_eq!(exchange(&mut old, &mut r, t1, addr(1), |_| false).len(), 1);
         assert_eq!(r.active_session(), Some(1));
+    }
+
+    #[test]
+    fn made_up_session_ids_cannot_recycle_an_old_sender_into_a_new_one() {
+        let t = Instant::now();
+        let mut old = Sender::new(unpaced(), 1);
+        let mut new = Sender::new(unpaced(), 2);
+        let mut r = Receiver::new(ReceiverConfig::default());
+        old.push_frame(t, frame(3000, 1)).unwrap();
+        exchange(&mut old, &mut r, t, addr(1), |_| false);
+        new.push_frame(t, frame(3000, 2)).unwrap();
+        exchange(&mut new, &mut r, t + MS, addr(2), |_| false);
+        old.push_frame(t, frame(3000, 3)).unwrap();
+        exchange(&mut old, &mut r, t + 2 * MS, addr(1), |_| false);
+        assert_eq!(r.active_session(), Some(2));
+        // Chunks of 100 made-up sessions (each a partial frame, never complete).
+        let mut buf = vec![0u8; 200];
+        for junk in 0..100u32 {
+            let d = Datagram::Chunk {
+                session: 1000 + junk,
+                frame: wire::FrameInfo {
+                    seq: 0,
+                    count: 2,
+                    len: 100,
+                    crc32: 0,
+                    codec: Codec::Jpeg,
+                    width: 1,
+                    height: 1,
+                    timestamp_us: 0,
+                },
+                index: 0,
+                attempt: 0,
+                payload: &[0; 50],
+            };
+            let n = d.encode(&mut buf).unwrap();
+            r.handle_datagram(t + 3 * MS, addr(9), &buf[..n]);
+        }
+        // The old sender goes on: still ignored, the newer one still shown.
+        old.push_frame(t, frame(3000, 4)).unwrap();
+        assert!(exchange(&mut old, &mut r, t + 4 * MS, addr(1), |_| false).is_empty());
+        assert_eq!(r.active_session(), Some(2));
     }
 
     #[test]

@@ -60,8 +60,8 @@ impl Default for SenderConfig {
             max_attempts: None,
             peer_timeout: Duration::from_secs(1),
             probe_interval: Duration::from_millis(250),
-            // 1 Gbit/s of 1200-byte datagrams in bursts of 32 (~74 KB of kernel buffer each,
-            // a third of Linux's default receive buffer).
+            // About 1 Gbit/s of 1200-byte datagrams, in bursts of 32 (~74 KB of kernel buffer
+            // each, a third of Linux's default receive buffer).
             pace_per_sec: 100_000.0,
             pace_burst: 32,
         }
@@ -132,7 +132,7 @@ pub struct SenderStats {
     pub bytes_acked: u64,
     /// Frames that never got an ACK: abandoned, given up on, or cut off by `close`.
     pub frames_dropped: u64,
-    /// Of those, frames replaced by a newer one after their deadline.
+    /// Of those, frames replaced by a newer one before their ACK.
     pub frames_abandoned: u64,
     /// Datagrams sent (chunks and control).
     pub datagrams_sent: u64,
@@ -208,6 +208,8 @@ pub struct Sender {
     last_probe: Option<Instant>,
     /// While the viewer is gone, queued chunks wait for this probe slot.
     probe_at: Option<Instant>,
+    /// When the pacer next allows a datagram, while chunks wait for it.
+    pace_at: Option<Instant>,
     bye: bool,
     events: VecDeque<SenderEvent>,
     spare: Option<Vec<u8>>,
@@ -234,6 +236,7 @@ impl Sender {
             heard: None,
             last_probe: None,
             probe_at: None,
+            pace_at: None,
             bye: false,
             events: VecDeque::new(),
             spare: None,
@@ -403,7 +406,13 @@ impl Sender {
             self.cfg.mtu
         );
         let probe_waits = !self.responsive && self.probe_at.is_some_and(|t| now < t);
-        if self.pending_count > 0 && !probe_waits && self.pacer.delay(now).is_none() {
+        self.pace_at = None;
+        if self.pending_count > 0 && !probe_waits {
+            // Remembered for poll_timeout: without it a frame pushed into an empty bucket
+            // would have no timer and wait for its deadline.
+            self.pace_at = self.pacer.delay(now);
+        }
+        if self.pending_count > 0 && !probe_waits && self.pace_at.is_none() {
             if let Some(f) = &mut self.current {
                 let n = f.info.count as usize;
                 // Ascending from where we left off, wrapping: the first round goes in order.
@@ -498,6 +507,7 @@ impl Sender {
             self.stats.stale_replies += 1;
             return;
         }
+        self.rtt.on_answer();
         // A sample only when the ACK names the latest transmission of that chunk exactly.
         let rtt = match self.sent_at.get(index as usize) {
             Some(Some((a, t))) if *a == attempt => Some(now.saturating_duration_since(*t)),
@@ -573,14 +583,15 @@ impl Sender {
             }
         }
         if self.pending_count > 0 {
-            if let Some(last) = self.sent_at.iter().flatten().map(|(_, t)| *t).max() {
-                // The pacer's next slot is at most one refill after the last send.
-                let step = if self.cfg.pace_per_sec > 0.0 {
-                    Duration::from_secs_f64(1.0 / self.cfg.pace_per_sec)
-                } else {
-                    Duration::ZERO
-                };
-                earliest(last + step);
+            if let Some(p) = self.pace_at {
+                earliest(p);
+            }
+        }
+        if self.responsive {
+            // Peer loss is judged on its own clock: frames replaced before their RTO fires
+            // must not hide a silent viewer.
+            if let Some(h) = self.heard {
+                earliest(h + self.cfg.peer_timeout);
             }
         }
         t
@@ -589,6 +600,15 @@ impl Sender {
     /// Acts on timers that have expired by `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let cfg = self.cfg;
+        if self.responsive
+            && self.current.is_some()
+            && self
+                .heard
+                .is_some_and(|h| now.saturating_duration_since(h) >= cfg.peer_timeout)
+        {
+            self.responsive = false;
+            self.events.push_back(SenderEvent::PeerLost);
+        }
         let Some(f) = &mut self.current else { return };
         if f.deadline_armed && now >= f.pushed + cfg.max_latency {
             f.deadline_armed = false;
@@ -604,11 +624,6 @@ impl Sender {
         self.rtt.on_timeout();
         self.events
             .push_back(SenderEvent::TimedOut { seq, timeouts });
-        let silent_since = self.heard.unwrap_or(now);
-        if self.responsive && now.saturating_duration_since(silent_since) >= cfg.peer_timeout {
-            self.responsive = false;
-            self.events.push_back(SenderEvent::PeerLost);
-        }
         if cfg.max_attempts.is_some_and(|max| timeouts >= max.max(1)) {
             self.drop_current(Drop::GaveUp);
             return;
@@ -939,6 +954,47 @@ mod tests {
             t0 + Duration::from_micros(1200),
             "12 more at 10,000 per second"
         );
+    }
+
+    #[test]
+    fn a_frame_pushed_into_an_empty_bucket_gets_a_timer() {
+        let t0 = Instant::now();
+        let cfg = SenderConfig {
+            pace_per_sec: 10_000.0,
+            pace_burst: 4,
+            ..SenderConfig::default()
+        };
+        let mut s = Sender::new(cfg, 1);
+        s.push_frame(t0, frame(1160 * 4)).unwrap();
+        assert_eq!(drain(&mut s, t0).len(), 4, "the bucket is now empty");
+        s.handle_datagram(t0, &ack(1, 0, 3, 0));
+        s.push_frame(t0, frame(1160 * 4)).unwrap();
+        assert!(drain(&mut s, t0).is_empty(), "paced");
+        let wake = s.poll_timeout().expect("a timer for the pacer");
+        assert!(wake <= t0 + Duration::from_micros(100), "{:?}", wake - t0);
+        assert_eq!(drain(&mut s, wake).len(), 1);
+    }
+
+    #[test]
+    fn silent_viewer_is_noticed_even_when_frames_keep_being_replaced() {
+        let t0 = Instant::now();
+        // An RTO longer than the deadline: every frame is replaced before its timer fires.
+        let cfg = SenderConfig {
+            ack_timeout: Duration::from_millis(500),
+            max_latency: Duration::from_millis(100),
+            ..unpaced()
+        };
+        let mut s = Sender::new(cfg, 1);
+        let mut t = t0;
+        while t < t0 + Duration::from_millis(1500) {
+            if s.wants_frame(t) {
+                s.push_frame(t, frame(5000)).unwrap();
+            }
+            drain(&mut s, t);
+            s.handle_timeout(t);
+            t += Duration::from_millis(33);
+        }
+        assert!(events(&mut s).contains(&SenderEvent::PeerLost));
     }
 
     #[test]

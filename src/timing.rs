@@ -70,8 +70,10 @@ impl RttEstimator {
             None => self.max_rto,
             Some(s) => s + (self.rttvar * 4).max(GRANULARITY),
         };
-        base.saturating_mul(1 << self.backoff.min(16))
-            .clamp(self.min_rto, self.max_rto)
+        // Floor first, then double: each timeout really lengthens the wait.
+        base.clamp(self.min_rto, self.max_rto)
+            .saturating_mul(1 << self.backoff.min(16))
+            .min(self.max_rto)
     }
 }
 
@@ -153,6 +155,19 @@ mod tests {
         assert_eq!(r.rto(), 1000 * MS, "capped at the ceiling");
         r.on_sample(100 * MS);
         assert!(r.rto() < 300 * MS, "a new sample ends the backoff");
+    }
+
+    #[test]
+    fn every_timeout_lengthens_the_wait_even_at_the_floor() {
+        let mut r = RttEstimator::new(20 * MS, 1000 * MS);
+        r.on_sample(Duration::from_micros(300));
+        assert_eq!(r.rto(), 20 * MS);
+        r.on_timeout();
+        assert_eq!(r.rto(), 40 * MS);
+        r.on_timeout();
+        assert_eq!(r.rto(), 80 * MS);
+        r.on_answer();
+        assert_eq!(r.rto(), 20 * MS);
     }
 
     #[test]

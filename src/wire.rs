@@ -187,7 +187,8 @@ pub enum WireError {
         /// Length present.
         got: usize,
     },
-    /// A NACK whose range is empty, runs past index 65,535, or has stray padding bits.
+    /// A NACK whose range is empty, longer than [`MAX_NACK_BITS`], runs past index 65,535, or
+    /// has stray padding bits.
     #[error("bad NACK range: base {base}, {nbits} bits")]
     BadNack {
         /// First index covered.
@@ -358,7 +359,7 @@ fn parse_nack(buf: &[u8], session: u32) -> Result<Datagram<'_>, WireError> {
     }
     let base = be16(buf, 14);
     let nbits = be16(buf, 16);
-    if nbits == 0 || base as u32 + nbits as u32 > 65_536 {
+    if nbits == 0 || nbits as usize > MAX_NACK_BITS || base as u32 + nbits as u32 > 65_536 {
         return Err(WireError::BadNack { base, nbits });
     }
     exact_len(buf, NACK_HEADER_LEN + (nbits as usize).div_ceil(8))?;
@@ -648,7 +649,7 @@ mod tests {
         empty[17] = 0; // nbits = 0
         assert!(matches!(parse(&empty[..n]), Err(WireError::BadNack { .. })));
         let mut past_end = out;
-        past_end[14] = 0xFF; // base 65,284 + 3 bits is fine; make it run past 65,535
+        past_end[14] = 0xFF; // base 65,535 + 3 bits runs past the last index
         past_end[15] = 0xFF;
         assert!(matches!(
             parse(&past_end[..n]),
