@@ -148,9 +148,7 @@ impl Reassembler {
     }
 
     fn is_recent(&self, session: u32, seq: u32) -> bool {
-        self.recent[..self.recent_len]
-            .iter()
-            .any(|&r| r == (session, seq))
+        self.recent[..self.recent_len].contains(&(session, seq))
     }
 
     fn newest_of(&self, session: u32) -> Option<u32> {

@@ -5,7 +5,6 @@
 //! plain program (`harness = false`). Without `DISPLAY` it says so and passes; `.ci/run`
 //! always provides a display.
 
-#[allow(dead_code)]
 mod support;
 #[allow(dead_code)]
 #[path = "support/xwd.rs"]
