@@ -168,3 +168,109 @@ pub fn rgb24_to_rgb(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::camera::fake::samples;
+
+    fn close(got: &[u8], want: [u8; 3], tol: i32) {
+        for k in 0..3 {
+            assert!(
+                (i32::from(got[k]) - i32::from(want[k])).abs() <= tol,
+                "{got:?} vs {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn known_bt601_colours() {
+        close(&yuv_to_rgb(235, 128, 128), [255, 255, 255], 1);
+        close(&yuv_to_rgb(16, 128, 128), [0, 0, 0], 1);
+        close(&yuv_to_rgb(126, 128, 128), [128, 128, 128], 1);
+        // The BT.601 limited-range values of the primaries.
+        close(&yuv_to_rgb(81, 90, 240), [255, 0, 0], 3);
+        close(&yuv_to_rgb(145, 54, 34), [0, 255, 0], 3);
+        close(&yuv_to_rgb(41, 240, 110), [0, 0, 255], 3);
+        // Out-of-range input clamps instead of wrapping.
+        assert_eq!(yuv_to_rgb(255, 255, 255)[0], 255);
+        assert_eq!(yuv_to_rgb(0, 0, 0), [0, 135, 0]);
+    }
+
+    #[test]
+    fn yuyv_byte_order_is_y0_u_y1_v() {
+        // Red pair, then white and black sharing neutral chroma. With U and V swapped the red
+        // pair would come out blue: the nokhwa colour bug.
+        let src = [81, 90, 81, 240, 235, 128, 16, 128];
+        let mut out = Vec::new();
+        yuyv_to_rgb(&src, 4, 1, &mut out).unwrap();
+        assert_eq!(out.len(), 12);
+        close(&out[0..3], [255, 0, 0], 3);
+        close(&out[3..6], [255, 0, 0], 3);
+        close(&out[6..9], [255, 255, 255], 1);
+        close(&out[9..12], [0, 0, 0], 1);
+    }
+
+    #[test]
+    fn nv12_blocks_share_chroma() {
+        // 4x2: a red 2x2 block, then a blue one.
+        let src = [
+            81, 81, 41, 41, // Y row 0
+            81, 81, 41, 41, // Y row 1
+            90, 240, 240, 110, // U V per block
+        ];
+        let mut out = Vec::new();
+        nv12_to_rgb(&src, 4, 2, &mut out).unwrap();
+        for (i, px) in out.chunks_exact(3).enumerate() {
+            let want = if i % 4 < 2 { [255, 0, 0] } else { [0, 0, 255] };
+            close(px, want, 3);
+        }
+        // Odd sizes round the chroma plane up.
+        let mut out = Vec::new();
+        nv12_to_rgb(&[235; 3 * 3 + 2 * 2 * 2], 3, 3, &mut out).unwrap();
+        assert_eq!(out.len(), 27);
+    }
+
+    #[test]
+    fn round_trip_of_a_picture_is_close() {
+        let (w, h) = (16, 8);
+        let rgb = samples::scene(w, h, 3);
+        let mut out = Vec::new();
+        nv12_to_rgb(&samples::to_nv12(&rgb, w, h), w, h, &mut out).unwrap();
+        // Chroma is shared by 2x2 blocks, so compare the top-left pixel of each block.
+        for y in (0..h as usize).step_by(2) {
+            for x in (0..w as usize).step_by(2) {
+                let i = (y * w as usize + x) * 3;
+                close(&out[i..i + 3], [rgb[i], rgb[i + 1], rgb[i + 2]], 4);
+            }
+        }
+    }
+
+    #[test]
+    fn short_and_odd_buffers_are_errors_longer_ones_are_fine() {
+        let mut out = Vec::new();
+        assert!(matches!(
+            yuyv_to_rgb(&[0; 7], 2, 2, &mut out),
+            Err(ConvertError::Short {
+                need: 8,
+                got: 7,
+                ..
+            })
+        ));
+        assert!(matches!(
+            yuyv_to_rgb(&[0; 12], 3, 2, &mut out),
+            Err(ConvertError::BadSize { .. })
+        ));
+        assert!(nv12_to_rgb(&[0; 5], 2, 2, &mut out).is_err());
+        assert!(nv12_to_rgb(&[], 0, 0, &mut out).is_err());
+        assert!(gray_to_rgb(&[0; 3], 2, 2, &mut out).is_err());
+        assert!(rgb24_to_rgb(&[0; 11], 2, 2, false, &mut out).is_err());
+        // A whole driver buffer, longer than the picture.
+        yuyv_to_rgb(&[128; 4096], 2, 2, &mut out).unwrap();
+        assert_eq!(out.len(), 12);
+        rgb24_to_rgb(&[1, 2, 3, 9, 9, 9], 1, 1, true, &mut out).unwrap();
+        assert_eq!(out, [3, 2, 1]);
+        gray_to_rgb(&[7, 9], 2, 1, &mut out).unwrap();
+        assert_eq!(out, [7, 7, 7, 9, 9, 9]);
+    }
+}

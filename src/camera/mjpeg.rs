@@ -286,3 +286,216 @@ fn with_dht_at(jpeg: &[u8], at: usize) -> Vec<u8> {
     out.extend_from_slice(&jpeg[at..]);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::camera::fake::samples;
+    use crate::codec::Decoder;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn decode(jpeg: &[u8]) -> Result<(u32, u32, Vec<u8>), crate::codec::CodecError> {
+        let mut d = Decoder::new();
+        let (w, h) = d.decode_rgb(jpeg)?;
+        Ok((w, h, d.rgb().to_vec()))
+    }
+
+    fn sample(w: u32, h: u32) -> Vec<u8> {
+        samples::jpeg(&samples::scene(w, h, 1), w, h).unwrap()
+    }
+
+    /// Every Huffman table in the DHT segments before the first scan, by class and id.
+    fn tables(jpeg: &[u8]) -> BTreeMap<u8, Vec<u8>> {
+        let layout = parse(jpeg).unwrap();
+        let mut out = BTreeMap::new();
+        let mut i = 2;
+        while i < layout.first_sos {
+            let len = usize::from(u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]));
+            if jpeg[i + 1] == DHT {
+                let mut t = &jpeg[i + 4..i + 2 + len];
+                while !t.is_empty() {
+                    let n: usize = t[1..17].iter().map(|&b| usize::from(b)).sum();
+                    out.insert(t[0], t[1..17 + n].to_vec());
+                    t = &t[17 + n..];
+                }
+            }
+            i += 2 + len;
+        }
+        out
+    }
+
+    #[test]
+    fn standard_dht_is_annex_k3_as_the_encoder_uses_it() {
+        // jpeg-encoder writes the Annex K.3 tables unless asked to optimise them: an
+        // independent copy of the same constants.
+        let mut ours = STANDARD_DHT.to_vec();
+        ours.splice(0..0, [0xFF, 0xD8]);
+        ours.extend_from_slice(&[0xFF, 0xDA, 0, 2, 0xFF, 0xD9]);
+        // A bare SOF so that `parse` accepts the stub.
+        ours.splice(2..2, [0xFF, 0xC0, 0, 8, 8, 0, 1, 0, 1, 0]);
+        let ours = tables(&ours);
+        assert_eq!(ours.len(), 4);
+        assert_eq!(ours, tables(&sample(32, 16)));
+        assert_eq!(STANDARD_DHT.len(), 420);
+    }
+
+    #[test]
+    fn eoi_cut_leaves_exactly_the_jpeg() {
+        let jpeg = sample(64, 48);
+        let l = parse(&jpeg).unwrap();
+        assert_eq!((l.len, l.width, l.height), (jpeg.len(), 64, 48));
+        assert!(l.has_dht && !l.has_restart);
+        // A reused driver buffer: stale bytes with their own FF D9, then zeros.
+        let buf = samples::in_stale_buffer(&jpeg, 1 << 20);
+        assert_eq!(frame_len(&buf), Ok(jpeg.len()));
+        let (out, w, h) = passthrough(&buf).unwrap();
+        assert_eq!((w, h), (64, 48));
+        assert_eq!(out, jpeg, "a frame with tables is sent byte for byte");
+        // An older, longer frame left behind the new one.
+        let mut buf = jpeg.clone();
+        buf.extend_from_slice(&sample(320, 240)[200..]);
+        assert_eq!(frame_len(&buf), Ok(jpeg.len()));
+        // Fill bytes before the EOI are part of the frame.
+        let mut filled = jpeg[..jpeg.len() - 2].to_vec();
+        filled.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xD9, 0, 0]);
+        assert_eq!(frame_len(&filled), Ok(filled.len() - 2));
+    }
+
+    #[test]
+    fn scan_data_has_stuffed_bytes_that_are_not_markers() {
+        let jpeg = sample(64, 48);
+        let sos = parse(&jpeg).unwrap().first_sos;
+        assert!(
+            jpeg[sos..].windows(2).any(|w| w == [0xFF, 0x00]),
+            "the sample must exercise byte stuffing"
+        );
+    }
+
+    #[test]
+    fn dht_insertion_makes_a_dhtless_frame_decode_to_the_same_pixels() {
+        let jpeg = sample(96, 64);
+        let original = decode(&jpeg).unwrap();
+        let bare = samples::without_dht(&jpeg).unwrap();
+        assert!(bare.len() < jpeg.len() - 400);
+        assert!(!parse(&bare).unwrap().has_dht);
+        assert!(
+            decode(&bare).is_err(),
+            "zune-jpeg refuses frames without DHT"
+        );
+        let (fixed, w, h) = passthrough(&samples::in_stale_buffer(&bare, 100_000)).unwrap();
+        assert_eq!((w, h), (96, 64));
+        assert!(parse(&fixed).unwrap().has_dht);
+        assert_eq!(fixed.len(), bare.len() + STANDARD_DHT.len());
+        assert_eq!(decode(&fixed).unwrap(), original);
+    }
+
+    #[test]
+    fn restart_marker_jpegs_survive() {
+        let (w, h) = (80u16, 48u16);
+        let rgb = samples::scene(w.into(), h.into(), 7);
+        let jpeg = samples::jpeg_with_restarts(&rgb, w, h, 1).unwrap();
+        let l = parse(&jpeg).unwrap();
+        assert!(l.has_restart);
+        let rst = jpeg[l.first_sos..]
+            .windows(2)
+            .filter(|p| p[0] == 0xFF && is_rst(p[1]))
+            .count();
+        assert!(rst >= 8, "only {rst} restart markers");
+        let original = decode(&jpeg).unwrap();
+        assert_eq!(original.0, u32::from(w));
+        // Cut out of a stale buffer, and without tables: still the same picture.
+        let buf = samples::in_stale_buffer(&jpeg, 50_000);
+        assert_eq!(frame_len(&buf), Ok(jpeg.len()));
+        let bare = samples::without_dht(&jpeg).unwrap();
+        let (fixed, ..) = passthrough(&samples::in_stale_buffer(&bare, 50_000)).unwrap();
+        assert_eq!(decode(&fixed).unwrap(), original);
+    }
+
+    #[test]
+    fn malformed_buffers_are_errors() {
+        let jpeg = sample(32, 32);
+        assert_eq!(parse(&[]), Err(MjpegError::NoSoi));
+        assert_eq!(parse(b"\x89PNG\r\n"), Err(MjpegError::NoSoi));
+        assert_eq!(parse(&[0xFF, 0xD8]), Err(MjpegError::NoSos));
+        assert_eq!(
+            parse(&[0xFF, 0xD8, 0xFF, 0xE0, 0xFF]),
+            Err(MjpegError::Truncated(2))
+        );
+        assert_eq!(
+            parse(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0, 0]),
+            Err(MjpegError::Truncated(2)),
+            "a segment length past the end"
+        );
+        assert_eq!(
+            parse(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x01]),
+            Err(MjpegError::BadLength(2))
+        );
+        assert_eq!(
+            parse(&[0xFF, 0xD8, 0xFF, 0xD9]),
+            Err(MjpegError::UnexpectedMarker {
+                marker: 0xD9,
+                offset: 2
+            })
+        );
+        assert_eq!(
+            parse(&[0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 1, 2, 0xFF, 0xD9]),
+            Err(MjpegError::NoFrameHeader)
+        );
+        // Every truncation of a real frame is an error, never a panic or a shorter "frame".
+        for cut in 0..jpeg.len() {
+            assert!(parse(&jpeg[..cut]).is_err(), "cut at {cut}");
+            assert!(passthrough(&jpeg[..cut]).is_err());
+        }
+        // No EOI: the scan data runs into zeros.
+        let mut no_eoi = jpeg[..jpeg.len() - 2].to_vec();
+        no_eoi.resize(no_eoi.len() + 1000, 0);
+        assert_eq!(parse(&no_eoi), Err(MjpegError::NoEoi));
+    }
+
+    fn check_layout(buf: &[u8]) {
+        if let Ok(l) = parse(buf) {
+            assert!(l.len <= buf.len());
+            assert!(l.first_sos < l.len);
+            assert_eq!(&buf[l.len - 2..l.len], &[0xFF, 0xD9]);
+            assert!(l.width > 0 && l.height > 0);
+        }
+        if let Ok((out, ..)) = passthrough(buf) {
+            assert!(out.starts_with(&[0xFF, 0xD8]) && out.ends_with(&[0xFF, 0xD9]));
+            // Whatever was let through is, again, a JPEG with tables; decoding it may fail,
+            // but must not panic.
+            let again = parse(&out).unwrap();
+            assert!(again.has_dht && again.len == out.len());
+            let _ = decode(&out);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            check_layout(&buf);
+            let mut with_soi = vec![0xFF, 0xD8];
+            with_soi.extend_from_slice(&buf);
+            check_layout(&with_soi);
+        }
+
+        #[test]
+        fn mutated_real_jpegs_never_panic(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+            drop_dht in any::<bool>(),
+        ) {
+            let base = sample(48, 32);
+            let mut buf = if drop_dht { samples::without_dht(&base).unwrap() } else { base };
+            for (at, byte) in edits {
+                let i = at.index(buf.len());
+                buf[i] = byte;
+            }
+            check_layout(&buf);
+            let n = cut.index(buf.len() + 1);
+            check_layout(&buf[..n]);
+        }
+    }
+}
