@@ -6,7 +6,8 @@
 //!
 //! - [`wire`]: the v1 datagram format (see `docs/PROTOCOL.md`).
 //! - [`reassembly`]: chunks in any order become whole, CRC-checked frames, in bounded memory.
-//! - [`sender`] / [`receiver`]: the two protocol endpoints, stop-and-wait with ACKs.
+//! - [`sender`] / [`receiver`]: the two protocol endpoints: stop-and-wait per frame with
+//!   ACKs, selective repair by NACK, adaptive timeouts ([`timing`]) and sessions.
 //! - [`app`]: the threaded pipelines behind `cam-send` and `cam-view`.
 //! - [`camera`]: webcams (MJPEG pass-through, YUYV/NV12 conversion, mode choice, a fake
 //!   camera); the device itself needs the `camera` feature.
@@ -22,9 +23,11 @@ pub mod net;
 pub mod pattern;
 pub mod reassembly;
 pub mod receiver;
+pub mod relay;
 pub mod sender;
 pub mod source;
 pub mod stats;
+pub mod timing;
 pub mod wire;
 
 // Keeps the README's Rust example compiling.

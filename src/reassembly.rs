@@ -6,11 +6,12 @@
 //! newest completed sequence number of each of the last 16 sessions) are dropped without
 //! allocating.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use fixedbitset::FixedBitSet;
 
-use crate::wire::FrameInfo;
+use crate::wire::{FrameInfo, MAX_NACK_BITS};
 
 /// Limits that bound the reassembler's memory.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +22,15 @@ pub struct ReassemblyConfig {
     pub max_partial_frames: usize,
     /// A partial frame that receives no chunk for this long is dropped.
     pub partial_timeout: Duration,
+    /// Quiet time after the end of a burst (the frame's last chunk, or any resent chunk)
+    /// before missing chunks are NACKed: room for slightly reordered datagrams.
+    pub nack_delay: Duration,
+    /// Quiet time before NACKing when the end of the burst was not seen (it may be lost).
+    pub nack_quiet: Duration,
+    /// Time between repeated NACKs while nothing arrives.
+    pub nack_retry: Duration,
+    /// NACKs per frame at most; the sender's own probes take over after that.
+    pub max_nacks: u32,
 }
 
 impl Default for ReassemblyConfig {
@@ -29,6 +39,10 @@ impl Default for ReassemblyConfig {
             max_frame_bytes: 16 << 20,
             max_partial_frames: 4,
             partial_timeout: Duration::from_secs(1),
+            nack_delay: Duration::from_millis(2),
+            nack_quiet: Duration::from_millis(10),
+            nack_retry: Duration::from_millis(10),
+            max_nacks: 32,
         }
     }
 }
@@ -85,6 +99,23 @@ pub struct ReassemblyStats {
     pub oversize_chunks: u64,
     /// Chunks whose metadata disagreed with their frame.
     pub inconsistent_chunks: u64,
+    /// NACKs produced.
+    pub nacks: u64,
+}
+
+/// A request for missing chunks, ready to be encoded as a NACK datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NackRequest {
+    /// The sender's session.
+    pub session: u32,
+    /// The incomplete frame.
+    pub seq: u32,
+    /// Index of the bitmap's first bit: the first missing chunk.
+    pub base: u16,
+    /// Meaningful bits (up to the last missing chunk the NACK covers).
+    pub nbits: u16,
+    /// Bit `i` set (MSB first) = chunk `base + i` missing.
+    pub bitmap: Vec<u8>,
 }
 
 struct Partial {
@@ -94,6 +125,34 @@ struct Partial {
     have: FixedBitSet,
     missing: u32,
     last_seen: Instant,
+    /// The burst's end was seen: the last chunk, or a resent chunk.
+    end_seen: bool,
+    nack_at: Option<Instant>,
+    nacks_sent: u32,
+}
+
+/// The NACK for a partial frame: a bitmap from its first missing chunk to the last missing
+/// chunk that fits one NACK datagram.
+fn nack_for(p: &Partial) -> Option<NackRequest> {
+    let count = p.info.count as usize;
+    let base = (0..count).find(|&i| !p.have.contains(i))?;
+    let end = count.min(base + MAX_NACK_BITS);
+    let last = (base..end).rev().find(|&i| !p.have.contains(i))?;
+    let nbits = last - base + 1;
+    let mut bitmap = vec![0u8; nbits.div_ceil(8)];
+    for i in base..=last {
+        if !p.have.contains(i) {
+            let b = i - base;
+            bitmap[b / 8] |= 0x80 >> (b % 8);
+        }
+    }
+    Some(NackRequest {
+        session: p.session,
+        seq: p.info.seq,
+        base: base as u16,
+        nbits: nbits as u16,
+        bitmap,
+    })
 }
 
 /// Serial-number comparison (RFC 1982) so that sequence numbers may wrap.
@@ -114,6 +173,9 @@ pub struct Reassembler {
     /// Newest completed seq per session (a short list; sessions are few).
     newest: Vec<(u32, u32)>,
     spare: Vec<Vec<u8>>,
+    /// The session whose partial frames are evicted last (the one being shown).
+    protected: Option<u32>,
+    nacks: VecDeque<NackRequest>,
     stats: ReassemblyStats,
 }
 
@@ -128,8 +190,16 @@ impl Reassembler {
             recent_next: 0,
             newest: Vec::new(),
             spare: Vec::new(),
+            protected: None,
+            nacks: VecDeque::new(),
             stats: ReassemblyStats::default(),
         }
+    }
+
+    /// Makes `session`'s partial frames the last to be evicted, so that a flood of chunks
+    /// from elsewhere cannot push the shown stream's frames out.
+    pub fn set_protected(&mut self, session: Option<u32>) {
+        self.protected = session;
     }
 
     /// Counters so far.
@@ -214,12 +284,28 @@ impl Reassembler {
                     have: FixedBitSet::with_capacity(info.count as usize),
                     missing: info.count as u32,
                     last_seen: now,
+                    end_seen: false,
+                    nack_at: None,
+                    nacks_sent: 0,
                 });
                 self.partials.len() - 1
             }
         };
         let p = &mut self.partials[pos];
         p.last_seen = now;
+        // A NACK is due a short quiet spell after the burst ends; if its end may have been
+        // lost, after a longer one. Every chunk pushes the time out: the burst goes on.
+        if index + 1 == info.count || attempt > 0 {
+            p.end_seen = true;
+        }
+        let quiet = if p.end_seen {
+            self.cfg.nack_delay
+        } else {
+            self.cfg.nack_quiet
+        };
+        if p.nacks_sent < self.cfg.max_nacks {
+            p.nack_at = Some(now + quiet);
+        }
         if p.have.put(index as usize) {
             self.stats.duplicate_chunks += 1;
             return Insert::Duplicate;
@@ -234,6 +320,21 @@ impl Reassembler {
         let p = self.partials.swap_remove(pos);
         if crc32fast::hash(&p.data) != p.info.crc32 {
             self.stats.crc_failures += 1;
+            // Which chunk was damaged is unknown: ask for the whole frame again at once,
+            // rather than leave the sender to find out by timeout.
+            let nbits = (info.count as usize).min(MAX_NACK_BITS);
+            let mut bitmap = vec![0xFFu8; nbits.div_ceil(8)];
+            if nbits % 8 != 0 {
+                *bitmap.last_mut().expect("nbits > 0") = 0xFF << (8 - nbits % 8);
+            }
+            self.stats.nacks += 1;
+            self.nacks.push_back(NackRequest {
+                session,
+                seq: info.seq,
+                base: 0,
+                nbits: nbits as u16,
+                bitmap,
+            });
             self.recycle(p.data);
             return Insert::CrcMismatch;
         }
@@ -283,11 +384,13 @@ impl Reassembler {
 
     fn make_room(&mut self) {
         while self.partials.len() >= self.cfg.max_partial_frames.max(1) {
+            // Oldest first, but other sessions' frames before the protected session's.
+            let protected = self.protected;
             let oldest = self
                 .partials
                 .iter()
                 .enumerate()
-                .min_by_key(|(_, p)| p.last_seen)
+                .min_by_key(|(_, p)| (Some(p.session) == protected, p.last_seen))
                 .map(|(i, _)| i)
                 .unwrap_or(0);
             let p = self.partials.swap_remove(oldest);
@@ -296,27 +399,42 @@ impl Reassembler {
         }
     }
 
-    /// When the next partial frame would time out, if any.
+    /// When the next NACK is due or the next partial frame would time out, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.partials
             .iter()
-            .map(|p| p.last_seen + self.cfg.partial_timeout)
+            .flat_map(|p| [Some(p.last_seen + self.cfg.partial_timeout), p.nack_at])
+            .flatten()
             .min()
     }
 
-    /// Drops partial frames that have timed out by `now`.
+    /// Drops partial frames that have timed out by `now`, and prepares the NACKs now due.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let timeout = self.cfg.partial_timeout;
+        let cfg = self.cfg;
         let mut i = 0;
         while i < self.partials.len() {
-            if now.saturating_duration_since(self.partials[i].last_seen) >= timeout {
+            if now.saturating_duration_since(self.partials[i].last_seen) >= cfg.partial_timeout {
                 let p = self.partials.swap_remove(i);
                 self.stats.incomplete_dropped += 1;
                 self.recycle(p.data);
-            } else {
-                i += 1;
+                continue;
             }
+            let p = &mut self.partials[i];
+            if p.nack_at.is_some_and(|t| now >= t) {
+                p.nacks_sent += 1;
+                p.nack_at = (p.nacks_sent < cfg.max_nacks).then_some(now + cfg.nack_retry);
+                if let Some(n) = nack_for(p) {
+                    self.stats.nacks += 1;
+                    self.nacks.push_back(n);
+                }
+            }
+            i += 1;
         }
+    }
+
+    /// The next NACK to send, if any.
+    pub fn poll_nack(&mut self) -> Option<NackRequest> {
+        self.nacks.pop_front()
     }
 
     /// Number of frames currently being assembled.
@@ -394,6 +512,21 @@ mod tests {
     }
 
     #[test]
+    fn crc_mismatch_asks_for_the_whole_frame_at_once() {
+        let now = Instant::now();
+        let d = data(1160 * 11, 2);
+        let mut fi = frame_info(5, &d, 1200);
+        fi.crc32 ^= 1;
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        for i in 0..fi.count {
+            r.insert(now, 1, &fi, i, 0, &d[fi.chunk_range(i)]);
+        }
+        let n = r.poll_nack().expect("an immediate NACK");
+        assert_eq!((n.seq, n.base, n.nbits), (5, 0, 11));
+        assert_eq!(n.bitmap, vec![0xFF, 0b1110_0000]);
+    }
+
+    #[test]
     fn chunks_of_two_frames_never_mix() {
         let now = Instant::now();
         let a = data(4000, 3);
@@ -465,6 +598,7 @@ mod tests {
             max_frame_bytes: 10_000,
             max_partial_frames: 3,
             partial_timeout: Duration::from_millis(100),
+            ..ReassemblyConfig::default()
         };
         let mut r = Reassembler::new(cfg);
         let big = data(10_001, 0);
@@ -481,9 +615,71 @@ mod tests {
             assert!(r.partial_bytes() <= 3 * 10_000);
         }
         assert_eq!(r.stats().incomplete_dropped, 97);
-        assert_eq!(r.poll_timeout(), Some(now + Duration::from_millis(100)));
+        assert!(r.poll_timeout().unwrap() <= now + Duration::from_millis(100));
         r.handle_timeout(now + Duration::from_millis(100));
         assert_eq!(r.partial_count(), 0);
+    }
+
+    #[test]
+    fn nack_names_exactly_the_missing_chunks_after_a_quiet_spell() {
+        let t0 = Instant::now();
+        let d = data(1160 * 20, 7);
+        let fi = frame_info(3, &d, 1200);
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        for i in (0..20u16).filter(|i| ![2, 9, 10].contains(i)) {
+            r.insert(t0, 1, &fi, i, 0, &d[fi.chunk_range(i)]);
+        }
+        // The last chunk arrived: a NACK is due after the short delay, not before.
+        assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_millis(2)));
+        r.handle_timeout(t0 + Duration::from_millis(1));
+        assert_eq!(r.poll_nack(), None);
+        r.handle_timeout(t0 + Duration::from_millis(2));
+        let n = r.poll_nack().expect("a NACK");
+        assert_eq!((n.session, n.seq, n.base, n.nbits), (1, 3, 2, 9));
+        let missing: Vec<u16> = crate::wire::nack_missing(n.base, n.nbits, &n.bitmap).collect();
+        assert_eq!(missing, vec![2, 9, 10]);
+        // Nothing arrives: the NACK is repeated after the retry interval.
+        r.handle_timeout(t0 + Duration::from_millis(11));
+        assert_eq!(r.poll_nack(), None);
+        r.handle_timeout(t0 + Duration::from_millis(12));
+        assert!(r.poll_nack().is_some());
+    }
+
+    #[test]
+    fn lost_tail_is_nacked_after_the_longer_quiet() {
+        let t0 = Instant::now();
+        let d = data(1160 * 5, 7);
+        let fi = frame_info(3, &d, 1200);
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        for i in 0..4u16 {
+            r.insert(t0, 1, &fi, i, 0, &d[fi.chunk_range(i)]);
+        }
+        r.handle_timeout(t0 + Duration::from_millis(9));
+        assert_eq!(r.poll_nack(), None);
+        r.handle_timeout(t0 + Duration::from_millis(10));
+        let n = r.poll_nack().unwrap();
+        assert_eq!((n.base, n.nbits), (4, 1));
+    }
+
+    #[test]
+    fn flood_of_other_sessions_cannot_evict_the_protected_frame() {
+        let t0 = Instant::now();
+        let d = data(5000, 1);
+        let fi = frame_info(0, &d, 1200);
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        r.set_protected(Some(1));
+        r.insert(t0, 1, &fi, 0, 0, &d[fi.chunk_range(0)]);
+        for junk in 0..1000u32 {
+            let fj = frame_info(junk, &d, 1200);
+            r.insert(t0, 100 + junk, &fj, 0, 0, &d[fj.chunk_range(0)]);
+        }
+        let mut done = None;
+        for i in 1..fi.count {
+            if let Insert::Complete(f) = r.insert(t0, 1, &fi, i, 0, &d[fi.chunk_range(i)]) {
+                done = Some(f);
+            }
+        }
+        assert_eq!(done.expect("frame survived the flood").data, d);
     }
 
     #[test]

@@ -1,45 +1,87 @@
 //! The viewing side of the protocol as a sans-IO state machine.
 //!
 //! [`Receiver`] is fed datagrams with their source address and the current instant; it
-//! reassembles frames, decides which ACKs to send where, and reports frames and sessions as
-//! events. Sockets, threads and decoding live outside it.
+//! reassembles frames, decides which ACKs and NACKs to send where, tracks which sender's
+//! session is shown, and reports frames and sessions as events. Sockets, threads and decoding
+//! live outside it.
+//!
+//! Session policy: one session is *active* (shown). A session becomes active when it
+//! completes a frame (whole, CRC-checked) and either nothing is active or it started later
+//! than the active one, so a restarted sender takes over at once while junk never does. An
+//! older session that is still sending is *ignored* (its datagrams are counted, never
+//! acknowledged) until the active one ends, with a BYE or `session_timeout` of silence.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::reassembly::{CompleteFrame, Insert, Reassembler, ReassemblyConfig, ReassemblyStats};
+use crate::reassembly::{
+    CompleteFrame, Insert, NackRequest, Reassembler, ReassemblyConfig, ReassemblyStats,
+};
 use crate::wire::{self, Datagram};
 
 /// Tunables of the receiver.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ReceiverConfig {
-    /// Limits for frame reassembly.
+    /// Limits and NACK timing for frame reassembly.
     pub reassembly: ReassemblyConfig,
+    /// Silence after which the active sender counts as disconnected.
+    pub session_timeout: Duration,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        ReceiverConfig {
+            reassembly: ReassemblyConfig::default(),
+            session_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why a session stopped being shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The sender said BYE.
+    Bye,
+    /// Nothing arrived for `session_timeout`.
+    Silence,
+    /// A newer session took over.
+    Superseded,
 }
 
 /// Something the receiver wants its owner to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReceiverEvent {
-    /// A frame arrived whole, with a valid CRC, and has been acknowledged.
+    /// A frame of the active session arrived whole, with a valid CRC, and was acknowledged.
     Frame {
         /// Where it came from.
         from: SocketAddr,
         /// The frame.
         frame: CompleteFrame,
     },
-    /// The first valid chunk of a session not among the 16 most recent sessions.
+    /// A session became the active (shown) one.
     SessionStarted {
         /// The session id.
         session: u32,
         /// Where it came from.
         from: SocketAddr,
     },
-    /// The sender said BYE.
+    /// The active session ended.
     SessionEnded {
         /// The session id.
         session: u32,
-        /// Where it came from.
+        /// Its last address.
+        from: SocketAddr,
+        /// Why.
+        reason: EndReason,
+    },
+    /// Datagrams of a session are being ignored because a newer session is active (reported
+    /// once per session).
+    SessionIgnored {
+        /// The ignored session id.
+        session: u32,
+        /// Where it comes from.
         from: SocketAddr,
     },
 }
@@ -49,14 +91,18 @@ pub enum ReceiverEvent {
 pub struct ReceiverStats {
     /// Datagrams handled, valid or not.
     pub datagrams: u64,
-    /// Valid frame chunks.
+    /// Valid frame chunks accepted for reassembly.
     pub chunks: u64,
-    /// Valid chunks that belonged to a retransmission round (`attempt` > 0).
+    /// Accepted chunks that belonged to a retransmission (`attempt` > 0).
     pub retransmitted_chunks: u64,
     /// ACKs queued.
     pub acks: u64,
-    /// Invalid datagrams, by reason (see [`wire::WireError::kind`]), plus datagram types a
-    /// viewer never expects (`"unexpected_type"`).
+    /// NACKs queued.
+    pub nacks: u64,
+    /// Valid datagrams of ignored or ended sessions.
+    pub ignored_datagrams: u64,
+    /// Invalid datagrams, by reason (see [`wire::WireError::kind`]), plus refusals made after
+    /// parsing (`frame_too_large`, `inconsistent_chunk`, `unexpected_type`).
     pub rejected: BTreeMap<&'static str, u64>,
     /// Reassembly counters.
     pub reassembly: ReassemblyStats,
@@ -69,22 +115,50 @@ impl ReceiverStats {
     }
 }
 
-struct PendingAck {
-    to: SocketAddr,
-    session: u32,
-    seq: u32,
-    attempt: u8,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Sending, not (yet) shown.
+    Candidate,
+    Active,
+    /// Older than the active session: ignored while it lives.
+    Ignored,
+    /// Said BYE.
+    Ended,
 }
 
-const MAX_PENDING_ACKS: usize = 64;
+struct Session {
+    id: u32,
+    from: SocketAddr,
+    first_seen: Instant,
+    last_heard: Instant,
+    state: State,
+}
+
+enum Reply {
+    Ack {
+        to: SocketAddr,
+        session: u32,
+        seq: u32,
+        index: u16,
+        attempt: u8,
+    },
+    Nack {
+        to: SocketAddr,
+        req: NackRequest,
+    },
+}
+
+const MAX_PENDING_REPLIES: usize = 64;
 const MAX_SESSIONS: usize = 16;
 
 /// The sans-IO receiving endpoint.
 pub struct Receiver {
+    cfg: ReceiverConfig,
     reasm: Reassembler,
-    acks: VecDeque<PendingAck>,
+    replies: VecDeque<Reply>,
     events: VecDeque<ReceiverEvent>,
-    sessions: VecDeque<u32>,
+    sessions: Vec<Session>,
+    active: Option<u32>,
     last_reack: Option<(u32, u32, u8)>,
     stats: ReceiverStats,
 }
@@ -93,10 +167,12 @@ impl Receiver {
     /// A receiver with the given limits.
     pub fn new(cfg: ReceiverConfig) -> Self {
         Receiver {
+            cfg,
             reasm: Reassembler::new(cfg.reassembly),
-            acks: VecDeque::new(),
+            replies: VecDeque::new(),
             events: VecDeque::new(),
-            sessions: VecDeque::new(),
+            sessions: Vec::new(),
+            active: None,
             last_reack: None,
             stats: ReceiverStats::default(),
         }
@@ -108,6 +184,11 @@ impl Receiver {
         &self.stats
     }
 
+    /// The session being shown, if any.
+    pub fn active_session(&self) -> Option<u32> {
+        self.active
+    }
+
     /// Gives a delivered frame's buffer back for reuse.
     pub fn recycle(&mut self, buf: Vec<u8>) {
         self.reasm.recycle(buf);
@@ -117,29 +198,107 @@ impl Receiver {
         *self.stats.rejected.entry(kind).or_insert(0) += 1;
     }
 
-    fn queue_ack(&mut self, to: SocketAddr, session: u32, seq: u32, attempt: u8) {
-        if self.acks.len() >= MAX_PENDING_ACKS {
-            self.acks.pop_front();
+    fn reply(&mut self, r: Reply) {
+        if self.replies.len() >= MAX_PENDING_REPLIES {
+            self.replies.pop_front();
         }
-        self.acks.push_back(PendingAck {
-            to,
-            session,
-            seq,
-            attempt,
-        });
-        self.stats.acks += 1;
+        match r {
+            Reply::Ack { .. } => self.stats.acks += 1,
+            Reply::Nack { .. } => self.stats.nacks += 1,
+        }
+        self.replies.push_back(r);
     }
 
-    fn note_session(&mut self, session: u32, from: SocketAddr) {
-        if self.sessions.contains(&session) {
-            return;
+    fn session_index(&mut self, now: Instant, id: u32, from: SocketAddr) -> usize {
+        if let Some(i) = self.sessions.iter().position(|s| s.id == id) {
+            let s = &mut self.sessions[i];
+            s.last_heard = now;
+            s.from = from;
+            return i;
         }
         if self.sessions.len() >= MAX_SESSIONS {
-            self.sessions.pop_front();
+            // Forget the longest-silent session that is not the active one.
+            if let Some(i) = self
+                .sessions
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.state != State::Active)
+                .min_by_key(|(_, s)| s.last_heard)
+                .map(|(i, _)| i)
+            {
+                self.sessions.swap_remove(i);
+            }
         }
-        self.sessions.push_back(session);
+        self.sessions.push(Session {
+            id,
+            from,
+            first_seen: now,
+            last_heard: now,
+            state: State::Candidate,
+        });
+        self.sessions.len() - 1
+    }
+
+    fn active_index(&self) -> Option<usize> {
+        let a = self.active?;
+        self.sessions.iter().position(|s| s.id == a)
+    }
+
+    /// Whether chunks of session `i` are taken in now.
+    fn accepts(&mut self, i: usize) -> bool {
+        match self.sessions[i].state {
+            State::Active | State::Candidate => true,
+            State::Ended => false,
+            State::Ignored => match self.active_index() {
+                // The session that outranked it is gone: it may compete again.
+                None => {
+                    self.sessions[i].state = State::Candidate;
+                    true
+                }
+                Some(_) => false,
+            },
+        }
+    }
+
+    fn end_active(&mut self, reason: EndReason) {
+        if let Some(ai) = self.active_index() {
+            let s = &mut self.sessions[ai];
+            s.state = match reason {
+                EndReason::Bye => State::Ended,
+                EndReason::Superseded => State::Ignored,
+                EndReason::Silence => State::Candidate,
+            };
+            let (session, from) = (s.id, s.from);
+            self.events.push_back(ReceiverEvent::SessionEnded {
+                session,
+                from,
+                reason,
+            });
+        }
+        self.active = None;
+        self.reasm.set_protected(None);
+    }
+
+    fn promote(&mut self, i: usize) {
+        if self.active == Some(self.sessions[i].id) {
+            return;
+        }
+        self.end_active(EndReason::Superseded);
+        let s = &mut self.sessions[i];
+        s.state = State::Active;
+        self.active = Some(s.id);
+        self.reasm.set_protected(self.active);
+        let (session, from) = (s.id, s.from);
         self.events
             .push_back(ReceiverEvent::SessionStarted { session, from });
+    }
+
+    /// True when a frame of session `i` may take over from the active session.
+    fn outranks_active(&self, i: usize) -> bool {
+        match self.active_index() {
+            None => true,
+            Some(ai) => ai == i || self.sessions[i].first_seen >= self.sessions[ai].first_seen,
+        }
     }
 
     /// Takes in one datagram that arrived from `from`.
@@ -157,29 +316,56 @@ impl Receiver {
                 attempt,
                 payload,
             } => {
+                let i = self.session_index(now, session, from);
+                if !self.accepts(i) {
+                    self.stats.ignored_datagrams += 1;
+                    return;
+                }
                 self.stats.chunks += 1;
                 if attempt > 0 {
                     self.stats.retransmitted_chunks += 1;
                 }
-                self.note_session(session, from);
                 match self
                     .reasm
                     .insert(now, session, &frame, index, attempt, payload)
                 {
                     Insert::Complete(f) => {
+                        if !self.outranks_active(i) {
+                            // An older session than the one shown: never displayed, never
+                            // acknowledged, so it cannot flip the view back and forth.
+                            self.sessions[i].state = State::Ignored;
+                            self.stats.ignored_datagrams += 1;
+                            self.events
+                                .push_back(ReceiverEvent::SessionIgnored { session, from });
+                            self.reasm.recycle(f.data);
+                            return;
+                        }
+                        self.promote(i);
                         // Later chunks of this same round must not draw a second ACK.
                         self.last_reack = Some((session, frame.seq, attempt));
-                        self.queue_ack(from, session, frame.seq, attempt);
+                        self.reply(Reply::Ack {
+                            to: from,
+                            session,
+                            seq: frame.seq,
+                            index,
+                            attempt,
+                        });
                         self.events
                             .push_back(ReceiverEvent::Frame { from, frame: f });
                     }
                     Insert::AlreadyComplete => {
                         // The sender is resending a frame we have: its ACK was lost. One ACK per
-                        // round is enough.
+                        // (frame, attempt) is enough.
                         let key = (session, frame.seq, attempt);
                         if self.last_reack != Some(key) {
                             self.last_reack = Some(key);
-                            self.queue_ack(from, session, frame.seq, attempt);
+                            self.reply(Reply::Ack {
+                                to: from,
+                                session,
+                                seq: frame.seq,
+                                index,
+                                attempt,
+                            });
                         }
                     }
                     Insert::TooLarge => self.reject("frame_too_large"),
@@ -188,38 +374,86 @@ impl Receiver {
                 }
             }
             Datagram::Bye { session } => {
+                let Some(i) = self.sessions.iter().position(|s| s.id == session) else {
+                    self.stats.ignored_datagrams += 1;
+                    return;
+                };
                 self.reasm.forget_session(session);
-                if let Some(pos) = self.sessions.iter().position(|&s| s == session) {
-                    self.sessions.remove(pos);
-                    self.events
-                        .push_back(ReceiverEvent::SessionEnded { session, from });
+                if self.active == Some(session) {
+                    self.sessions[i].from = from;
+                    self.end_active(EndReason::Bye);
+                } else {
+                    self.sessions[i].state = State::Ended;
                 }
             }
-            Datagram::Ack { .. } => self.reject("unexpected_type"),
+            Datagram::Ack { .. } | Datagram::Nack { .. } => self.reject("unexpected_type"),
         }
     }
 
-    /// Writes the next datagram to send into `buf`; returns where to send it and its length.
+    /// Writes the next datagram to send into `buf` (at least [`wire::MAX_NACK_LEN`] bytes);
+    /// returns where to send it and its length.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
-        let a = self.acks.pop_front()?;
-        let n = Datagram::Ack {
-            session: a.session,
-            seq: a.seq,
-            attempt: a.attempt,
+        let r = self.replies.pop_front()?;
+        match r {
+            Reply::Ack {
+                to,
+                session,
+                seq,
+                index,
+                attempt,
+            } => Datagram::Ack {
+                session,
+                seq,
+                index,
+                attempt,
+            }
+            .encode(buf)
+            .ok()
+            .map(|n| (to, n)),
+            Reply::Nack { to, req } => Datagram::Nack {
+                session: req.session,
+                seq: req.seq,
+                base: req.base,
+                nbits: req.nbits,
+                bitmap: &req.bitmap,
+            }
+            .encode(buf)
+            .ok()
+            .map(|n| (to, n)),
         }
-        .encode(buf)
-        .ok()?;
-        Some((a.to, n))
     }
 
     /// When [`Receiver::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.reasm.poll_timeout()
+        let silence = self
+            .active_index()
+            .map(|i| self.sessions[i].last_heard + self.cfg.session_timeout);
+        match (self.reasm.poll_timeout(), silence) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Acts on timers that have expired by `now`.
+    /// Acts on timers that have expired by `now`: partial-frame timeouts, NACKs, silence.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.reasm.handle_timeout(now);
+        while let Some(req) = self.reasm.poll_nack() {
+            // NACK only what will be shown: never for ignored or ended sessions.
+            let Some(s) = self.sessions.iter().find(|s| s.id == req.session) else {
+                continue;
+            };
+            if matches!(s.state, State::Active | State::Candidate) {
+                let to = s.from;
+                self.reply(Reply::Nack { to, req });
+            }
+        }
+        if let Some(ai) = self.active_index() {
+            if now.saturating_duration_since(self.sessions[ai].last_heard)
+                >= self.cfg.session_timeout
+            {
+                self.end_active(EndReason::Silence);
+            }
+        }
     }
 
     /// The next thing that happened, if any.
@@ -233,32 +467,54 @@ mod tests {
     use super::*;
     use crate::sender::{OutgoingFrame, Sender, SenderConfig, SenderEvent};
     use crate::wire::Codec;
-    use std::time::Duration;
+
+    const MS: Duration = Duration::from_millis(1);
 
     fn addr(p: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], p))
     }
 
-    /// Moves every datagram one way and the ACKs back, dropping the datagrams whose index in
-    /// the stream `drop` selects. Returns frames delivered.
+    fn unpaced() -> SenderConfig {
+        SenderConfig {
+            pace_per_sec: 0.0,
+            ..SenderConfig::default()
+        }
+    }
+
+    /// Moves every datagram one way (dropping those `drop` selects) and the replies back.
+    /// Returns frames delivered.
     fn exchange(
         s: &mut Sender,
         r: &mut Receiver,
         now: Instant,
+        from: SocketAddr,
         mut drop: impl FnMut(usize) -> bool,
     ) -> Vec<CompleteFrame> {
         let mut buf = vec![0u8; 1500];
         let mut i = 0;
-        while let Some(n) = s.poll_transmit(now, &mut buf) {
-            if !drop(i) {
-                r.handle_datagram(now, addr(1), &buf[..n]);
+        // Until nothing moves either way (bounded: a livelock fails the test).
+        for _ in 0..100 {
+            let mut moved = false;
+            while let Some(n) = s.poll_transmit(now, &mut buf) {
+                if !drop(i) {
+                    r.handle_datagram(now, from, &buf[..n]);
+                }
+                i += 1;
+                moved = true;
             }
-            i += 1;
+            while let Some((to, n)) = r.poll_transmit(&mut buf) {
+                assert_eq!(to, from);
+                s.handle_datagram(now, &buf[..n]);
+                moved = true;
+            }
+            if !moved {
+                return frames(r);
+            }
         }
-        while let Some((to, n)) = r.poll_transmit(&mut buf) {
-            assert_eq!(to, addr(1));
-            s.handle_datagram(now, &buf[..n]);
-        }
+        panic!("exchange did not settle")
+    }
+
+    fn frames(r: &mut Receiver) -> Vec<CompleteFrame> {
         std::iter::from_fn(|| r.poll_event())
             .filter_map(|e| match e {
                 ReceiverEvent::Frame { frame, .. } => Some(frame),
@@ -280,121 +536,254 @@ mod tests {
     #[test]
     fn frames_flow_and_are_acked() {
         let t = Instant::now();
-        let mut s = Sender::new(SenderConfig::default(), 5);
+        let mut s = Sender::new(unpaced(), 5);
         let mut r = Receiver::new(ReceiverConfig::default());
         for k in 0..10u8 {
-            assert!(s.wants_frame());
+            assert!(s.wants_frame(t));
             s.push_frame(t, frame(5000 + k as usize, k)).unwrap();
-            let got = exchange(&mut s, &mut r, t, |_| false);
+            let got = exchange(&mut s, &mut r, t, addr(1), |_| false);
             assert_eq!(got.len(), 1);
             assert_eq!(got[0].data, frame(5000 + k as usize, k).data);
             assert_eq!(got[0].info.seq, k as u32);
         }
         assert_eq!(s.stats().frames_acked, 10);
+        assert_eq!(r.active_session(), Some(5));
     }
 
     #[test]
-    fn lost_chunk_then_resend_recovers() {
+    fn lost_chunks_are_nacked_and_repaired_selectively() {
         let t = Instant::now();
-        let mut s = Sender::new(SenderConfig::default(), 5);
+        let mut s = Sender::new(unpaced(), 5);
         let mut r = Receiver::new(ReceiverConfig::default());
-        s.push_frame(t, frame(5000, 1)).unwrap();
-        assert!(exchange(&mut s, &mut r, t, |i| i == 2).is_empty());
-        let t1 = t + Duration::from_millis(100);
-        s.handle_timeout(t1);
-        let got = exchange(&mut s, &mut r, t1, |_| false);
+        s.push_frame(t, frame(1160 * 10, 1)).unwrap();
+        assert!(exchange(&mut s, &mut r, t, addr(1), |i| i == 2 || i == 5).is_empty());
+        let t1 = r.poll_timeout().unwrap();
+        assert_eq!(t1, t + 2 * MS, "NACK 2 ms after the burst's end");
+        r.handle_timeout(t1);
+        let got = exchange(&mut s, &mut r, t1, addr(1), |_| false);
         assert_eq!(got.len(), 1);
         assert!(s.is_idle());
+        assert_eq!(s.stats().retransmitted_chunks, 2);
+        assert_eq!(r.stats().nacks, 1);
     }
 
     #[test]
-    fn lost_ack_gets_one_fresh_ack_per_round() {
+    fn lost_ack_gets_one_fresh_ack_per_probe() {
         let t = Instant::now();
-        let mut s = Sender::new(SenderConfig::default(), 5);
+        let mut s = Sender::new(unpaced(), 5);
         let mut r = Receiver::new(ReceiverConfig::default());
         s.push_frame(t, frame(5000, 1)).unwrap();
-        // Deliver every chunk but lose the ACK.
         let mut buf = vec![0u8; 1500];
         while let Some(n) = s.poll_transmit(t, &mut buf) {
             r.handle_datagram(t, addr(1), &buf[..n]);
         }
-        assert!(r.poll_transmit(&mut buf).is_some());
-        let first = std::iter::from_fn(|| r.poll_event())
-            .filter(|e| matches!(e, ReceiverEvent::Frame { .. }))
-            .count();
-        assert_eq!(first, 1);
-        let t1 = t + Duration::from_millis(100);
+        assert!(r.poll_transmit(&mut buf).is_some(), "the ACK, then lost");
+        assert_eq!(frames(&mut r).len(), 1);
+        let t1 = t + s.rto();
         s.handle_timeout(t1);
-        let got = exchange(&mut s, &mut r, t1, |_| false);
+        let got = exchange(&mut s, &mut r, t1, addr(1), |_| false);
         assert!(got.is_empty(), "the frame is not delivered twice");
         assert!(s.is_idle(), "the re-ACK reached the sender");
         assert_eq!(r.stats().acks, 2);
-        let acked = std::iter::from_fn(|| s.poll_event())
-            .filter(|e| matches!(e, SenderEvent::Acked { .. }))
-            .count();
-        assert_eq!(acked, 1);
     }
 
     #[test]
     fn one_ack_per_round_even_when_an_early_chunk_completes_the_frame() {
         let t = Instant::now();
-        let mut s = Sender::new(SenderConfig::default(), 5);
+        let mut s = Sender::new(unpaced(), 5);
         let mut r = Receiver::new(ReceiverConfig::default());
-        s.push_frame(t, frame(5000, 1)).unwrap();
-        // Round 0 loses chunk 0; round 1 delivers chunk 0 first, completing the frame, and
-        // then the rest of the round arrives too.
-        exchange(&mut s, &mut r, t, |i| i == 0);
+        s.push_frame(t, frame(1160 * 5, 1)).unwrap();
+        // Everything but chunk 0 arrives.
+        assert!(exchange(&mut s, &mut r, t, addr(1), |i| i == 0).is_empty());
+        // A NACK that also names chunk 4 (as a reordered, duplicated one might): the repair
+        // round is chunks 0 and 4, and chunk 0 completes the frame before 4 arrives.
+        let bitmap = [0b1000_1000];
+        let mut buf = vec![0u8; 1500];
+        let n = Datagram::Nack {
+            session: 5,
+            seq: 0,
+            base: 0,
+            nbits: 5,
+            bitmap: &bitmap,
+        }
+        .encode(&mut buf)
+        .unwrap();
+        s.handle_datagram(t + 3 * MS, &buf[..n]);
         let acks_before = r.stats().acks;
-        s.handle_timeout(t + Duration::from_millis(100));
-        exchange(&mut s, &mut r, t + Duration::from_millis(100), |_| false);
-        assert_eq!(r.stats().acks - acks_before, 1);
-        assert_eq!(s.stats().stale_acks, 0);
+        let got = exchange(&mut s, &mut r, t + 3 * MS, addr(1), |_| false);
+        assert_eq!(got.len(), 1);
+        assert_eq!(s.stats().retransmitted_chunks, 2);
+        assert_eq!(
+            r.stats().acks - acks_before,
+            1,
+            "chunk 4 drew no second ACK"
+        );
+        assert_eq!(s.stats().stale_replies, 0);
     }
 
     #[test]
-    fn junk_is_counted_by_kind_and_bye_ends_session() {
+    fn junk_is_counted_by_kind() {
         let t = Instant::now();
         let mut r = Receiver::new(ReceiverConfig::default());
         r.handle_datagram(t, addr(1), b"GET / HTTP/1.1");
         r.handle_datagram(t, addr(1), b"CW");
-        let mut s = Sender::new(SenderConfig::default(), 5);
-        s.push_frame(t, frame(10, 0)).unwrap();
-        exchange(&mut s, &mut r, t, |_| false);
-        s.close();
-        exchange(&mut s, &mut r, t, |_| false);
+        let mut ack = [0u8; wire::ACK_LEN];
+        Datagram::Ack {
+            session: 1,
+            seq: 1,
+            index: 0,
+            attempt: 0,
+        }
+        .encode(&mut ack)
+        .unwrap();
+        r.handle_datagram(t, addr(1), &ack);
         let st = r.stats().clone();
         assert_eq!(st.rejected.get("bad_magic"), Some(&1));
         assert_eq!(st.rejected.get("truncated"), Some(&1));
-        assert_eq!(st.rejected_total(), 2);
+        assert_eq!(st.rejected.get("unexpected_type"), Some(&1));
+        assert_eq!(st.rejected_total(), 3);
+    }
+
+    fn events(r: &mut Receiver) -> Vec<ReceiverEvent> {
+        std::iter::from_fn(|| r.poll_event()).collect()
     }
 
     #[test]
-    fn session_events() {
+    fn bye_and_silence_end_the_session() {
         let t = Instant::now();
-        let mut s = Sender::new(SenderConfig::default(), 5);
+        let mut s = Sender::new(unpaced(), 5);
         let mut r = Receiver::new(ReceiverConfig::default());
         s.push_frame(t, frame(10, 0)).unwrap();
-        let mut buf = vec![0u8; 1500];
-        while let Some(n) = s.poll_transmit(t, &mut buf) {
-            r.handle_datagram(t, addr(1), &buf[..n]);
-        }
-        assert_eq!(
-            r.poll_event(),
-            Some(ReceiverEvent::SessionStarted {
-                session: 5,
-                from: addr(1)
-            })
-        );
-        assert!(matches!(r.poll_event(), Some(ReceiverEvent::Frame { .. })));
+        exchange(&mut s, &mut r, t, addr(1), |_| false);
         s.close();
+        let mut buf = vec![0u8; 1500];
         let n = s.poll_transmit(t, &mut buf).unwrap();
         r.handle_datagram(t, addr(1), &buf[..n]);
-        assert_eq!(
-            r.poll_event(),
-            Some(ReceiverEvent::SessionEnded {
-                session: 5,
-                from: addr(1)
-            })
-        );
+        assert!(events(&mut r).contains(&ReceiverEvent::SessionEnded {
+            session: 5,
+            from: addr(1),
+            reason: EndReason::Bye
+        }));
+        assert_eq!(r.active_session(), None);
+
+        let mut s2 = Sender::new(unpaced(), 6);
+        s2.push_frame(t, frame(10, 0)).unwrap();
+        exchange(&mut s2, &mut r, t, addr(2), |_| false);
+        assert_eq!(r.active_session(), Some(6));
+        assert_eq!(r.poll_timeout(), Some(t + Duration::from_secs(2)));
+        r.handle_timeout(t + Duration::from_secs(2));
+        assert!(events(&mut r).contains(&ReceiverEvent::SessionEnded {
+            session: 6,
+            from: addr(2),
+            reason: EndReason::Silence
+        }));
+    }
+
+    #[test]
+    fn restarted_sender_takes_over_and_the_old_one_is_ignored() {
+        let t = Instant::now();
+        let mut old = Sender::new(unpaced(), 1);
+        let mut new = Sender::new(unpaced(), 2);
+        let mut r = Receiver::new(ReceiverConfig::default());
+        old.push_frame(t, frame(3000, 1)).unwrap();
+        assert_eq!(exchange(&mut old, &mut r, t, addr(1), |_| false).len(), 1);
+        let t1 = t + 10 * MS;
+        new.push_frame(t1, frame(3000, 2)).unwrap();
+        assert_eq!(exchange(&mut new, &mut r, t1, addr(2), |_| false).len(), 1);
+        assert_eq!(r.active_session(), Some(2));
+        // The old sender keeps going: ignored, never acknowledged, never shown.
+        old.push_frame(t1, frame(3000, 3)).unwrap();
+        assert!(exchange(&mut old, &mut r, t1, addr(1), |_| false).is_empty());
+        assert!(!old.is_idle(), "no ACK for the ignored session");
+        assert!(r.stats().ignored_datagrams >= 3);
+        assert_eq!(r.active_session(), Some(2));
+        // Once the newer one says BYE, the older may be shown again.
+        new.close();
+        exchange(&mut new, &mut r, t1, addr(2), |_| false);
+        old.push_frame(t1, frame(3000, 4)).unwrap();
+        assert_eq!(exchange(&mut old, &mut r, t1, addr(1), |_| false).len(), 1);
+        assert_eq!(r.active_session(), Some(1));
+    }
+
+    #[test]
+    fn a_session_that_never_completes_a_frame_never_takes_over() {
+        let t = Instant::now();
+        let mut s = Sender::new(unpaced(), 1);
+        let mut r = Receiver::new(ReceiverConfig::default());
+        s.push_frame(t, frame(3000, 1)).unwrap();
+        exchange(&mut s, &mut r, t, addr(1), |_| false);
+        // A forged chunk of a new session with a wrong CRC.
+        let data = [7u8; 100];
+        let d = Datagram::Chunk {
+            session: 99,
+            frame: wire::FrameInfo {
+                seq: 0,
+                count: 1,
+                len: 100,
+                crc32: 0,
+                codec: Codec::Jpeg,
+                width: 1,
+                height: 1,
+                timestamp_us: 0,
+            },
+            index: 0,
+            attempt: 0,
+            payload: &data,
+        };
+        let mut buf = vec![0u8; 200];
+        let n = d.encode(&mut buf).unwrap();
+        r.handle_datagram(t, addr(9), &buf[..n]);
+        assert_eq!(r.active_session(), Some(1));
+        assert_eq!(r.stats().reassembly.crc_failures, 1);
+    }
+
+    /// Seeded random loss both ways: every frame still arrives exactly, in a bounded number
+    /// of steps of a virtual clock.
+    #[test]
+    fn heavy_loss_both_ways_still_delivers_every_frame() {
+        for (seed, loss) in [(1u64, 0.05), (2, 0.1), (3, 0.3)] {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mut s = Sender::new(unpaced(), 5);
+            let mut r = Receiver::new(ReceiverConfig::default());
+            let mut now = Instant::now();
+            let mut buf = vec![0u8; 1500];
+            let mut delivered = Vec::new();
+            let mut steps = 0;
+            for k in 0..20u8 {
+                let f = frame(1160 * 12 + k as usize, k);
+                s.push_frame(now, f).unwrap();
+                while !s.is_idle() {
+                    steps += 1;
+                    assert!(steps < 20_000, "no progress at {loss} loss");
+                    while let Some(n) = s.poll_transmit(now, &mut buf) {
+                        if rng.f64() >= loss {
+                            r.handle_datagram(now, addr(1), &buf[..n]);
+                        }
+                    }
+                    while let Some((_, n)) = r.poll_transmit(&mut buf) {
+                        if rng.f64() >= loss {
+                            s.handle_datagram(now, &buf[..n]);
+                        }
+                    }
+                    delivered.extend(frames(&mut r));
+                    let next = [s.poll_timeout(), r.poll_timeout()]
+                        .into_iter()
+                        .flatten()
+                        .min()
+                        .unwrap_or(now + MS);
+                    now = next.max(now);
+                    s.handle_timeout(now);
+                    r.handle_timeout(now);
+                }
+                while let Some(e) = s.poll_event() {
+                    assert!(!matches!(e, SenderEvent::GaveUp { .. }));
+                }
+            }
+            assert_eq!(delivered.len(), 20, "at {loss} loss");
+            for (k, f) in delivered.iter().enumerate() {
+                assert_eq!(f.data, frame(1160 * 12 + k, k as u8).data);
+            }
+            assert!(s.stats().retransmitted_chunks > 0);
+        }
     }
 }

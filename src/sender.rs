@@ -5,26 +5,49 @@
 //! ([`Sender::handle_timeout`]), and drains what it wants to send ([`Sender::poll_transmit`]) and
 //! what happened ([`Sender::poll_event`]). The same loop shape as quinn-proto and str0m.
 //!
-//! Pacing is stop-and-wait: one frame is in flight until the viewer ACKs it. When the ACK does
-//! not come within the ACK timeout, the frame is superseded by a newer frame if the caller has
-//! one ([`Sender::wants_frame`] turns true at that moment), or else sent again, up to
-//! `max_attempts` rounds.
+//! Pacing is stop-and-wait per frame: one frame is in flight until the viewer ACKs it.
+//! - Loss is repaired selectively: the viewer NACKs the chunks it lacks and only those are
+//!   sent again.
+//! - When nothing at all comes back within the retransmission timeout (RFC 6298, from measured
+//!   round trips), the frame's last chunk is sent again as a probe: the viewer answers it with
+//!   an ACK (if only the ACK was lost) or a NACK.
+//! - A frame older than `max_latency` gives way to a newer one ([`Sender::wants_frame`]).
+//! - After `peer_timeout` without any answer the viewer counts as gone: frames are then only
+//!   probed, one datagram every `probe_interval`, until it answers again.
+//! - Chunks leave through a token-bucket pacer, so a large frame does not arrive as one burst.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::wire::{self, chunk_count, Codec, Datagram, FrameInfo};
+use fixedbitset::FixedBitSet;
+
+use crate::timing::{Pacer, RttEstimator};
+use crate::wire::{self, chunk_count, nack_missing, Codec, Datagram, FrameInfo};
 
 /// Tunables of the sender.
 #[derive(Debug, Clone, Copy)]
 pub struct SenderConfig {
     /// Largest datagram to send, in bytes of UDP payload.
     pub mtu: usize,
-    /// How long to wait for a frame's ACK after its last chunk went out.
+    /// The longest wait for an answer (ACK or NACK) before probing again; also the first wait,
+    /// before any round trip has been measured.
     pub ack_timeout: Duration,
-    /// Transmission rounds per frame before giving up on it when no newer frame replaces it
-    /// (at least 1); `None` retries for as long as no newer frame arrives.
+    /// The shortest retransmission timeout, however fast the path looks.
+    pub min_rto: Duration,
+    /// A frame older than this (since it was pushed) is replaced by a newer one as soon as the
+    /// caller has one.
+    pub max_latency: Duration,
+    /// Timeouts a frame may have before it is given up on, when no newer frame replaces it
+    /// (at least 1); `None` keeps probing for as long as no newer frame arrives.
     pub max_attempts: Option<u32>,
+    /// Silence after which the viewer counts as gone.
+    pub peer_timeout: Duration,
+    /// While the viewer is gone, one probe datagram per this interval.
+    pub probe_interval: Duration,
+    /// Pacing rate in datagrams per second; 0 disables pacing.
+    pub pace_per_sec: f64,
+    /// Datagrams that may leave back to back before pacing applies.
+    pub pace_burst: u32,
 }
 
 impl Default for SenderConfig {
@@ -32,7 +55,15 @@ impl Default for SenderConfig {
         SenderConfig {
             mtu: 1200,
             ack_timeout: Duration::from_millis(100),
+            min_rto: Duration::from_millis(20),
+            max_latency: Duration::from_millis(150),
             max_attempts: None,
+            peer_timeout: Duration::from_secs(1),
+            probe_interval: Duration::from_millis(250),
+            // 1 Gbit/s of 1200-byte datagrams in bursts of 32 (~74 KB of kernel buffer each,
+            // a third of Linux's default receive buffer).
+            pace_per_sec: 100_000.0,
+            pace_burst: 32,
         }
     }
 }
@@ -59,32 +90,35 @@ pub enum SenderEvent {
     Acked {
         /// The frame's sequence number.
         seq: u32,
-        /// Time from the last chunk of the acknowledged round to the ACK; `None` when the ACK
-        /// cannot be matched to a fully sent round (it came before that round finished, or
-        /// names a round too old to remember), so that no false sample is taken.
+        /// Round trip of the transmission the ACK names; `None` when the ACK names one this
+        /// sender no longer remembers, so that no false sample is taken.
         rtt: Option<Duration>,
         /// Frame size in bytes.
         bytes: usize,
-        /// Rounds it took (1 = no retransmission).
-        attempts: u32,
+        /// Chunks that had to be sent again.
+        resent_chunks: u32,
     },
-    /// No ACK in time for one round of the frame.
+    /// Nothing came back within the retransmission timeout.
     TimedOut {
         /// The frame's sequence number.
         seq: u32,
-        /// Rounds sent so far.
-        attempts: u32,
+        /// Timeouts of this frame so far.
+        timeouts: u32,
     },
-    /// An unacknowledged frame was replaced by a newer one.
+    /// An unacknowledged frame was replaced by a newer one (or cut off by `close`).
     Abandoned {
         /// The frame's sequence number.
         seq: u32,
     },
-    /// A frame used all its rounds without an ACK and nothing newer replaced it.
+    /// A frame used all its attempts and nothing newer replaced it.
     GaveUp {
         /// The frame's sequence number.
         seq: u32,
     },
+    /// The viewer stopped answering: from now on frames are only probed.
+    PeerLost,
+    /// The viewer answers again.
+    PeerBack,
 }
 
 /// Counters the sender keeps.
@@ -96,18 +130,25 @@ pub struct SenderStats {
     pub frames_acked: u64,
     /// Bytes of acknowledged frames.
     pub bytes_acked: u64,
-    /// Frames replaced before their ACK, given up on, or cut off by `close`.
+    /// Frames that never got an ACK: abandoned, given up on, or cut off by `close`.
     pub frames_dropped: u64,
+    /// Of those, frames replaced by a newer one after their deadline.
+    pub frames_abandoned: u64,
     /// Datagrams sent (chunks and control).
     pub datagrams_sent: u64,
-    /// Chunks sent again in a later round.
+    /// Chunks sent again (after a NACK, or as a probe).
     pub retransmitted_chunks: u64,
-    /// ACK timeouts.
+    /// NACKs received for the frame in flight.
+    pub nacks: u64,
+    /// Retransmission timeouts.
     pub timeouts: u64,
-    /// Datagrams received that were not valid camwire datagrams.
+    /// Probe datagrams sent while the viewer was gone.
+    pub probes: u64,
+    /// Datagrams received that were not valid camwire datagrams for a sender.
     pub invalid_datagrams: u64,
-    /// Valid ACKs that were not for the frame in flight (late, duplicated, or another session).
-    pub stale_acks: u64,
+    /// Valid ACKs and NACKs that were not for the frame in flight (late, duplicated, or
+    /// another session).
+    pub stale_replies: u64,
 }
 
 /// Why a frame was refused.
@@ -126,17 +167,25 @@ pub enum PushError {
     },
 }
 
+/// Why a frame in flight stops being sent.
+enum Drop {
+    Replaced,
+    Closed,
+    GaveUp,
+}
+
 struct InFlight {
     info: FrameInfo,
     data: Vec<u8>,
-    /// Rounds started so far (the current round's `attempt` byte is `rounds - 1`).
-    rounds: u32,
-    /// Next chunk of the current round to emit.
-    cursor: u16,
-    /// When each of the last 8 rounds' last chunk left, with that round's `attempt` byte.
-    round_sent: [Option<(u8, Instant)>; 8],
-    /// When to give up waiting for the ACK of the current round (set once it is fully sent).
-    deadline: Option<Instant>,
+    /// The `attempt` byte for chunks sent from now on: 0 first, +1 per repair or probe.
+    gen: u8,
+    pushed: Instant,
+    /// Set while the deadline is still ahead, so that `poll_timeout` wakes the caller once.
+    deadline_armed: bool,
+    /// Armed when nothing is left to send: the retransmission timer.
+    rto_at: Option<Instant>,
+    timeouts: u32,
+    resent: u32,
 }
 
 /// The sans-IO sending endpoint of one session.
@@ -145,6 +194,20 @@ pub struct Sender {
     session: u32,
     next_seq: u32,
     current: Option<InFlight>,
+    /// Chunks of the current frame still to send; kept between frames for its allocation.
+    pending: FixedBitSet,
+    pending_count: usize,
+    scan: usize,
+    /// Per chunk of the current frame: the `attempt` and time of its latest transmission.
+    sent_at: Vec<Option<(u8, Instant)>>,
+    rtt: RttEstimator,
+    pacer: Pacer,
+    responsive: bool,
+    /// When the viewer last answered, or when we began waiting for it to.
+    heard: Option<Instant>,
+    last_probe: Option<Instant>,
+    /// While the viewer is gone, queued chunks wait for this probe slot.
+    probe_at: Option<Instant>,
     bye: bool,
     events: VecDeque<SenderEvent>,
     spare: Option<Vec<u8>>,
@@ -153,9 +216,7 @@ pub struct Sender {
 
 impl Sender {
     /// A sender for session `session` (pick it at random per run, so viewers can tell runs
-    /// apart).
-    ///
-    /// `cfg.mtu` is clamped to `wire::MIN_MTU..=wire::MAX_DATAGRAM`.
+    /// apart). `cfg.mtu` is clamped to `wire::MIN_MTU..=wire::MAX_DATAGRAM`.
     pub fn new(mut cfg: SenderConfig, session: u32) -> Self {
         cfg.mtu = cfg.mtu.clamp(wire::MIN_MTU, wire::MAX_DATAGRAM);
         Sender {
@@ -163,6 +224,16 @@ impl Sender {
             session,
             next_seq: 0,
             current: None,
+            pending: FixedBitSet::new(),
+            pending_count: 0,
+            scan: 0,
+            sent_at: Vec::new(),
+            rtt: RttEstimator::new(cfg.min_rto, cfg.ack_timeout),
+            pacer: Pacer::new(cfg.pace_per_sec, cfg.pace_burst),
+            responsive: true,
+            heard: None,
+            last_probe: None,
+            probe_at: None,
             bye: false,
             events: VecDeque::new(),
             spare: None,
@@ -180,19 +251,41 @@ impl Sender {
         &self.stats
     }
 
-    /// True when a new frame would be sent at once: nothing is in flight, or the frame in
-    /// flight has missed its ACK and a newer one should replace it.
-    pub fn wants_frame(&self) -> bool {
+    /// The smoothed round-trip time, once measured.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.rtt.srtt()
+    }
+
+    /// The current retransmission timeout.
+    pub fn rto(&self) -> Duration {
+        self.rtt.rto()
+    }
+
+    /// False while the viewer is considered gone (only probes are sent).
+    pub fn is_peer_responsive(&self) -> bool {
+        self.responsive
+    }
+
+    /// Changes how many timeouts a frame may have when nothing newer replaces it, for example
+    /// to bound the wait for the last frame of a finite stream.
+    pub fn set_max_attempts(&mut self, max: Option<u32>) {
+        self.cfg.max_attempts = max;
+    }
+
+    /// True when a new frame should be pushed now: nothing is in flight, or the frame in flight
+    /// is past its deadline. (While the viewer is gone, a pushed frame only replaces the one
+    /// waiting for the next probe slot, so pushing costs no datagrams.)
+    pub fn wants_frame(&self, now: Instant) -> bool {
         match &self.current {
             None => true,
-            Some(f) => f.rounds > 1,
+            Some(f) => now >= f.pushed + self.cfg.max_latency,
         }
     }
 
-    /// Changes how many rounds a frame gets when nothing newer replaces it, for example to
-    /// bound the wait for the last frame of a finite stream.
-    pub fn set_max_attempts(&mut self, max: Option<u32>) {
-        self.cfg.max_attempts = max;
+    /// The next probe slot while the viewer is gone.
+    fn next_probe_slot(&self, now: Instant) -> Instant {
+        self.last_probe
+            .map_or(now, |t| (t + self.cfg.probe_interval).max(now))
     }
 
     /// True when no frame is waiting for its ACK.
@@ -205,27 +298,60 @@ impl Sender {
         self.spare.take()
     }
 
+    fn drop_current(&mut self, why: Drop) {
+        if let Some(old) = self.current.take() {
+            let seq = old.info.seq;
+            self.stats.frames_dropped += 1;
+            self.events.push_back(match why {
+                Drop::Replaced => {
+                    self.stats.frames_abandoned += 1;
+                    SenderEvent::Abandoned { seq }
+                }
+                Drop::Closed => SenderEvent::Abandoned { seq },
+                Drop::GaveUp => SenderEvent::GaveUp { seq },
+            });
+            self.spare = Some(old.data);
+        }
+        self.pending.clear();
+        self.pending_count = 0;
+    }
+
+    fn queue(&mut self, index: u16) -> bool {
+        let i = index as usize;
+        if self.pending.put(i) {
+            return false;
+        }
+        self.pending_count += 1;
+        if let Some(f) = &mut self.current {
+            f.rto_at = None;
+        }
+        true
+    }
+
     /// Starts sending `frame`, abandoning any unacknowledged frame. Returns its sequence number.
-    pub fn push_frame(&mut self, _now: Instant, frame: OutgoingFrame) -> Result<u32, PushError> {
+    pub fn push_frame(&mut self, now: Instant, frame: OutgoingFrame) -> Result<u32, PushError> {
         if frame.data.is_empty() {
             return Err(PushError::Empty);
         }
-        let count = chunk_count(frame.data.len(), self.cfg.mtu).ok_or(PushError::TooLarge {
+        let too_large = || PushError::TooLarge {
             len: frame.data.len(),
             mtu: self.cfg.mtu,
-        })?;
-        let len = u32::try_from(frame.data.len()).map_err(|_| PushError::TooLarge {
-            len: frame.data.len(),
-            mtu: self.cfg.mtu,
-        })?;
-        if let Some(old) = self.current.take() {
-            self.stats.frames_dropped += 1;
-            self.events
-                .push_back(SenderEvent::Abandoned { seq: old.info.seq });
-            self.spare = Some(old.data);
+        };
+        let count = chunk_count(frame.data.len(), self.cfg.mtu).ok_or_else(too_large)?;
+        let len = u32::try_from(frame.data.len()).map_err(|_| too_large())?;
+        if self.current.is_none() {
+            // Silence is counted from when we start waiting, not from an answer long ago.
+            self.heard = Some(now);
         }
+        self.drop_current(Drop::Replaced);
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
+        let n = count as usize;
+        self.pending.clear();
+        self.pending.grow(n);
+        self.sent_at.clear();
+        self.sent_at.resize(n, None);
+        self.scan = 0;
         self.current = Some(InFlight {
             info: FrameInfo {
                 seq,
@@ -238,28 +364,34 @@ impl Sender {
                 timestamp_us: frame.timestamp_us,
             },
             data: frame.data,
-            rounds: 1,
-            cursor: 0,
-            round_sent: [None; 8],
-            deadline: None,
+            gen: 0,
+            pushed: now,
+            deadline_armed: true,
+            rto_at: None,
+            timeouts: 0,
+            resent: 0,
         });
+        if self.responsive {
+            self.pending.insert_range(..n);
+            self.pending_count = n;
+        } else {
+            // The viewer is gone: probe with one chunk at the next slot. If it is back, it
+            // NACKs the rest.
+            self.queue(count - 1);
+            self.probe_at = Some(self.next_probe_slot(now));
+        }
         self.stats.frames_sent += 1;
         Ok(seq)
     }
 
     /// Ends the session: drops any frame in flight and queues a BYE.
     pub fn close(&mut self) {
-        if let Some(f) = self.current.take() {
-            self.stats.frames_dropped += 1;
-            self.events
-                .push_back(SenderEvent::Abandoned { seq: f.info.seq });
-            self.spare = Some(f.data);
-        }
+        self.drop_current(Drop::Closed);
         self.bye = true;
     }
 
     /// Writes the next datagram to send into `buf` and returns its length, or `None` when
-    /// there is nothing to send now.
+    /// there is nothing to send now (see [`Sender::poll_timeout`] for when to ask again).
     ///
     /// # Panics
     /// If `buf` is shorter than the configured MTU: a caller bug that would otherwise stall
@@ -270,28 +402,48 @@ impl Sender {
             "poll_transmit needs a buffer of at least mtu ({}) bytes",
             self.cfg.mtu
         );
-        if let Some(f) = &mut self.current {
-            if f.cursor < f.info.count {
-                let index = f.cursor;
-                let attempt = (f.rounds - 1).min(u8::MAX as u32) as u8;
+        let probe_waits = !self.responsive && self.probe_at.is_some_and(|t| now < t);
+        if self.pending_count > 0 && !probe_waits && self.pacer.delay(now).is_none() {
+            if let Some(f) = &mut self.current {
+                let n = f.info.count as usize;
+                // Ascending from where we left off, wrapping: the first round goes in order.
+                let index = self
+                    .pending
+                    .ones()
+                    .find(|&i| i >= self.scan)
+                    .or_else(|| self.pending.ones().next())
+                    .expect("pending_count > 0");
+                self.pending.set(index, false);
+                self.pending_count -= 1;
+                self.scan = (index + 1) % n;
                 let d = Datagram::Chunk {
                     session: self.session,
                     frame: f.info,
-                    index,
-                    attempt,
-                    payload: &f.data[f.info.chunk_range(index)],
+                    index: index as u16,
+                    attempt: f.gen,
+                    payload: &f.data[f.info.chunk_range(index as u16)],
                 };
-                let n = d.encode(buf).ok()?;
-                f.cursor += 1;
+                let len = d.encode(buf).expect("buffer checked above");
+                self.sent_at[index] = Some((f.gen, now));
+                self.pacer.on_send(now);
                 self.stats.datagrams_sent += 1;
-                if f.rounds > 1 {
+                if f.gen > 0 {
                     self.stats.retransmitted_chunks += 1;
+                    f.resent += 1;
                 }
-                if f.cursor == f.info.count {
-                    f.round_sent[attempt as usize % 8] = Some((attempt, now));
-                    f.deadline = Some(now + self.cfg.ack_timeout);
+                if !self.responsive {
+                    self.stats.probes += 1;
+                    self.last_probe = Some(now);
                 }
-                return Some(n);
+                if self.pending_count == 0 {
+                    let wait = if self.responsive {
+                        self.rtt.rto()
+                    } else {
+                        self.cfg.probe_interval
+                    };
+                    f.rto_at = Some(now + wait);
+                }
+                return Some(len);
             }
         }
         if self.bye {
@@ -306,82 +458,171 @@ impl Sender {
         None
     }
 
+    fn heard_from_peer(&mut self, now: Instant) {
+        self.heard = Some(now);
+        if !self.responsive {
+            self.responsive = true;
+            self.events.push_back(SenderEvent::PeerBack);
+        }
+    }
+
     /// Takes in one datagram from the viewer.
     pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8]) {
-        let (session, seq, attempt) = match wire::parse(bytes) {
+        match wire::parse(bytes) {
             Ok(Datagram::Ack {
                 session,
                 seq,
+                index,
                 attempt,
-            }) => (session, seq, attempt),
-            Ok(_) => {
-                self.stats.invalid_datagrams += 1;
-                return;
+            }) if session == self.session => {
+                self.heard_from_peer(now);
+                self.on_ack(now, seq, index, attempt);
             }
-            Err(_) => {
-                self.stats.invalid_datagrams += 1;
-                return;
+            Ok(Datagram::Nack {
+                session,
+                seq,
+                base,
+                nbits,
+                bitmap,
+            }) if session == self.session => {
+                self.heard_from_peer(now);
+                self.on_nack(now, seq, base, nbits, bitmap);
             }
-        };
-        let matches =
-            session == self.session && self.current.as_ref().is_some_and(|f| f.info.seq == seq);
-        if !matches {
-            self.stats.stale_acks += 1;
+            Ok(Datagram::Ack { .. }) | Ok(Datagram::Nack { .. }) => self.stats.stale_replies += 1,
+            Ok(_) | Err(_) => self.stats.invalid_datagrams += 1,
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, seq: u32, index: u16, attempt: u8) {
+        if !self.current.as_ref().is_some_and(|f| f.info.seq == seq) {
+            self.stats.stale_replies += 1;
             return;
         }
-        let f = self.current.take().expect("checked above");
-        // Past 255 rounds every round says 255, so the echo no longer tells rounds apart.
-        let rtt = match f.round_sent[attempt as usize % 8] {
-            Some((a, t)) if a == attempt && attempt < u8::MAX => {
-                Some(now.saturating_duration_since(t))
-            }
+        // A sample only when the ACK names the latest transmission of that chunk exactly.
+        let rtt = match self.sent_at.get(index as usize) {
+            Some(Some((a, t))) if *a == attempt => Some(now.saturating_duration_since(*t)),
             _ => None,
         };
+        if let Some(r) = rtt {
+            self.rtt.on_sample(r);
+        }
+        let f = self.current.take().expect("checked above");
+        self.pending.clear();
+        self.pending_count = 0;
         self.stats.frames_acked += 1;
         self.stats.bytes_acked += f.data.len() as u64;
         self.events.push_back(SenderEvent::Acked {
             seq,
             rtt,
             bytes: f.data.len(),
-            attempts: f.rounds,
+            resent_chunks: f.resent,
         });
         self.spare = Some(f.data);
     }
 
-    /// When [`Sender::handle_timeout`] should next be called.
+    fn on_nack(&mut self, now: Instant, seq: u32, base: u16, nbits: u16, bitmap: &[u8]) {
+        let Some(f) = &self.current else {
+            self.stats.stale_replies += 1;
+            return;
+        };
+        if f.info.seq != seq {
+            self.stats.stale_replies += 1;
+            return;
+        }
+        let count = f.info.count;
+        self.stats.nacks += 1;
+        self.rtt.on_answer();
+        // A chunk sent again very recently is still on its way: a delayed or duplicated NACK
+        // must not send it a third time.
+        let guard = self.rtt.srtt().map_or(Duration::from_millis(1), |s| {
+            (s / 2).max(Duration::from_millis(1))
+        });
+        let mut added = false;
+        for i in nack_missing(base, nbits, bitmap) {
+            if i >= count {
+                break;
+            }
+            // Never sent (the viewer answered a probe): send it; `queue` skips pending ones.
+            let fresh = match self.sent_at[i as usize] {
+                Some((_, t)) => now.saturating_duration_since(t) >= guard,
+                None => true,
+            };
+            if fresh && self.queue(i) {
+                added = true;
+            }
+        }
+        if added {
+            if let Some(f) = &mut self.current {
+                f.gen = f.gen.saturating_add(1);
+            }
+        }
+    }
+
+    /// When [`Sender::handle_timeout`] (or [`Sender::poll_transmit`], when paced) should next
+    /// be called. Includes the frame's deadline once, so that the caller wakes to replace it.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.current.as_ref().and_then(|f| f.deadline)
+        let f = self.current.as_ref()?;
+        let mut t = f.rto_at;
+        let mut earliest = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
+        if f.deadline_armed {
+            earliest(f.pushed + self.cfg.max_latency);
+        }
+        if !self.responsive && self.pending_count > 0 {
+            if let Some(p) = self.probe_at {
+                earliest(p);
+            }
+        }
+        if self.pending_count > 0 {
+            if let Some(last) = self.sent_at.iter().flatten().map(|(_, t)| *t).max() {
+                // The pacer's next slot is at most one refill after the last send.
+                let step = if self.cfg.pace_per_sec > 0.0 {
+                    Duration::from_secs_f64(1.0 / self.cfg.pace_per_sec)
+                } else {
+                    Duration::ZERO
+                };
+                earliest(last + step);
+            }
+        }
+        t
     }
 
     /// Acts on timers that have expired by `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let cfg = self.cfg;
         let Some(f) = &mut self.current else { return };
-        match f.deadline {
-            Some(d) if now >= d => {}
-            _ => return,
+        if f.deadline_armed && now >= f.pushed + cfg.max_latency {
+            f.deadline_armed = false;
         }
-        self.stats.timeouts += 1;
-        let seq = f.info.seq;
-        self.events.push_back(SenderEvent::TimedOut {
-            seq,
-            attempts: f.rounds,
-        });
-        if self
-            .cfg
-            .max_attempts
-            .is_some_and(|max| f.rounds >= max.max(1))
-        {
-            let f = self.current.take().expect("checked above");
-            self.stats.frames_dropped += 1;
-            self.events.push_back(SenderEvent::GaveUp { seq });
-            self.spare = Some(f.data);
+        let Some(rto_at) = f.rto_at else { return };
+        if now < rto_at {
             return;
         }
-        // Another round, emitted lazily by poll_transmit, so that a newer frame pushed before
-        // then replaces it without a byte of this round being sent.
-        f.rounds += 1;
-        f.cursor = 0;
-        f.deadline = None;
+        f.rto_at = None;
+        f.timeouts += 1;
+        let (seq, timeouts, last) = (f.info.seq, f.timeouts, f.info.count - 1);
+        self.stats.timeouts += 1;
+        self.rtt.on_timeout();
+        self.events
+            .push_back(SenderEvent::TimedOut { seq, timeouts });
+        let silent_since = self.heard.unwrap_or(now);
+        if self.responsive && now.saturating_duration_since(silent_since) >= cfg.peer_timeout {
+            self.responsive = false;
+            self.events.push_back(SenderEvent::PeerLost);
+        }
+        if cfg.max_attempts.is_some_and(|max| timeouts >= max.max(1)) {
+            self.drop_current(Drop::GaveUp);
+            return;
+        }
+        // Probe with the last chunk: a viewer that has the frame re-ACKs, one that lacks
+        // chunks NACKs them, a viewer that lost everything NACKs the rest.
+        if let Some(f) = &mut self.current {
+            f.gen = f.gen.saturating_add(1);
+        }
+        if !self.responsive {
+            self.probe_at = Some(self.next_probe_slot(now));
+        }
+        // Already sent at least once, so `queue` cannot find it pending.
+        self.queue(last);
     }
 
     /// The next thing that happened, if any.
@@ -393,6 +634,15 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn unpaced() -> SenderConfig {
+        SenderConfig {
+            pace_per_sec: 0.0,
+            ..SenderConfig::default()
+        }
+    }
 
     fn frame(n: usize) -> OutgoingFrame {
         OutgoingFrame {
@@ -413,11 +663,21 @@ mod tests {
         out
     }
 
-    fn ack(session: u32, seq: u32, attempt: u8) -> Vec<u8> {
+    fn indexes(d: &[Vec<u8>]) -> Vec<u16> {
+        d.iter()
+            .map(|b| match wire::parse(b).unwrap() {
+                Datagram::Chunk { index, .. } => index,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn ack(session: u32, seq: u32, index: u16, attempt: u8) -> Vec<u8> {
         let mut b = [0u8; wire::ACK_LEN];
         Datagram::Ack {
             session,
             seq,
+            index,
             attempt,
         }
         .encode(&mut b)
@@ -425,110 +685,213 @@ mod tests {
         b.to_vec()
     }
 
+    fn nack(session: u32, seq: u32, missing: &[u16]) -> Vec<u8> {
+        let base = missing[0];
+        let nbits = missing.last().unwrap() - base + 1;
+        let mut bitmap = vec![0u8; (nbits as usize).div_ceil(8)];
+        for m in missing {
+            let i = (m - base) as usize;
+            bitmap[i / 8] |= 0x80 >> (i % 8);
+        }
+        let d = Datagram::Nack {
+            session,
+            seq,
+            base,
+            nbits,
+            bitmap: &bitmap,
+        };
+        let mut b = vec![0u8; d.encoded_len()];
+        d.encode(&mut b).unwrap();
+        b
+    }
+
+    fn events(s: &mut Sender) -> Vec<SenderEvent> {
+        std::iter::from_fn(|| s.poll_event()).collect()
+    }
+
     #[test]
     fn sends_chunks_then_waits_for_ack() {
         let t0 = Instant::now();
-        let mut s = Sender::new(SenderConfig::default(), 77);
-        assert!(s.wants_frame());
+        let mut s = Sender::new(unpaced(), 77);
+        assert!(s.wants_frame(t0));
         assert_eq!(s.push_frame(t0, frame(3000)).unwrap(), 0);
-        assert!(!s.wants_frame());
+        assert!(!s.wants_frame(t0));
         let dgrams = drain(&mut s, t0);
-        assert_eq!(dgrams.len(), 3);
+        assert_eq!(indexes(&dgrams), vec![0, 1, 2]);
         assert!(dgrams.iter().all(|d| d.len() <= 1200));
-        assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_millis(100)));
-        s.handle_datagram(t0 + Duration::from_millis(3), &ack(77, 0, 0));
+        // No round trip measured yet: the first wait is the full ack timeout.
+        assert_eq!(s.rto(), 100 * MS);
+        s.handle_datagram(t0 + 3 * MS, &ack(77, 0, 2, 0));
         assert_eq!(
-            s.poll_event(),
-            Some(SenderEvent::Acked {
+            events(&mut s),
+            vec![SenderEvent::Acked {
                 seq: 0,
-                rtt: Some(Duration::from_millis(3)),
+                rtt: Some(3 * MS),
                 bytes: 3000,
-                attempts: 1
-            })
+                resent_chunks: 0
+            }]
         );
-        assert!(s.wants_frame());
+        assert!(s.wants_frame(t0));
         assert_eq!(s.poll_timeout(), None);
+        assert_eq!(s.srtt(), Some(3 * MS));
         assert_eq!(s.take_spare_buffer().map(|b| b.len()), Some(3000));
     }
 
     #[test]
-    fn ignores_acks_of_other_sessions_and_frames() {
+    fn nack_resends_only_the_missing_chunks() {
         let t0 = Instant::now();
-        let mut s = Sender::new(SenderConfig::default(), 1);
-        s.push_frame(t0, frame(10)).unwrap();
-        drain(&mut s, t0);
-        s.handle_datagram(t0, &ack(2, 0, 0));
-        s.handle_datagram(t0, &ack(1, 5, 0));
-        s.handle_datagram(t0, b"garbage");
-        assert_eq!(s.poll_event(), None);
-        assert_eq!(s.stats().stale_acks, 2);
-        assert_eq!(s.stats().invalid_datagrams, 1);
-        assert!(!s.wants_frame());
-    }
-
-    #[test]
-    fn timeout_resends_then_newer_frame_wins() {
-        let t0 = Instant::now();
-        let mut s = Sender::new(SenderConfig::default(), 1);
-        s.push_frame(t0, frame(2500)).unwrap();
-        drain(&mut s, t0);
-        let t1 = t0 + Duration::from_millis(100);
-        s.handle_timeout(t1 - Duration::from_millis(1));
-        assert_eq!(s.poll_event(), None, "not yet");
-        s.handle_timeout(t1);
-        assert_eq!(
-            s.poll_event(),
-            Some(SenderEvent::TimedOut {
-                seq: 0,
-                attempts: 1
-            })
-        );
-        assert!(s.wants_frame(), "a newer frame may now replace it");
-        // Nothing newer: the round is resent, with attempt = 1 in every chunk.
-        let again = drain(&mut s, t1);
-        assert_eq!(again.len(), 3);
-        assert!(again.iter().all(|d| d[27] == 1));
-        assert_eq!(s.stats().retransmitted_chunks, 3);
-        // The ACK of the second round measures from that round's end, not the first's.
-        s.handle_datagram(t1 + Duration::from_millis(2), &ack(1, 0, 1));
-        match s.poll_event() {
-            Some(SenderEvent::Acked { rtt, attempts, .. }) => {
-                assert_eq!(rtt, Some(Duration::from_millis(2)));
-                assert_eq!(attempts, 2);
+        let mut s = Sender::new(unpaced(), 1);
+        s.push_frame(t0, frame(1160 * 10)).unwrap();
+        assert_eq!(drain(&mut s, t0).len(), 10);
+        s.handle_datagram(t0 + 5 * MS, &nack(1, 0, &[3, 7]));
+        let again = drain(&mut s, t0 + 5 * MS);
+        assert_eq!(indexes(&again), vec![3, 7]);
+        assert!(again.iter().all(|d| d[27] == 1), "attempt 1 on the repair");
+        // The same NACK again at once (duplicated by the network): nothing is resent.
+        s.handle_datagram(t0 + 5 * MS, &nack(1, 0, &[3, 7]));
+        assert!(drain(&mut s, t0 + 5 * MS).is_empty());
+        assert_eq!(s.stats().retransmitted_chunks, 2);
+        // The ACK names chunk 7 of attempt 1: an exact round-trip sample.
+        s.handle_datagram(t0 + 7 * MS, &ack(1, 0, 7, 1));
+        match events(&mut s).pop() {
+            Some(SenderEvent::Acked {
+                rtt, resent_chunks, ..
+            }) => {
+                assert_eq!(rtt, Some(2 * MS));
+                assert_eq!(resent_chunks, 2);
             }
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn newer_frame_replaces_one_that_timed_out() {
+    fn nack_indexes_past_the_frame_are_ignored() {
         let t0 = Instant::now();
-        let mut s = Sender::new(SenderConfig::default(), 1);
-        s.push_frame(t0, frame(2500)).unwrap();
+        let mut s = Sender::new(unpaced(), 1);
+        s.push_frame(t0, frame(2000)).unwrap();
         drain(&mut s, t0);
-        s.handle_timeout(t0 + Duration::from_secs(1));
-        s.poll_event();
-        assert_eq!(s.push_frame(t0, frame(100)).unwrap(), 1);
-        assert_eq!(s.poll_event(), Some(SenderEvent::Abandoned { seq: 0 }));
-        let d = drain(&mut s, t0);
-        assert_eq!(d.len(), 1, "the old round was never sent");
-        assert_eq!(s.stats().frames_dropped, 1);
-        assert_eq!(s.stats().retransmitted_chunks, 0);
+        s.handle_datagram(t0 + 5 * MS, &nack(1, 0, &[1, 500]));
+        assert_eq!(indexes(&drain(&mut s, t0 + 5 * MS)), vec![1]);
     }
 
     #[test]
-    fn ack_for_a_round_not_fully_sent_gives_no_rtt_sample() {
+    fn timeout_probes_with_the_last_chunk_and_backs_off() {
         let t0 = Instant::now();
-        let mut s = Sender::new(SenderConfig::default(), 1);
-        s.push_frame(t0, frame(3000)).unwrap();
+        let mut s = Sender::new(unpaced(), 1);
+        s.push_frame(t0, frame(2500)).unwrap();
         drain(&mut s, t0);
-        s.handle_timeout(t0 + Duration::from_millis(100));
-        let mut buf = [0u8; 1200];
-        s.poll_transmit(t0, &mut buf).unwrap(); // only the first chunk of round 2
-        s.handle_datagram(t0 + Duration::from_millis(101), &ack(1, 0, 1));
-        let acked =
-            std::iter::from_fn(|| s.poll_event()).find(|e| matches!(e, SenderEvent::Acked { .. }));
-        assert!(matches!(acked, Some(SenderEvent::Acked { rtt: None, .. })));
+        let rto = s.rto();
+        s.handle_timeout(t0 + rto - MS);
+        assert!(events(&mut s).is_empty(), "not yet");
+        s.handle_timeout(t0 + rto);
+        assert_eq!(
+            events(&mut s),
+            vec![SenderEvent::TimedOut {
+                seq: 0,
+                timeouts: 1
+            }]
+        );
+        let probe = drain(&mut s, t0 + rto);
+        assert_eq!(indexes(&probe), vec![2]);
+        assert_eq!(probe[0][27], 1);
+        // The ACK of the probe measures from the probe, not from the first send.
+        s.handle_datagram(t0 + rto + 2 * MS, &ack(1, 0, 2, 1));
+        match events(&mut s).pop() {
+            Some(SenderEvent::Acked { rtt, .. }) => assert_eq!(rtt, Some(2 * MS)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn stale_ack_for_an_older_transmission_gives_no_sample() {
+        let t0 = Instant::now();
+        let mut s = Sender::new(unpaced(), 1);
+        s.push_frame(t0, frame(2500)).unwrap();
+        drain(&mut s, t0);
+        s.handle_timeout(t0 + s.rto());
+        drain(&mut s, t0 + 100 * MS);
+        // An ACK naming chunk 2's first transmission, which was superseded by the probe.
+        s.handle_datagram(t0 + 101 * MS, &ack(1, 0, 2, 0));
+        let acked = events(&mut s).into_iter().find_map(|e| match e {
+            SenderEvent::Acked { rtt, .. } => Some(rtt),
+            _ => None,
+        });
+        assert_eq!(acked, Some(None));
+        assert_eq!(s.srtt(), None);
+    }
+
+    #[test]
+    fn deadline_lets_a_newer_frame_win() {
+        let t0 = Instant::now();
+        let mut s = Sender::new(unpaced(), 1);
+        s.push_frame(t0, frame(2500)).unwrap();
+        drain(&mut s, t0);
+        let deadline = t0 + SenderConfig::default().max_latency;
+        assert!(!s.wants_frame(deadline - MS));
+        assert!(s.poll_timeout().unwrap() <= deadline);
+        s.handle_timeout(deadline);
+        assert!(s.wants_frame(deadline));
+        assert_eq!(s.push_frame(deadline, frame(100)).unwrap(), 1);
+        assert!(events(&mut s).contains(&SenderEvent::Abandoned { seq: 0 }));
+        assert_eq!(drain(&mut s, deadline).len(), 1);
+        assert_eq!(s.stats().frames_abandoned, 1);
+    }
+
+    #[test]
+    fn ignores_replies_of_other_sessions_and_frames() {
+        let t0 = Instant::now();
+        let mut s = Sender::new(unpaced(), 1);
+        s.push_frame(t0, frame(10)).unwrap();
+        drain(&mut s, t0);
+        s.handle_datagram(t0, &ack(2, 0, 0, 0));
+        s.handle_datagram(t0, &ack(1, 5, 0, 0));
+        s.handle_datagram(t0, &nack(1, 5, &[0]));
+        s.handle_datagram(t0, b"garbage");
+        assert!(events(&mut s).is_empty());
+        assert_eq!(s.stats().stale_replies, 3);
+        assert_eq!(s.stats().invalid_datagrams, 1);
+        assert!(!s.is_idle());
+    }
+
+    #[test]
+    fn silent_viewer_is_probed_at_a_low_rate_and_resumes() {
+        let t0 = Instant::now();
+        let cfg = unpaced();
+        let mut s = Sender::new(cfg, 1);
+        let mut t = t0;
+        let mut sent_while_lost = 0;
+        let mut frames = 0;
+        // Five seconds of a 30 fps source with nobody answering.
+        while t < t0 + Duration::from_secs(5) {
+            if s.wants_frame(t) {
+                s.push_frame(t, frame(1160 * 20)).unwrap();
+                frames += 1;
+            }
+            let n = drain(&mut s, t).len();
+            if !s.is_peer_responsive() {
+                sent_while_lost += n;
+            }
+            s.handle_timeout(t);
+            t += Duration::from_micros(33_333);
+        }
+        let ev = events(&mut s);
+        assert!(ev.contains(&SenderEvent::PeerLost));
+        assert!(!s.is_peer_responsive());
+        // ~4 seconds lost at one probe per 250 ms, one datagram each: about 16, not 20 x 120.
+        assert!(
+            sent_while_lost <= 25,
+            "{sent_while_lost} datagrams while the viewer was gone"
+        );
+        assert!(frames < 40, "{frames} frames started");
+        // The viewer answers the probe with a NACK for everything else: back to full speed.
+        let seq = s.stats().frames_sent as u32 - 1;
+        let all: Vec<u16> = (0..19).collect();
+        s.handle_datagram(t, &nack(1, seq, &all));
+        assert!(events(&mut s).contains(&SenderEvent::PeerBack));
+        // The whole frame goes out once: the 19 NACKed chunks and the probe still queued.
+        let mut sent = indexes(&drain(&mut s, t));
+        sent.sort();
+        assert_eq!(sent, (0..20).collect::<Vec<u16>>());
     }
 
     #[test]
@@ -536,34 +899,63 @@ mod tests {
         let t0 = Instant::now();
         let cfg = SenderConfig {
             max_attempts: Some(2),
-            ..SenderConfig::default()
+            ..unpaced()
         };
         let mut s = Sender::new(cfg, 1);
         s.push_frame(t0, frame(10)).unwrap();
         let mut t = t0;
         for _ in 0..2 {
             drain(&mut s, t);
-            t += Duration::from_millis(100);
+            t += Duration::from_secs(1);
             s.handle_timeout(t);
         }
-        let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
-        assert_eq!(events.last(), Some(&SenderEvent::GaveUp { seq: 0 }));
+        let ev = events(&mut s);
+        assert_eq!(ev.last(), Some(&SenderEvent::GaveUp { seq: 0 }));
         assert!(s.is_idle());
+        assert_eq!(s.stats().frames_dropped, 1);
+    }
+
+    #[test]
+    fn pacing_spreads_a_frame() {
+        let t0 = Instant::now();
+        let cfg = SenderConfig {
+            pace_per_sec: 10_000.0,
+            pace_burst: 8,
+            ..SenderConfig::default()
+        };
+        let mut s = Sender::new(cfg, 1);
+        s.push_frame(t0, frame(1160 * 20)).unwrap();
+        assert_eq!(drain(&mut s, t0).len(), 8, "one burst");
+        let next = s.poll_timeout().unwrap();
+        assert!(next > t0 && next <= t0 + Duration::from_micros(100));
+        let mut t = t0;
+        let mut sent = 8;
+        while sent < 20 {
+            t += Duration::from_micros(100);
+            sent += drain(&mut s, t).len();
+        }
+        assert_eq!(
+            t,
+            t0 + Duration::from_micros(1200),
+            "12 more at 10,000 per second"
+        );
     }
 
     #[test]
     fn close_sends_bye() {
         let t0 = Instant::now();
-        let mut s = Sender::new(SenderConfig::default(), 9);
+        let mut s = Sender::new(unpaced(), 9);
+        s.push_frame(t0, frame(10)).unwrap();
         s.close();
         let d = drain(&mut s, t0);
         assert_eq!(d.len(), 1);
         assert_eq!(wire::parse(&d[0]).unwrap(), Datagram::Bye { session: 9 });
+        assert_eq!(s.stats().frames_dropped, 1);
     }
 
     #[test]
     fn refuses_unsendable_frames() {
-        let mut s = Sender::new(SenderConfig::default(), 9);
+        let mut s = Sender::new(unpaced(), 9);
         let mut f = frame(0);
         assert_eq!(
             s.push_frame(Instant::now(), f.clone()),

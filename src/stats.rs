@@ -28,8 +28,14 @@ pub struct Counters {
     pub decode_errors: u64,
     /// Invalid datagrams ignored.
     pub rejected_datagrams: u64,
-    /// ACK timeouts (sender).
+    /// Retransmission timeouts (sender).
     pub timeouts: u64,
+    /// Frames given up because a newer one was ready after their deadline (sender).
+    pub abandoned_frames: u64,
+    /// NACKs received (sender) or sent (viewer).
+    pub nacks: u64,
+    /// Valid datagrams of sessions not shown (viewer): older senders, ended sessions.
+    pub ignored_datagrams: u64,
 }
 
 impl Counters {
@@ -44,6 +50,9 @@ impl Counters {
             decode_errors: self.decode_errors - o.decode_errors,
             rejected_datagrams: self.rejected_datagrams - o.rejected_datagrams,
             timeouts: self.timeouts - o.timeouts,
+            abandoned_frames: self.abandoned_frames - o.abandoned_frames,
+            nacks: self.nacks - o.nacks,
+            ignored_datagrams: self.ignored_datagrams - o.ignored_datagrams,
         }
     }
 }
@@ -125,6 +134,11 @@ pub struct Report {
     /// Receive buffer the OS granted, bytes (viewer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rcvbuf: Option<usize>,
+    /// The peer's state: `"connected"`, `"disconnected"` or `"waiting"` (nothing yet).
+    pub peer: &'static str,
+    /// Invalid datagrams by reason, in the summary (viewer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_by_kind: Option<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 /// The statistics of one program run.
@@ -143,9 +157,16 @@ pub struct StatsBook {
     pub size: Option<(u32, u32)>,
     /// Receive buffer granted by the OS.
     pub rcvbuf: Option<usize>,
+    /// The peer's state for reports: `"waiting"`, `"connected"` or `"disconnected"`.
+    pub peer: &'static str,
+    /// Invalid datagrams by reason, shown in the summary.
+    pub rejected_by_kind: std::collections::BTreeMap<&'static str, u64>,
     /// When the first frame was delivered: summary rates are measured from here, so that
     /// time spent waiting for the peer does not count against the frame rate.
     pub first_frame: Option<Instant>,
+    /// When the last frame was delivered: summary rates are measured up to here, so that
+    /// time after the stream ended does not count either.
+    pub last_frame: Option<Instant>,
 }
 
 impl StatsBook {
@@ -161,7 +182,10 @@ impl StatsBook {
             rtt: Percentiles::default(),
             size: None,
             rcvbuf: None,
+            peer: "waiting",
+            rejected_by_kind: Default::default(),
             first_frame: None,
+            last_frame: None,
         }
     }
 
@@ -191,6 +215,9 @@ impl StatsBook {
             rtt_ms_p95: pick(&self.rtt, 0.95).map(round),
             size: self.size.map(|(w, h)| format!("{w}x{h}")),
             rcvbuf: self.rcvbuf,
+            peer: self.peer,
+            rejected_by_kind: (!h && !self.rejected_by_kind.is_empty())
+                .then(|| self.rejected_by_kind.clone()),
         }
     }
 
@@ -210,16 +237,24 @@ impl StatsBook {
         r
     }
 
-    /// The report for the whole run, rates measured from the first frame.
+    /// The report for the whole run. Rates are taken between the first and the last frame
+    /// delivered (`frames - 1` intervals), so idle time before or after the stream does not
+    /// dilute them.
     pub fn summary(&self, now: Instant) -> Report {
-        let from = self.first_frame.unwrap_or(self.start);
-        self.report(
-            "summary",
-            now,
-            self.counts,
-            now.saturating_duration_since(from),
-            false,
-        )
+        match (self.first_frame, self.last_frame) {
+            (Some(a), Some(b)) if b > a && self.counts.frames > 1 => {
+                let window = b - a;
+                let mut r = self.report("summary", now, self.counts, window, false);
+                let intervals = (self.counts.frames - 1) as f64;
+                r.fps = (intervals / window.as_secs_f64() * 100.0).round() / 100.0;
+                r
+            }
+            _ => {
+                let from = self.first_frame.unwrap_or(self.start);
+                let window = now.saturating_duration_since(from);
+                self.report("summary", now, self.counts, window, false)
+            }
+        }
     }
 }
 
@@ -230,6 +265,9 @@ impl Report {
             "{:.1} fps  {:.1} Mbit/s  {} frames",
             self.fps, self.mbps, self.counts.frames
         );
+        if self.peer == "disconnected" {
+            s = format!("disconnected  {s}");
+        }
         if let Some(size) = &self.size {
             s = format!("{size}  {s}");
         }
@@ -245,6 +283,9 @@ impl Report {
             (c.skipped_frames, "skipped"),
             (c.retransmitted_chunks, "resent chunks"),
             (c.timeouts, "timeouts"),
+            (c.abandoned_frames, "abandoned"),
+            (c.nacks, "nacks"),
+            (c.ignored_datagrams, "ignored"),
             (c.crc_failures, "crc failures"),
             (c.decode_errors, "decode errors"),
             (c.rejected_datagrams, "rejected"),
@@ -287,7 +328,10 @@ mod tests {
         b.first_frame = Some(t0);
         let s = b.summary(t0 + Duration::from_secs(3));
         assert_eq!(s.counts.frames, 45);
-        assert_eq!(s.fps, 15.0);
+        assert_eq!(s.fps, 15.0, "no last frame known: up to now");
+        b.last_frame = Some(t0 + Duration::from_secs(2));
+        let s = b.summary(t0 + Duration::from_secs(60));
+        assert_eq!(s.fps, 22.0, "44 intervals in 2 s, whatever came after");
         assert!((s.latency_ms_p95.unwrap() - 40.0).abs() < 0.1);
         let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
         assert_eq!(v["type"], "summary");

@@ -19,7 +19,13 @@ pub const COMMON_HEADER_LEN: usize = 10;
 /// Length of a frame chunk's header (common header included); the payload follows it.
 pub const CHUNK_HEADER_LEN: usize = 40;
 /// Length of an ACK datagram.
-pub const ACK_LEN: usize = 15;
+pub const ACK_LEN: usize = 17;
+/// Length of a NACK datagram before its bitmap.
+pub const NACK_HEADER_LEN: usize = 18;
+/// The largest NACK a viewer sends: it fits the smallest MTU any path is likely to have.
+pub const MAX_NACK_LEN: usize = 1200;
+/// The most chunk indexes one NACK can cover.
+pub const MAX_NACK_BITS: usize = (MAX_NACK_LEN - NACK_HEADER_LEN) * 8;
 /// Length of a BYE datagram.
 pub const BYE_LEN: usize = COMMON_HEADER_LEN;
 /// The largest UDP payload IPv4 can carry; no datagram is ever larger.
@@ -41,6 +47,8 @@ pub enum Kind {
     FrameChunk = 1,
     /// A frame was received whole and intact, viewer to sender.
     Ack = 2,
+    /// Chunks of a frame are missing, viewer to sender.
+    Nack = 3,
     /// The sender's session is ending, sender to viewer.
     Bye = 4,
 }
@@ -50,6 +58,7 @@ impl Kind {
         match v {
             1 => Some(Kind::FrameChunk),
             2 => Some(Kind::Ack),
+            3 => Some(Kind::Nack),
             4 => Some(Kind::Bye),
             _ => None,
         }
@@ -178,6 +187,14 @@ pub enum WireError {
         /// Length present.
         got: usize,
     },
+    /// A NACK whose range is empty, runs past index 65,535, or has stray padding bits.
+    #[error("bad NACK range: base {base}, {nbits} bits")]
+    BadNack {
+        /// First index covered.
+        base: u16,
+        /// Bits claimed.
+        nbits: u16,
+    },
     /// The output buffer is too small to encode into.
     #[error("buffer too small: need {need} bytes, have {have}")]
     BufferTooSmall {
@@ -201,6 +218,7 @@ impl WireError {
             WireError::BadChunking { .. } => "bad_chunking",
             WireError::IndexOutOfRange { .. } => "index_out_of_range",
             WireError::LengthMismatch { .. } => "length_mismatch",
+            WireError::BadNack { .. } => "bad_nack",
             WireError::BufferTooSmall { .. } => "buffer_too_small",
         }
     }
@@ -229,8 +247,26 @@ pub enum Datagram<'a> {
         session: u32,
         /// The frame acknowledged.
         seq: u32,
-        /// The `attempt` of the chunk that completed the frame.
+        /// The index of the chunk that completed the frame (or, for a repeated ACK, of the
+        /// chunk that drew it).
+        index: u16,
+        /// That chunk's `attempt`. With `index`, it names one transmission exactly, so the
+        /// sender measures a true round trip even for retransmitted chunks.
         attempt: u8,
+    },
+    /// The viewer lacks chunks of frame `seq`: bit `i` of `bitmap` (most significant bit of
+    /// byte 0 first) set means chunk `base + i` is missing.
+    Nack {
+        /// The sender's session id (echoed).
+        session: u32,
+        /// The incomplete frame.
+        seq: u32,
+        /// The chunk index of the bitmap's first bit.
+        base: u16,
+        /// How many bits of the bitmap are meaningful (1 or more).
+        nbits: u16,
+        /// `ceil(nbits / 8)` bytes; unused trailing bits are zero.
+        bitmap: &'a [u8],
     },
     /// The sender is ending `session`.
     Bye {
@@ -285,9 +321,11 @@ pub fn parse(buf: &[u8]) -> Result<Datagram<'_>, WireError> {
             Ok(Datagram::Ack {
                 session,
                 seq: be32(buf, 10),
-                attempt: buf[14],
+                index: be16(buf, 14),
+                attempt: buf[16],
             })
         }
+        Kind::Nack => parse_nack(buf, session),
         Kind::Bye => {
             exact_len(buf, BYE_LEN)?;
             Ok(Datagram::Bye { session })
@@ -309,6 +347,45 @@ fn exact_len(buf: &[u8], len: usize) -> Result<(), WireError> {
     } else {
         Ok(())
     }
+}
+
+fn parse_nack(buf: &[u8], session: u32) -> Result<Datagram<'_>, WireError> {
+    if buf.len() < NACK_HEADER_LEN {
+        return Err(WireError::Truncated {
+            need: NACK_HEADER_LEN,
+            got: buf.len(),
+        });
+    }
+    let base = be16(buf, 14);
+    let nbits = be16(buf, 16);
+    if nbits == 0 || base as u32 + nbits as u32 > 65_536 {
+        return Err(WireError::BadNack { base, nbits });
+    }
+    exact_len(buf, NACK_HEADER_LEN + (nbits as usize).div_ceil(8))?;
+    let bitmap = &buf[NACK_HEADER_LEN..];
+    // Padding bits past nbits must be zero, so that one NACK has exactly one encoding.
+    let spare = bitmap.len() * 8 - nbits as usize;
+    if spare > 0 && bitmap[bitmap.len() - 1] & ((1u8 << spare) - 1) != 0 {
+        return Err(WireError::BadNack { base, nbits });
+    }
+    Ok(Datagram::Nack {
+        session,
+        seq: be32(buf, 10),
+        base,
+        nbits,
+        bitmap,
+    })
+}
+
+/// The chunk indexes a NACK's bitmap marks missing, in ascending order.
+pub fn nack_missing(base: u16, nbits: u16, bitmap: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    (0..nbits as usize)
+        .filter(move |i| {
+            bitmap
+                .get(i / 8)
+                .is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
+        })
+        .map(move |i| (base as usize + i) as u16)
 }
 
 fn parse_chunk(buf: &[u8], session: u32) -> Result<Datagram<'_>, WireError> {
@@ -394,6 +471,7 @@ impl Datagram<'_> {
         match self {
             Datagram::Chunk { payload, .. } => CHUNK_HEADER_LEN + payload.len(),
             Datagram::Ack { .. } => ACK_LEN,
+            Datagram::Nack { bitmap, .. } => NACK_HEADER_LEN + bitmap.len(),
             Datagram::Bye { .. } => BYE_LEN,
         }
     }
@@ -426,11 +504,26 @@ impl Datagram<'_> {
             Datagram::Ack {
                 session,
                 seq,
+                index,
                 attempt,
             } => {
                 write_common(out, Kind::Ack, session);
                 out[10..14].copy_from_slice(&seq.to_be_bytes());
-                out[14] = attempt;
+                out[14..16].copy_from_slice(&index.to_be_bytes());
+                out[16] = attempt;
+            }
+            Datagram::Nack {
+                session,
+                seq,
+                base,
+                nbits,
+                bitmap,
+            } => {
+                write_common(out, Kind::Nack, session);
+                out[10..14].copy_from_slice(&seq.to_be_bytes());
+                out[14..16].copy_from_slice(&base.to_be_bytes());
+                out[16..18].copy_from_slice(&nbits.to_be_bytes());
+                out[NACK_HEADER_LEN..n].copy_from_slice(bitmap);
             }
             Datagram::Bye { session } => write_common(out, Kind::Bye, session),
         }
@@ -493,14 +586,74 @@ mod tests {
         let n = Datagram::Ack {
             session: 7,
             seq: 258,
+            index: 5,
             attempt: 3,
         }
         .encode(&mut out)
         .unwrap();
         assert_eq!(
             &out[..n],
-            &[b'C', b'W', 1, 2, 0, 0, 0, 0, 0, 7, 0, 0, 1, 2, 3]
+            &[b'C', b'W', 1, 2, 0, 0, 0, 0, 0, 7, 0, 0, 1, 2, 0, 5, 3]
         );
+        let bitmap = [0b1010_0000];
+        let n = Datagram::Nack {
+            session: 7,
+            seq: 258,
+            base: 4,
+            nbits: 3,
+            bitmap: &bitmap,
+        }
+        .encode(&mut out)
+        .unwrap();
+        assert_eq!(
+            &out[..n],
+            &[
+                b'C',
+                b'W',
+                1,
+                3,
+                0,
+                0,
+                0,
+                0,
+                0,
+                7,
+                0,
+                0,
+                1,
+                2,
+                0,
+                4,
+                0,
+                3,
+                0b1010_0000
+            ]
+        );
+        match parse(&out[..n]).unwrap() {
+            Datagram::Nack {
+                base,
+                nbits,
+                bitmap,
+                ..
+            } => {
+                let missing: Vec<u16> = nack_missing(base, nbits, bitmap).collect();
+                assert_eq!(missing, vec![4, 6]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut stray = out;
+        stray[18] |= 1; // a padding bit
+        assert!(matches!(parse(&stray[..n]), Err(WireError::BadNack { .. })));
+        let mut empty = out;
+        empty[17] = 0; // nbits = 0
+        assert!(matches!(parse(&empty[..n]), Err(WireError::BadNack { .. })));
+        let mut past_end = out;
+        past_end[14] = 0xFF; // base 65,284 + 3 bits is fine; make it run past 65,535
+        past_end[15] = 0xFF;
+        assert!(matches!(
+            parse(&past_end[..n]),
+            Err(WireError::BadNack { .. })
+        ));
         let n = Datagram::Bye { session: 7 }.encode(&mut out).unwrap();
         assert_eq!(&out[..n], &[b'C', b'W', 1, 4, 0, 0, 0, 0, 0, 7]);
         assert_eq!(parse(&out[..n]).unwrap(), Datagram::Bye { session: 7 });
@@ -512,6 +665,7 @@ mod tests {
         Datagram::Ack {
             session: 1,
             seq: 2,
+            index: 0,
             attempt: 0,
         }
         .encode(&mut ack)
@@ -531,6 +685,8 @@ mod tests {
             parse(&ack[..12]),
             Err(WireError::Truncated { .. })
         ));
+        t[3] = 5;
+        assert_eq!(parse(&t), Err(WireError::UnknownType(5)));
         let mut long = ack.to_vec();
         long.push(0);
         assert!(matches!(

@@ -10,8 +10,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use camwire::app::send::{run_send_with, SendConfig, SendNotice};
-use camwire::app::view::{run_view, Notice, ViewConfig, ViewOutcome};
+use camwire::app::send::{run_send_with, SendConfig, SendNotice, SendUpdate};
+use camwire::app::view::{run_view, Notice, ViewConfig, ViewOutcome, ViewUpdate};
 use camwire::app::{AppError, Stop};
 use camwire::camera::fake::{samples, FakeCamera, RecordedBuffer};
 use camwire::camera::mjpeg;
@@ -38,14 +38,11 @@ fn viewer(
         ..ViewConfig::default()
     };
     let h = thread::spawn(move || {
-        run_view(
-            cfg,
-            Stop::new(),
-            move |n| {
+        run_view(cfg, Stop::new(), move |u| {
+            if let ViewUpdate::Notice(n) = u {
                 let _ = tx.send(n);
-            },
-            |_| {},
-        )
+            }
+        })
     });
     let addr = loop {
         match rx.recv_timeout(T).expect("viewer did not start") {
@@ -110,7 +107,7 @@ fn fake_camera_frames_arrive_as_the_cameras_own_jpegs() {
         frames: Some(frames),
         ..SendConfig::default()
     };
-    let sent = run_send_with(cfg, Box::new(cam), Stop::new(), |_| {}, |_| {}).unwrap();
+    let sent = run_send_with(cfg, Box::new(cam), Stop::new(), |_| {}).unwrap();
     assert_eq!(sent.summary.counts.frames, frames);
     let viewed = view.join().unwrap().unwrap();
     assert_eq!(viewed.summary.counts.frames, frames);
@@ -173,7 +170,12 @@ fn an_unplugged_camera_keeps_the_session_and_comes_back() {
     };
     let mut notices = Vec::new();
     let t = Instant::now();
-    let sent = run_send_with(cfg, Box::new(cam), Stop::new(), |n| notices.push(n), |_| {}).unwrap();
+    let sent = run_send_with(cfg, Box::new(cam), Stop::new(), |u| {
+        if let SendUpdate::Source(n) = u {
+            notices.push(n)
+        }
+    })
+    .unwrap();
     assert_eq!(sent.summary.counts.frames, frames);
     // Lost, one failed reopen a second later, back the second after.
     assert!(
@@ -213,15 +215,11 @@ fn ctrl_c_is_prompt_while_the_camera_is_away() {
             dest: free,
             ..SendConfig::default()
         };
-        run_send_with(
-            cfg,
-            Box::new(cam),
-            stop2,
-            move |n| {
+        run_send_with(cfg, Box::new(cam), stop2, move |u| {
+            if let SendUpdate::Source(n) = u {
                 let _ = tx.send(n);
-            },
-            |_| {},
-        )
+            }
+        })
     });
     let n = rx.recv_timeout(T).unwrap();
     assert!(matches!(n, SendNotice::SourceLost(_)), "{n:?}");

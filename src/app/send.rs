@@ -81,8 +81,13 @@ pub struct SendConfig {
     pub frames: Option<u64>,
     /// Largest datagram, bytes of UDP payload.
     pub mtu: usize,
-    /// How long to wait for each frame's ACK.
+    /// The longest wait for the viewer's answer before probing again (the retransmission
+    /// timeout adapts below it).
     pub ack_timeout: Duration,
+    /// A frame older than this gives way to a newer one.
+    pub max_latency: Duration,
+    /// Pacing rate in megabits per second of datagrams; 0 sends unpaced.
+    pub max_rate_mbps: f64,
     /// Rounds for the last frame of a finite stream before giving up on its ACK.
     pub final_attempts: u32,
 }
@@ -100,9 +105,24 @@ impl Default for SendConfig {
             frames: None,
             mtu: 1200,
             ack_timeout: Duration::from_millis(100),
+            max_latency: Duration::from_millis(150),
+            max_rate_mbps: 1000.0,
             final_attempts: 3,
         }
     }
+}
+
+/// What the sending pipeline tells its owner as it runs.
+#[derive(Debug, Clone)]
+pub enum SendUpdate<'a> {
+    /// The statistics of the last second.
+    Report(&'a Report),
+    /// The viewer stopped answering; the sender keeps capturing and probes at a low rate.
+    ViewerLost,
+    /// The viewer answers again.
+    ViewerBack,
+    /// The source was lost or came back (an unplugged camera).
+    Source(SendNotice),
 }
 
 /// How a sending run ended.
@@ -148,6 +168,7 @@ fn encode(frame: CapturedFrame, quality: u8, out: Vec<u8>) -> Result<OutgoingFra
     })
 }
 
+/// A captured frame, or why capture failed (handed on so the network loop can report it).
 type Captured = Result<CapturedFrame, AppError>;
 
 /// Runs the producer side: capture (on its own thread for live or paced sources) and encode.
@@ -167,7 +188,7 @@ fn spawn_producer(
     let paced = fps > 0.0 || source.is_live();
     // With a pace of its own, capture runs on its own thread into a newest-wins slot.
     let (cap_rx, on_demand): (Option<Receiver<Captured>>, Option<Box<dyn Source>>) = if paced {
-        let (cap_tx, cap_rx) = newest_wins::<Result<CapturedFrame, AppError>>();
+        let (cap_tx, cap_rx) = newest_wins::<Captured>();
         let stop_c = stop.clone();
         handles.push(
             thread::Builder::new()
@@ -296,16 +317,16 @@ fn spawn_reader(sock: std::net::UdpSocket, tx: Tx<Vec<u8>>, stop: Stop) -> threa
         .expect("spawning a thread")
 }
 
-/// Runs a sending pipeline until its frames are done or `stop` fires. `on_report` is called
-/// once a second with the statistics of that second.
+/// Runs a sending pipeline until its frames are done or `stop` fires. `on_update` hears the
+/// statistics once a second, and when the viewer goes and comes back.
 pub fn run_send(
     cfg: SendConfig,
     stop: Stop,
-    on_report: impl FnMut(&Report),
+    on_update: impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
     check_mtu(&cfg)?;
     let source = open_source(&cfg.source)?;
-    run_send_with(cfg, source, stop, |_| {}, on_report)
+    run_send_with(cfg, source, stop, on_update)
 }
 
 fn check_mtu(cfg: &SendConfig) -> Result<(), AppError> {
@@ -319,14 +340,13 @@ fn check_mtu(cfg: &SendConfig) -> Result<(), AppError> {
 }
 
 /// [`run_send`] with a source the caller opened (so it can describe it first, or bring its
-/// own `Source`; `cfg.source` is then ignored), and `on_notice` to hear about a source that
+/// own `Source`; `cfg.source` is then ignored). `on_update` also hears about a source that
 /// was lost and came back.
 pub fn run_send_with(
     cfg: SendConfig,
     source: Box<dyn Source>,
     stop: Stop,
-    mut on_notice: impl FnMut(SendNotice),
-    mut on_report: impl FnMut(&Report),
+    mut on_update: impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
     check_mtu(&cfg)?;
     let one_shot = source.total_frames() == Some(1);
@@ -372,8 +392,7 @@ pub fn run_send_with(
         &capture_drops,
         &notice_rx,
         &stop,
-        &mut on_notice,
-        &mut on_report,
+        &mut on_update,
     );
     local_stop.trigger();
     drop(enc_rx);
@@ -396,14 +415,20 @@ fn network_loop(
     capture_drops: &AtomicU64,
     notice_rx: &Receiver<SendNotice>,
     stop: &Stop,
-    on_notice: &mut impl FnMut(SendNotice),
-    on_report: &mut impl FnMut(&Report),
+    on_update: &mut impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
+    let pace_per_sec = if cfg.max_rate_mbps > 0.0 {
+        cfg.max_rate_mbps * 1e6 / 8.0 / cfg.mtu as f64
+    } else {
+        0.0
+    };
     let mut sender = Sender::new(
         SenderConfig {
             mtu: cfg.mtu,
             ack_timeout: cfg.ack_timeout,
-            max_attempts: None,
+            max_latency: cfg.max_latency,
+            pace_per_sec,
+            ..SenderConfig::default()
         },
         session,
     );
@@ -432,7 +457,7 @@ fn network_loop(
 
     loop {
         // The newest frame wins: one that missed its ACK is replaced as soon as a newer exists.
-        if sender.wants_frame() && !source_done {
+        if sender.wants_frame(Instant::now()) && !source_done {
             match enc_rx.try_recv() {
                 Ok(f) => {
                     last_acked = false;
@@ -460,9 +485,12 @@ fn network_loop(
                         book.rtt.record(rtt);
                     }
                     book.first_frame.get_or_insert(now);
+                    book.last_frame = Some(now);
                     last_acked = true;
                 }
                 SenderEvent::GaveUp { .. } => gave_up = true,
+                SenderEvent::PeerLost => on_update(SendUpdate::ViewerLost),
+                SenderEvent::PeerBack => on_update(SendUpdate::ViewerBack),
                 SenderEvent::TimedOut { .. } | SenderEvent::Abandoned { .. } => {}
             }
         }
@@ -476,12 +504,14 @@ fn network_loop(
         book.counts.retransmitted_chunks = st.retransmitted_chunks;
         book.counts.timeouts = st.timeouts;
         book.counts.rejected_datagrams = st.invalid_datagrams;
+        book.counts.abandoned_frames = st.frames_abandoned;
+        book.counts.nacks = st.nacks;
 
         if (source_done && sender.is_idle()) || stop.is_set() {
             break;
         }
         if now >= next_report {
-            on_report(&book.interval(now));
+            on_update(SendUpdate::Report(&book.interval(now)));
             next_report += Duration::from_secs(1);
             if next_report < now {
                 next_report = now + Duration::from_secs(1);
@@ -490,7 +520,7 @@ fn network_loop(
         let deadline = sender
             .poll_timeout()
             .map_or(next_report, |t| t.min(next_report));
-        let frames = if sender.wants_frame() && !source_done {
+        let frames = if sender.wants_frame(Instant::now()) && !source_done {
             enc_rx
         } else {
             &no_frames
@@ -513,7 +543,7 @@ fn network_loop(
                     sender.handle_datagram(Instant::now(), &d);
                 }
             },
-            recv(notice_rx) -> n => if let Ok(n) = n { on_notice(n) },
+            recv(notice_rx) -> n => if let Ok(n) = n { on_update(SendUpdate::Source(n)) },
             recv(stop.channel()) -> _ => {},
             default(deadline.saturating_duration_since(Instant::now())) => {},
         }
@@ -521,7 +551,7 @@ fn network_loop(
     }
 
     while let Ok(n) = notice_rx.try_recv() {
-        on_notice(n);
+        on_update(SendUpdate::Source(n));
     }
     sender.close();
     while let Some(n) = sender.poll_transmit(Instant::now(), &mut buf) {

@@ -23,10 +23,10 @@ use crate::codec::Decoder;
 use crate::latest::{newest_wins, LatestSender};
 use crate::net::{bind_viewer, is_transient, small_rcvbuf_advice};
 use crate::reassembly::{CompleteFrame, ReassemblyConfig};
-use crate::receiver::{Receiver as Proto, ReceiverConfig, ReceiverEvent};
+use crate::receiver::{EndReason, Receiver as Proto, ReceiverConfig, ReceiverEvent};
 use crate::source::now_us;
 use crate::stats::{Report, Role, StatsBook};
-use crate::wire::MAX_DATAGRAM;
+use crate::wire::{MAX_DATAGRAM, MAX_NACK_LEN};
 
 /// Everything the viewing pipeline needs to know.
 #[derive(Debug, Clone)]
@@ -79,13 +79,31 @@ pub enum Notice {
         /// Its address.
         from: SocketAddr,
     },
-    /// A sender said BYE.
+    /// The shown sender said BYE, went silent, or was replaced by a newer one.
     SenderDisconnected {
         /// Session id.
         session: u32,
         /// Its address.
         from: SocketAddr,
+        /// Why.
+        reason: EndReason,
     },
+    /// An older sender is still sending while a newer one is shown: it is ignored.
+    SenderIgnored {
+        /// Session id.
+        session: u32,
+        /// Its address.
+        from: SocketAddr,
+    },
+}
+
+/// What the viewing pipeline tells its owner as it runs.
+#[derive(Debug, Clone)]
+pub enum ViewUpdate<'a> {
+    /// Something happened (see [`Notice`]).
+    Notice(Notice),
+    /// The statistics of the last second.
+    Report(&'a Report),
 }
 
 type Book = Arc<Mutex<StatsBook>>;
@@ -98,13 +116,12 @@ fn with_book<R>(book: &Book, f: impl FnOnce(&mut StatsBook) -> R) -> R {
 /// Runs a viewer until `--frames` is reached, the window closes, or `stop` fires. Must be
 /// called on the main thread when `cfg.window` is set (macOS requires windows there).
 ///
-/// `on_notice` hears about the bound address, warnings and sessions; `on_report` gets the
-/// statistics once a second.
+/// `on_update` hears about the bound address, warnings and senders, and gets the statistics
+/// once a second.
 pub fn run_view(
     cfg: ViewConfig,
     stop: Stop,
-    mut on_notice: impl FnMut(Notice),
-    mut on_report: impl FnMut(&Report),
+    mut on_update: impl FnMut(ViewUpdate<'_>),
 ) -> Result<ViewOutcome, AppError> {
     // Open the window first: with no display, fail before anything else happens.
     let mut display = if cfg.window {
@@ -120,9 +137,9 @@ pub fn run_view(
     }
     let (sock, rcvbuf) = bind_viewer(cfg.listen)?;
     let local = sock.local_addr()?;
-    on_notice(Notice::Listening(local));
+    on_update(ViewUpdate::Notice(Notice::Listening(local)));
     if let Some(w) = small_rcvbuf_advice(rcvbuf) {
-        on_notice(Notice::Warning(w));
+        on_update(ViewUpdate::Notice(Notice::Warning(w)));
     }
     let start = Instant::now();
     let book: Book = Arc::new(Mutex::new(StatsBook::new(Role::View, start)));
@@ -178,24 +195,20 @@ pub fn run_view(
     };
 
     let mut next_report = start + Duration::from_secs(1);
-    let report =
-        |book: &Book, display: &mut Option<Display>, on_report: &mut dyn FnMut(&Report)| {
-            let r = with_book(book, |b| b.interval(Instant::now()));
-            if let Some(d) = display {
-                d.set_status(&r.status_line());
-            }
-            on_report(&r);
-        };
     loop {
         while let Ok(n) = notice_rx.try_recv() {
-            on_notice(n);
+            notice(n, &mut display, &mut on_update);
         }
         if stop.is_set() || local_stop.is_set() {
             break;
         }
         let now = Instant::now();
         if now >= next_report {
-            report(&book, &mut display, &mut on_report);
+            let r = with_book(&book, |b| b.interval(now));
+            if let Some(d) = &mut display {
+                d.set_status(&r.status_line());
+            }
+            on_update(ViewUpdate::Report(&r));
             next_report = (next_report + Duration::from_secs(1)).max(now);
         }
         match &mut display {
@@ -218,7 +231,9 @@ pub fn run_view(
                 select! {
                     recv(stop.channel()) -> _ => {},
                     recv(local_stop.channel()) -> _ => {},
-                    recv(notice_rx) -> n => if let Ok(n) = n { on_notice(n) },
+                    recv(notice_rx) -> n => if let Ok(n) = n {
+                        notice(n, &mut display, &mut on_update)
+                    },
                     default(next_report.saturating_duration_since(Instant::now())) => {},
                 }
             }
@@ -228,11 +243,23 @@ pub fn run_view(
     let net_result = net.join().unwrap_or(Ok(()));
     let _ = dec.join();
     while let Ok(n) = notice_rx.try_recv() {
-        on_notice(n);
+        notice(n, &mut display, &mut on_update);
     }
     net_result?;
     let summary = with_book(&book, |b| b.summary(Instant::now()));
     Ok(ViewOutcome { summary })
+}
+
+/// Passes a notice on, after showing sender changes in the window.
+fn notice(n: Notice, display: &mut Option<Display>, on_update: &mut impl FnMut(ViewUpdate<'_>)) {
+    if let Some(d) = display {
+        match &n {
+            Notice::SenderConnected { .. } => d.set_disconnected(false),
+            Notice::SenderDisconnected { .. } => d.set_disconnected(true),
+            _ => {}
+        }
+    }
+    on_update(ViewUpdate::Notice(n));
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -251,23 +278,37 @@ fn net_loop(
             max_frame_bytes: cfg.max_frame_bytes,
             ..ReassemblyConfig::default()
         },
+        ..ReceiverConfig::default()
     });
-    // Short enough to notice the stop signal and partial-frame timeouts promptly.
-    sock.set_read_timeout(Some(Duration::from_millis(20)))?;
+    // The read timeout follows the protocol's next timer (a NACK is due 2 ms after a burst),
+    // and is never so long that the stop signal goes unnoticed.
+    const MAX_WAIT: Duration = Duration::from_millis(20);
+    let mut wait = MAX_WAIT;
+    sock.set_read_timeout(Some(wait))?;
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut out = [0u8; 64];
+    let mut out = vec![0u8; MAX_NACK_LEN];
     let mut delivered = 0u64;
     let mut superseded = 0u64;
     loop {
         if stop.is_set() || local_stop.is_set() {
             return Ok(());
         }
-        let now = Instant::now();
+        let want = proto
+            .poll_timeout()
+            .map_or(MAX_WAIT, |t| t.saturating_duration_since(Instant::now()))
+            .clamp(Duration::from_millis(1), MAX_WAIT);
+        // Whole milliseconds, so the socket option is set only when the wait really changes.
+        let want = Duration::from_millis(want.as_millis() as u64).max(Duration::from_millis(1));
+        if want != wait {
+            sock.set_read_timeout(Some(want))?;
+            wait = want;
+        }
         match sock.recv_from(&mut buf) {
-            Ok((n, from)) => proto.handle_datagram(now, from, &buf[..n]),
+            Ok((n, from)) => proto.handle_datagram(Instant::now(), from, &buf[..n]),
             Err(e) if is_transient(&e) => {}
             Err(e) => return Err(e.into()),
         }
+        let now = Instant::now();
         proto.handle_timeout(now);
         // ACK first: the sender's next frame should not wait on anything below.
         while let Some((to, n)) = proto.poll_transmit(&mut out) {
@@ -292,6 +333,7 @@ fn net_loop(
                     delivered += 1;
                     with_book(book, |b| {
                         b.first_frame.get_or_insert(now);
+                        b.last_frame = Some(now);
                         b.counts.bytes += frame.data.len() as u64;
                         b.size = Some((frame.info.width as u32, frame.info.height as u32));
                     });
@@ -304,10 +346,23 @@ fn net_loop(
                     }
                 }
                 ReceiverEvent::SessionStarted { session, from } => {
+                    with_book(book, |b| b.peer = "connected");
                     let _ = notices.try_send(Notice::SenderConnected { session, from });
                 }
-                ReceiverEvent::SessionEnded { session, from } => {
-                    let _ = notices.try_send(Notice::SenderDisconnected { session, from });
+                ReceiverEvent::SessionEnded {
+                    session,
+                    from,
+                    reason,
+                } => {
+                    with_book(book, |b| b.peer = "disconnected");
+                    let _ = notices.try_send(Notice::SenderDisconnected {
+                        session,
+                        from,
+                        reason,
+                    });
+                }
+                ReceiverEvent::SessionIgnored { session, from } => {
+                    let _ = notices.try_send(Notice::SenderIgnored { session, from });
                 }
             }
         }
@@ -319,6 +374,11 @@ fn net_loop(
             b.counts.crc_failures = st.reassembly.crc_failures;
             b.counts.rejected_datagrams = st.rejected_total();
             b.counts.retransmitted_chunks = st.retransmitted_chunks;
+            b.counts.nacks = st.nacks;
+            b.counts.ignored_datagrams = st.ignored_datagrams;
+            if b.rejected_by_kind != st.rejected {
+                b.rejected_by_kind = st.rejected.clone();
+            }
         });
         if reached_limit {
             // Dropping decode_tx lets the decoder finish the frames it has, then end.

@@ -23,6 +23,8 @@ pub struct Display {
     base_title: String,
     current: Option<DisplayFrame>,
     closed: bool,
+    disconnected: bool,
+    status: String,
 }
 
 const INITIAL: (usize, usize) = (960, 540);
@@ -62,6 +64,8 @@ impl Display {
             base_title: title.to_string(),
             current: None,
             closed: false,
+            disconnected: false,
+            status: String::new(),
         };
         let black = vec![0u32; INITIAL.0 * INITIAL.1];
         d.closed = d
@@ -99,7 +103,35 @@ impl Display {
 
     /// Puts `status` (frame rate, bitrate) in the title bar.
     pub fn set_status(&mut self, status: &str) {
-        let t = format!("{} — {}", self.base_title, status);
+        self.status = status.to_string();
+        let t = if self.disconnected {
+            format!("{} — sender disconnected — {}", self.base_title, status)
+        } else {
+            format!("{} — {}", self.base_title, status)
+        };
         self.window.set_title(&t);
+    }
+
+    /// Marks the sender as gone (the last picture is dimmed, the title says so) or back.
+    pub fn set_disconnected(&mut self, gone: bool) {
+        if gone == self.disconnected {
+            return;
+        }
+        self.disconnected = gone;
+        let status = std::mem::take(&mut self.status);
+        self.set_status(&status);
+        if gone {
+            if let Some(f) = &self.current {
+                // A frozen picture must not pass for a live one.
+                let dim: Vec<u32> = f.pixels.iter().map(|p| (p >> 2) & 0x003F_3F3F).collect();
+                if self
+                    .window
+                    .update_with_buffer(&dim, f.width as usize, f.height as usize)
+                    .is_err()
+                {
+                    self.closed = true;
+                }
+            }
+        }
     }
 }

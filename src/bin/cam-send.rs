@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use std::cell::RefCell;
-
-use camwire::app::send::{open_source, run_send_with, SendConfig, SendNotice, SourceSpec};
+use camwire::app::send::{
+    open_source, run_send_with, SendConfig, SendNotice, SendUpdate, SourceSpec,
+};
 use camwire::app::Stop;
 use camwire::camera::mode::ModeRequest;
 use camwire::camera::{CameraRequest, CameraSelector};
@@ -53,10 +53,18 @@ struct Args {
     #[arg(long, default_value_t = 1200, value_name = "BYTES",
           value_parser = clap::value_parser!(u16).range(256..=65507))]
     mtu: u16,
-    /// How long to wait for the viewer's ACK of each frame, in milliseconds
+    /// The longest wait for the viewer's answer before probing again, in milliseconds (the
+    /// retransmission timeout adapts to the measured round trip below it)
     #[arg(long, default_value_t = 100, value_name = "MS",
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     ack_timeout: u64,
+    /// A frame not delivered within this many milliseconds gives way to a newer one
+    #[arg(long, default_value_t = 150, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    max_latency: u64,
+    /// Pacing: at most this many megabits per second (0 = unpaced)
+    #[arg(long, default_value_t = 1000.0, value_name = "MBIT")]
+    max_rate: f64,
     /// Print one JSON object of statistics per second, and a summary at exit, on stdout
     #[arg(long)]
     stats_json: bool,
@@ -89,6 +97,9 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     if !(args.fps >= 0.0 && args.fps.is_finite()) {
         return Err("--fps must be 0 or more".into());
     }
+    if !(args.max_rate >= 0.0 && args.max_rate.is_finite()) {
+        return Err("--max-rate must be 0 or more".into());
+    }
     let source = match (&args.image, &args.camera) {
         (Some(path), _) => SourceSpec::Images {
             path: path.clone(),
@@ -119,26 +130,25 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         frames: args.frames,
         mtu: args.mtu as usize,
         ack_timeout: Duration::from_millis(args.ack_timeout),
+        max_latency: Duration::from_millis(args.max_latency),
+        max_rate_mbps: args.max_rate,
         ..SendConfig::default()
     };
     let stop = Stop::new();
     stop.on_ctrl_c();
+    let dest = cfg.dest;
     // Opened here rather than in run_send so that the camera's chosen mode is printed.
     let source = open_source(&cfg.source).map_err(|e| e.to_string())?;
-    out.line(&format!("sending {} to {}", source.describe(), cfg.dest));
-    let out = RefCell::new(out);
-    let outcome = run_send_with(
-        cfg,
-        source,
-        stop,
-        |n| match n {
-            SendNotice::SourceLost(m) => out.borrow_mut().line(&m),
-            SendNotice::SourceBack(m) => out.borrow_mut().line(&m),
-        },
-        |r| out.borrow_mut().report(r),
-    )
+    out.line(&format!("sending {} to {dest}", source.describe()));
+    let outcome = run_send_with(cfg, source, stop, |u| match u {
+        SendUpdate::Report(r) => out.report(r),
+        SendUpdate::ViewerLost => out.line(&format!(
+            "no answer from {dest}: still capturing, probing for the viewer"
+        )),
+        SendUpdate::ViewerBack => out.line(&format!("viewer at {dest} answers again")),
+        SendUpdate::Source(SendNotice::SourceLost(m) | SendNotice::SourceBack(m)) => out.line(&m),
+    })
     .map_err(|e| e.to_string())?;
-    let out = out.into_inner();
     out.summary(&outcome.summary);
     if outcome.one_shot {
         out.line(&format!("viewer at {} acknowledged the image", args.dest));

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use camwire::app::send::{run_send, SendConfig, SourceSpec};
-use camwire::app::view::{run_view, Notice, ViewConfig};
+use camwire::app::view::{run_view, Notice, ViewConfig, ViewUpdate};
 use camwire::app::Stop;
 use camwire::cli::ReportPrinter;
+use camwire::receiver::EndReason;
 use clap::Parser;
 
 /// Receive frames from cam-send over UDP and show them in a window, or headless.
@@ -63,46 +64,50 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     stop.on_ctrl_c();
     let demo_stop = Stop::new();
     let mut demo = None;
-    // Both callbacks print; they never run at the same time, but each needs the printer.
-    let printer = std::cell::RefCell::new(out);
-    let outcome = run_view(
-        cfg,
-        stop,
-        |n| {
-            let mut out = printer.borrow_mut();
-            match n {
-                Notice::Listening(addr) => {
-                    out.line(&format!("listening on {addr}"));
-                    if args.demo {
-                        let dest = demo_target(addr);
-                        let stop = demo_stop.clone();
-                        demo = Some(std::thread::spawn(move || {
-                            let cfg = SendConfig {
-                                dest,
-                                source: SourceSpec::Pattern {
-                                    width: 1280,
-                                    height: 720,
-                                },
-                                fps: 30.0,
-                                ..SendConfig::default()
-                            };
-                            run_send(cfg, stop, |_| {})
-                        }));
-                        out.line(&format!("demo: streaming the test pattern to {dest}"));
-                    }
-                }
-                Notice::Warning(w) => out.line(&w),
-                Notice::SenderConnected { session, from } => {
-                    out.line(&format!("sender {session:08x} connected from {from}"))
-                }
-                Notice::SenderDisconnected { session, from } => {
-                    out.line(&format!("sender {session:08x} at {from} disconnected"))
-                }
+    let outcome = run_view(cfg, stop, |u| match u {
+        ViewUpdate::Report(r) => out.report(r),
+        ViewUpdate::Notice(Notice::Listening(addr)) => {
+            out.line(&format!("listening on {addr}"));
+            if args.demo {
+                let dest = demo_target(addr);
+                let stop = demo_stop.clone();
+                demo = Some(std::thread::spawn(move || {
+                    let cfg = SendConfig {
+                        dest,
+                        source: SourceSpec::Pattern {
+                            width: 1280,
+                            height: 720,
+                        },
+                        fps: 30.0,
+                        ..SendConfig::default()
+                    };
+                    run_send(cfg, stop, |_| {})
+                }));
+                out.line(&format!("demo: streaming the test pattern to {dest}"));
             }
-        },
-        |r| printer.borrow_mut().report(r),
-    );
-    let out = printer.into_inner();
+        }
+        ViewUpdate::Notice(Notice::Warning(w)) => out.line(&w),
+        ViewUpdate::Notice(Notice::SenderConnected { session, from }) => {
+            out.line(&format!("sender {session:08x} connected from {from}"))
+        }
+        ViewUpdate::Notice(Notice::SenderDisconnected {
+            session,
+            from,
+            reason,
+        }) => {
+            let why = match reason {
+                EndReason::Bye => "said goodbye",
+                EndReason::Silence => "went silent",
+                EndReason::Superseded => "was replaced by a newer sender",
+            };
+            out.line(&format!(
+                "sender {session:08x} at {from} disconnected: {why}"
+            ))
+        }
+        ViewUpdate::Notice(Notice::SenderIgnored { session, from }) => out.line(&format!(
+            "ignoring sender {session:08x} at {from}: a newer sender is being shown"
+        )),
+    });
     demo_stop.trigger();
     if let Some(d) = demo {
         if let Ok(Err(e)) = d.join() {

@@ -1,0 +1,359 @@
+//! A fault-injecting UDP relay for tests and benchmarks: it sits between `cam-send` and
+//! `cam-view` and drops, duplicates, reorders, delays, corrupts and truncates datagrams,
+//! deterministically from a seed.
+//!
+//! The kernel here has no netem, so faults are made in user space. [`FaultModel`] is the
+//! sans-IO part (datagrams and instants in, datagrams out at their release time); [`Relay`]
+//! is a thread with two loopback sockets around two models, one per direction.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What one direction of the relay does to datagrams. Probabilities are in `0.0..=1.0`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Faults {
+    /// Chance a datagram is dropped.
+    pub drop: f64,
+    /// Chance a datagram is delivered twice.
+    pub duplicate: f64,
+    /// Chance a datagram is held back by an extra `reorder_by`, so later ones overtake it.
+    pub reorder: f64,
+    /// How long a reordered datagram is held back.
+    pub reorder_by: Duration,
+    /// Fixed one-way delay.
+    pub delay: Duration,
+    /// Extra random delay, uniform in `0..jitter` (it reorders too).
+    pub jitter: Duration,
+    /// Chance one random bit of the datagram is flipped.
+    pub corrupt: f64,
+    /// Chance the datagram is cut to a random shorter length.
+    pub truncate: f64,
+}
+
+impl Faults {
+    /// Only random loss.
+    pub fn loss(p: f64) -> Self {
+        Faults {
+            drop: p,
+            ..Faults::default()
+        }
+    }
+}
+
+/// Counts of what the model did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultStats {
+    /// Datagrams in.
+    pub received: u64,
+    /// Dropped.
+    pub dropped: u64,
+    /// Extra copies made.
+    pub duplicated: u64,
+    /// Held back to be overtaken.
+    pub reordered: u64,
+    /// Bit-flipped.
+    pub corrupted: u64,
+    /// Cut short.
+    pub truncated: u64,
+}
+
+/// The fault model of one direction: sans-IO and deterministic for a given seed and input.
+pub struct FaultModel {
+    faults: Faults,
+    rng: fastrand::Rng,
+    queue: BinaryHeap<Reverse<(Instant, u64, Vec<u8>)>>,
+    order: u64,
+    stats: FaultStats,
+}
+
+impl FaultModel {
+    /// A model with the given faults and seed.
+    pub fn new(faults: Faults, seed: u64) -> Self {
+        FaultModel {
+            faults,
+            rng: fastrand::Rng::with_seed(seed),
+            queue: BinaryHeap::new(),
+            order: 0,
+            stats: FaultStats::default(),
+        }
+    }
+
+    /// What the model has done so far.
+    pub fn stats(&self) -> FaultStats {
+        self.stats
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && self.rng.f64() < p
+    }
+
+    fn schedule(&mut self, now: Instant, mut bytes: Vec<u8>) {
+        let f = self.faults;
+        if self.chance(f.corrupt) && !bytes.is_empty() {
+            let i = self.rng.usize(..bytes.len());
+            bytes[i] ^= 1 << self.rng.u8(..8);
+            self.stats.corrupted += 1;
+        }
+        if self.chance(f.truncate) && bytes.len() > 1 {
+            let n = self.rng.usize(..bytes.len());
+            bytes.truncate(n);
+            self.stats.truncated += 1;
+        }
+        let mut at = now + f.delay;
+        if !f.jitter.is_zero() {
+            at += f.jitter.mul_f64(self.rng.f64());
+        }
+        if self.chance(f.reorder) {
+            at += f.reorder_by;
+            self.stats.reordered += 1;
+        }
+        self.order += 1;
+        self.queue.push(Reverse((at, self.order, bytes)));
+    }
+
+    /// Takes in one datagram at `now`.
+    pub fn push(&mut self, now: Instant, bytes: &[u8]) {
+        self.stats.received += 1;
+        if self.chance(self.faults.drop) {
+            self.stats.dropped += 1;
+            return;
+        }
+        if self.chance(self.faults.duplicate) {
+            self.stats.duplicated += 1;
+            self.schedule(now, bytes.to_vec());
+        }
+        self.schedule(now, bytes.to_vec());
+    }
+
+    /// The next datagram due by `now`, if any.
+    pub fn poll(&mut self, now: Instant) -> Option<Vec<u8>> {
+        if self
+            .queue
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| *at <= now)
+        {
+            self.queue.pop().map(|Reverse((_, _, b))| b)
+        } else {
+            None
+        }
+    }
+
+    /// When the next datagram is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.queue.peek().map(|Reverse((at, _, _))| *at)
+    }
+}
+
+/// A running relay on 127.0.0.1. Send to [`Relay::addr`] instead of the viewer; the relay
+/// forwards to the viewer through one fault model and the viewer's replies back through
+/// another. Stops when dropped.
+pub struct Relay {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+    models: Arc<Mutex<(FaultModel, FaultModel)>>,
+}
+
+impl Relay {
+    /// Starts a relay towards `upstream` with `forward` faults on the way there and `back`
+    /// faults on the way back, seeded by `seed`.
+    pub fn start(
+        upstream: SocketAddr,
+        forward: Faults,
+        back: Faults,
+        seed: u64,
+    ) -> io::Result<Relay> {
+        let client_side = UdpSocket::bind(("127.0.0.1", 0))?;
+        let upstream_side = UdpSocket::bind(("127.0.0.1", 0))?;
+        upstream_side.connect(upstream)?;
+        client_side.set_nonblocking(true)?;
+        upstream_side.set_nonblocking(true)?;
+        for s in [&client_side, &upstream_side] {
+            let s = socket2::SockRef::from(s);
+            let _ = s.set_recv_buffer_size(4 << 20);
+            let _ = s.set_send_buffer_size(4 << 20);
+        }
+        let addr = client_side.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let models = Arc::new(Mutex::new((
+            FaultModel::new(forward, seed),
+            FaultModel::new(back, seed ^ 0x9E37_79B9_7F4A_7C15),
+        )));
+        let thread = {
+            let stop = stop.clone();
+            let models = models.clone();
+            thread::Builder::new()
+                .name("fault-relay".into())
+                .spawn(move || run(client_side, upstream_side, &models, &stop))?
+        };
+        Ok(Relay {
+            addr,
+            stop,
+            thread: Some(thread),
+            models,
+        })
+    }
+
+    /// Where the sender should send.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What each direction has done so far: (towards the viewer, back to the sender).
+    pub fn stats(&self) -> (FaultStats, FaultStats) {
+        let m = self.models.lock().unwrap_or_else(|p| p.into_inner());
+        (m.0.stats(), m.1.stats())
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(
+    client_side: UdpSocket,
+    upstream_side: UdpSocket,
+    models: &Mutex<(FaultModel, FaultModel)>,
+    stop: &AtomicBool,
+) {
+    let mut buf = vec![0u8; 65_536];
+    let mut client: Option<SocketAddr> = None;
+    while !stop.load(Ordering::SeqCst) {
+        let mut busy = false;
+        let now = Instant::now();
+        let mut m = models.lock().unwrap_or_else(|p| p.into_inner());
+        while let Ok((n, from)) = client_side.recv_from(&mut buf) {
+            // The sender's address: where the viewer's replies go back to.
+            client = Some(from);
+            m.0.push(now, &buf[..n]);
+            busy = true;
+        }
+        while let Ok(n) = upstream_side.recv(&mut buf) {
+            m.1.push(now, &buf[..n]);
+            busy = true;
+        }
+        let now = Instant::now();
+        while let Some(d) = m.0.poll(now) {
+            let _ = upstream_side.send(&d);
+            busy = true;
+        }
+        if let Some(c) = client {
+            while let Some(d) = m.1.poll(now) {
+                let _ = client_side.send_to(&d, c);
+                busy = true;
+            }
+        }
+        let next = [m.0.poll_timeout(), m.1.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        drop(m);
+        if !busy {
+            // Nonblocking sockets: a short nap, shorter when a release is near.
+            let nap = next
+                .map_or(Duration::from_micros(200), |t| {
+                    t.saturating_duration_since(Instant::now())
+                })
+                .min(Duration::from_micros(200));
+            thread::sleep(nap);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_faults() {
+        let f = Faults {
+            drop: 0.2,
+            duplicate: 0.1,
+            corrupt: 0.1,
+            jitter: Duration::from_millis(3),
+            ..Faults::default()
+        };
+        let run = |seed| {
+            let t0 = Instant::now();
+            let mut m = FaultModel::new(f, seed);
+            for i in 0..1000u32 {
+                m.push(t0, &i.to_be_bytes());
+            }
+            let mut out = Vec::new();
+            while let Some(d) = m.poll(t0 + Duration::from_secs(1)) {
+                out.push(d);
+            }
+            (out, m.stats())
+        };
+        let (a, sa) = run(7);
+        let (b, sb) = run(7);
+        assert_eq!(a, b);
+        assert_eq!(sa, sb);
+        let (c, _) = run(8);
+        assert_ne!(a, c);
+        // Roughly the asked-for rates.
+        assert!((150..250).contains(&sa.dropped), "{sa:?}");
+        assert!((50..130).contains(&sa.duplicated), "{sa:?}");
+        assert_eq!(a.len() as u64, 1000 - sa.dropped + sa.duplicated);
+    }
+
+    #[test]
+    fn reorder_lets_later_datagrams_overtake() {
+        let t0 = Instant::now();
+        let f = Faults {
+            reorder: 1.0,
+            reorder_by: Duration::from_millis(5),
+            ..Faults::default()
+        };
+        let mut m = FaultModel::new(f, 1);
+        m.push(t0, b"first");
+        let mut plain = FaultModel::new(Faults::default(), 1);
+        plain.push(t0, b"second");
+        assert_eq!(m.poll(t0), None, "held back");
+        assert_eq!(plain.poll(t0).as_deref(), Some(&b"second"[..]));
+        assert_eq!(m.poll_timeout(), Some(t0 + Duration::from_millis(5)));
+        assert_eq!(
+            m.poll(t0 + Duration::from_millis(5)).as_deref(),
+            Some(&b"first"[..])
+        );
+    }
+
+    #[test]
+    fn relay_forwards_both_ways_on_loopback() {
+        let viewer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        viewer
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let relay = Relay::start(
+            viewer.local_addr().unwrap(),
+            Faults::default(),
+            Faults::default(),
+            1,
+        )
+        .unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        sender.send_to(b"ping", relay.addr()).unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = viewer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"ping");
+        viewer.send_to(b"pong", from).unwrap();
+        let (n, back_from) = sender.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"pong");
+        assert_eq!(back_from, relay.addr());
+        assert_eq!(relay.stats().0.received, 1);
+    }
+}

@@ -1,0 +1,373 @@
+//! The real binaries through a fault-injecting relay, under hostile input, and across
+//! restarts of either side. Loopback only; every wait is bounded.
+
+mod support;
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use camwire::relay::{Faults, Relay};
+use support::*;
+
+const T: Duration = Duration::from_secs(90);
+
+/// Streams a looping folder of distinct JPEGs through the relay and checks every frame the
+/// viewer saved against the file with the same sequence number (seq k is file k mod n: the
+/// encoder pulls files in order at --fps 0 and every file pulled is given the next seq).
+fn lossy_run(forward: Faults, back: Faults, seed: u64, frames: usize) -> serde_json::Value {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let sent = write_jpegs(src.path(), 8, 640, 480);
+    let saved = out.path().join("saved");
+    let n = frames.to_string();
+    let mut v = Proc::spawn(
+        VIEW,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--headless",
+            "--frames",
+            &n,
+            "--save",
+            saved.to_str().unwrap(),
+            "--stats-json",
+        ],
+    );
+    let relay = Relay::start(v.listening_addr(), forward, back, seed).unwrap();
+    let s = Proc::spawn(
+        SEND,
+        &[
+            &relay.addr().to_string(),
+            "--image",
+            src.path().to_str().unwrap(),
+            "--loop",
+            "--fps",
+            "0",
+            "--stats-json",
+        ],
+    );
+    let (vst, vout, verr) = v.finish(T);
+    s.interrupt();
+    let (sst, _, serr) = s.finish(T);
+    assert!(vst.success(), "viewer: {verr:?}");
+    assert!(sst.success(), "sender: {serr:?}");
+    check_saved(&saved, &sent, frames);
+    let summary = summary(&vout);
+    assert_eq!(summary["frames"], frames as u64);
+    eprintln!(
+        "faults {forward:?}: relay {:?}; viewer {summary}",
+        relay.stats()
+    );
+    summary
+}
+
+fn check_saved(dir: &Path, sent: &[Vec<u8>], expect: usize) {
+    let mut count = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let seq: usize = p.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+        let got = std::fs::read(&p).unwrap();
+        assert!(
+            got == sent[seq % sent.len()],
+            "frame {seq} is not the frame sent with that sequence number"
+        );
+        count += 1;
+    }
+    assert_eq!(count, expect);
+}
+
+fn with_loss(p: f64) -> (Faults, Faults) {
+    let forward = Faults {
+        drop: p,
+        duplicate: 0.02,
+        reorder: 0.05,
+        reorder_by: Duration::from_millis(3),
+        jitter: Duration::from_micros(500),
+        ..Faults::default()
+    };
+    (forward, Faults::loss(p))
+}
+
+#[test]
+fn no_loss_but_duplicates_and_reordering() {
+    let (f, b) = with_loss(0.0);
+    let s = lossy_run(f, b, 1, 40);
+    assert_eq!(s["crc_failures"], 0);
+}
+
+#[test]
+fn one_percent_loss() {
+    let (f, b) = with_loss(0.01);
+    lossy_run(f, b, 2, 40);
+}
+
+#[test]
+fn five_percent_loss() {
+    let (f, b) = with_loss(0.05);
+    let s = lossy_run(f, b, 3, 40);
+    assert!(
+        s["nacks"].as_u64().unwrap() > 0,
+        "loss was repaired by NACKs: {s}"
+    );
+    assert!(s["retransmitted_chunks"].as_u64().unwrap() > 0, "{s}");
+}
+
+#[test]
+fn ten_percent_loss() {
+    let (f, b) = with_loss(0.10);
+    lossy_run(f, b, 4, 40);
+}
+
+#[test]
+fn thirty_percent_loss_both_ways() {
+    let (f, b) = with_loss(0.30);
+    lossy_run(f, b, 5, 30);
+}
+
+#[test]
+fn corrupted_and_truncated_datagrams_never_make_a_wrong_frame() {
+    let forward = Faults {
+        drop: 0.02,
+        corrupt: 0.03,
+        truncate: 0.02,
+        ..Faults::default()
+    };
+    let back = Faults {
+        corrupt: 0.05,
+        truncate: 0.05,
+        ..Faults::default()
+    };
+    let s = lossy_run(forward, back, 6, 40);
+    assert!(s["rejected_datagrams"].as_u64().unwrap() > 0, "{s}");
+}
+
+/// Malformed datagrams of every kind, and plain junk.
+fn junk(rng: &mut fastrand::Rng, i: usize) -> Vec<u8> {
+    let mut chunk = vec![b'C', b'W', 1, 1, 0, 0];
+    chunk.extend_from_slice(&rng.u32(..).to_be_bytes()); // a random session
+    chunk.extend_from_slice(&[0u8; 30]);
+    let set = |b: &mut Vec<u8>, at: usize, v: &[u8]| b[at..at + v.len()].copy_from_slice(v);
+    match i % 10 {
+        0 => (0..rng.usize(0..1500)).map(|_| rng.u8(..)).collect(),
+        1 => b"CW\x09\x01 wrong version".to_vec(),
+        2 => b"CW\x01".to_vec(),
+        3 => {
+            // absurd chunk count for the length
+            set(&mut chunk, 16, &65_535u16.to_be_bytes());
+            set(&mut chunk, 18, &10u32.to_be_bytes());
+            chunk[26] = 1;
+            chunk
+        }
+        4 => {
+            // index out of range
+            set(&mut chunk, 14, &9u16.to_be_bytes());
+            set(&mut chunk, 16, &2u16.to_be_bytes());
+            set(&mut chunk, 18, &100u32.to_be_bytes());
+            chunk[26] = 1;
+            chunk.extend_from_slice(&[0; 50]);
+            chunk
+        }
+        5 => {
+            // a lying length: 4 GB frame (over the cap)
+            set(&mut chunk, 16, &65_535u16.to_be_bytes());
+            set(&mut chunk, 18, &u32::MAX.to_be_bytes());
+            chunk[26] = 1;
+            chunk.extend_from_slice(&vec![0; 65_538]);
+            chunk.truncate(40 + 65_538);
+            chunk
+        }
+        6 => {
+            // payload that disagrees with the header
+            set(&mut chunk, 16, &1u16.to_be_bytes());
+            set(&mut chunk, 18, &500u32.to_be_bytes());
+            chunk[26] = 1;
+            chunk.extend_from_slice(&[0; 10]);
+            chunk
+        }
+        7 => {
+            // a well-formed chunk of a one-chunk frame with a wrong CRC
+            set(&mut chunk, 16, &1u16.to_be_bytes());
+            set(&mut chunk, 18, &20u32.to_be_bytes());
+            chunk[26] = 1;
+            chunk.extend_from_slice(&[7; 20]);
+            chunk
+        }
+        8 => b"CW\x01\x02\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00".to_vec(), // an ACK
+        _ => b"CW\x01\x01\xff\xff\x00\x00\x00\x01 flags".to_vec(),
+    }
+}
+
+#[test]
+fn a_flood_of_junk_does_not_stop_a_live_stream() {
+    let mut v = Proc::spawn(
+        VIEW,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--headless",
+            "--frames",
+            "60",
+            "--stats-json",
+        ],
+    );
+    let vaddr = v.listening_addr();
+    let s = Proc::spawn(
+        SEND,
+        &[
+            &vaddr.to_string(),
+            "--size",
+            "640x480",
+            "--fps",
+            "30",
+            "--stats-json",
+        ],
+    );
+    let flooder = std::thread::spawn(move || {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut rng = fastrand::Rng::with_seed(42);
+        let start = Instant::now();
+        let mut sent = 0usize;
+        // Bounded in count and time: 40,000 datagrams or 8 seconds.
+        while sent < 40_000 && start.elapsed() < Duration::from_secs(8) {
+            let d = junk(&mut rng, sent);
+            let _ = sock.send_to(&d[..d.len().min(65_507)], vaddr);
+            sent += 1;
+            if sent % 200 == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        sent
+    });
+    let (vst, vout, verr) = v.finish(T);
+    let sent_junk = flooder.join().unwrap();
+    s.interrupt();
+    let (sst, _, serr) = s.finish(T);
+    assert!(vst.success(), "{verr:?}");
+    assert!(sst.success(), "{serr:?}");
+    let sum = summary(&vout);
+    assert_eq!(sum["frames"], 60, "{sum}");
+    assert_eq!(sum["decode_errors"], 0);
+    let kinds = sum["rejected_by_kind"]
+        .as_object()
+        .expect("rejections by kind");
+    for k in [
+        "bad_magic",
+        "bad_version",
+        "truncated",
+        "bad_chunking",
+        "index_out_of_range",
+        "length_mismatch",
+        "unexpected_type",
+        "bad_flags",
+    ] {
+        assert!(
+            kinds.get(k).and_then(|v| v.as_u64()).unwrap_or(0) > 0,
+            "no {k}: {sum}"
+        );
+    }
+    assert!(
+        sum["crc_failures"].as_u64().unwrap() > 0,
+        "forged frames were caught: {sum}"
+    );
+    eprintln!("flood: {sent_junk} junk datagrams; viewer {sum}");
+}
+
+#[test]
+fn viewer_restart_is_picked_up_without_restarting_the_sender() {
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dest = port.to_string();
+    let s = Proc::spawn(
+        SEND,
+        &[&dest, "--size", "320x240", "--fps", "30", "--stats-json"],
+    );
+    let view = || {
+        Proc::spawn(
+            VIEW,
+            &[
+                "--headless",
+                "--listen",
+                &dest,
+                "--frames",
+                "15",
+                "--stats-json",
+            ],
+        )
+    };
+    let (st, out, err) = view().finish(T);
+    assert!(st.success(), "{err:?}");
+    assert_eq!(summary(&out)["frames"], 15);
+    // Long enough for the sender to decide the viewer is gone and fall back to probing.
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let (st, out, err) = view().finish(T);
+    assert!(st.success(), "{err:?}");
+    assert_eq!(summary(&out)["frames"], 15);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    s.interrupt();
+    let (sst, _, serr) = s.finish(T);
+    assert!(sst.success());
+    let all = serr.join("\n");
+    assert!(all.contains("probing for the viewer"), "{all}");
+    assert!(all.contains("answers again"), "{all}");
+}
+
+#[test]
+fn sender_restart_is_picked_up_at_once_and_silence_means_disconnected() {
+    let mut v = Proc::spawn(
+        VIEW,
+        &["--headless", "--listen", "127.0.0.1:0", "--stats-json"],
+    );
+    let dest = v.listening_addr().to_string();
+    // The first sender dies without a BYE (killed), the second starts at once.
+    let mut first = Proc::spawn(SEND, &[&dest, "--size", "320x240", "--fps", "30"]);
+    v.wait_line("connected from", Duration::from_secs(10))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    first.child.kill().unwrap();
+    let _ = first.child.wait();
+    let second = Proc::spawn(
+        SEND,
+        &[&dest, "--size", "320x240", "--fps", "30", "--frames", "30"],
+    );
+    let (sst, _, serr) = second.finish(T);
+    assert!(sst.success(), "{serr:?}");
+    // A BYE from the second: disconnected within a second.
+    v.wait_line("said goodbye", Duration::from_secs(2))
+        .expect("BYE shown as a disconnect");
+    let connects = v
+        .stderr
+        .iter()
+        .filter(|l| l.contains("connected from"))
+        .count();
+    assert_eq!(connects, 2, "{:?}", v.stderr);
+    assert!(
+        v.stderr
+            .iter()
+            .any(|l| l.contains("replaced by a newer sender")),
+        "{:?}",
+        v.stderr
+    );
+    v.interrupt();
+    let (vst, vout, _) = v.finish(T);
+    assert!(vst.success());
+    let sum = summary(&vout);
+    assert!(sum["frames"].as_u64().unwrap() >= 40, "{sum}");
+    assert_eq!(sum["peer"], "disconnected");
+
+    // Silence: a killed sender is reported disconnected after the session timeout.
+    let mut v = Proc::spawn(VIEW, &["--headless", "--listen", "127.0.0.1:0"]);
+    let dest = v.listening_addr().to_string();
+    let mut s = Proc::spawn(SEND, &[&dest, "--size", "160x120", "--fps", "30"]);
+    v.wait_line("connected from", Duration::from_secs(10))
+        .unwrap();
+    s.child.kill().unwrap();
+    let _ = s.child.wait();
+    let killed = Instant::now();
+    v.wait_line("went silent", Duration::from_secs(5))
+        .expect("silence shown as a disconnect");
+    assert!(killed.elapsed() < Duration::from_secs(4));
+}
