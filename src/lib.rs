@@ -9,10 +9,13 @@
 //! - [`sender`] / [`receiver`]: the two protocol endpoints: stop-and-wait per frame with
 //!   ACKs, selective repair by NACK, adaptive timeouts ([`timing`]) and sessions.
 //! - [`app`]: the threaded pipelines behind `cam-send` and `cam-view`.
+//! - [`camera`]: webcams (MJPEG pass-through, YUYV/NV12 conversion, mode choice, a fake
+//!   camera); the device itself needs the `camera` feature.
 //! - [`codec`], [`source`], [`pattern`], [`stats`], [`net`], [`latest`]: their parts.
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod camera;
 pub mod cli;
 pub mod codec;
 pub mod latest;

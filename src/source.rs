@@ -1,5 +1,5 @@
-//! Where frames come from: the built-in test pattern, image files, or (feature `camera`) a
-//! webcam. Every source is behind the same [`Source`] trait, so the pipeline, and its tests,
+//! Where frames come from: the built-in test pattern, image files, or a webcam (see
+//! [`crate::camera`]). Every source is behind the same [`Source`] trait, so the pipeline, and its tests,
 //! do not care which one runs.
 
 use std::io;
@@ -54,8 +54,16 @@ pub enum SourceError {
         reason: String,
     },
     /// The camera could not be used.
-    #[error("{0}")]
-    Camera(String),
+    #[error(transparent)]
+    Camera(#[from] crate::camera::CameraError),
+}
+
+impl SourceError {
+    /// True when the source went away but may come back (an unplugged camera): the pipeline
+    /// then keeps its session and calls [`Source::reopen`] periodically instead of ending.
+    pub fn is_lost(&self) -> bool {
+        matches!(self, SourceError::Camera(e) if e.is_lost())
+    }
 }
 
 /// A producer of frames.
@@ -73,6 +81,16 @@ pub trait Source: Send {
     /// just in time instead of buffering a stale frame.
     fn is_live(&self) -> bool {
         false
+    }
+    /// Tries to get a source that failed with an error for which
+    /// [`SourceError::is_lost`] is true working again; must not block for long, since the
+    /// caller checks its stop signal between attempts. Sources that cannot be lost keep the
+    /// default, which refuses.
+    fn reopen(&mut self) -> Result<(), SourceError> {
+        Err(SourceError::Camera(crate::camera::CameraError::Backend {
+            camera: self.describe(),
+            reason: "this source cannot be reopened".into(),
+        }))
     }
 }
 

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, never, select, Receiver, Sender as Tx};
 
 use super::{AppError, Stop};
+use crate::camera::{CameraRequest, REOPEN_INTERVAL};
 use crate::codec::encode_rgb;
 use crate::latest::newest_wins;
 use crate::net::{connect_sender, is_transient};
@@ -51,6 +52,18 @@ pub enum SourceSpec {
         /// Scale every image to this size.
         resize: Option<(u32, u32)>,
     },
+    /// A webcam, in the mode closest to the request (needs the `camera` feature).
+    Camera(CameraRequest),
+}
+
+/// Events of a sending run worth telling the user about, apart from the statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendNotice {
+    /// The source went away (an unplugged camera); the session goes on and the source is
+    /// reopened every [`REOPEN_INTERVAL`].
+    SourceLost(String),
+    /// The lost source works again.
+    SourceBack(String),
 }
 
 /// Everything the sending pipeline needs to know.
@@ -108,6 +121,8 @@ pub enum SendUpdate<'a> {
     ViewerLost,
     /// The viewer answers again.
     ViewerBack,
+    /// The source was lost or came back (an unplugged camera).
+    Source(SendNotice),
 }
 
 /// How a sending run ended.
@@ -130,6 +145,7 @@ pub fn open_source(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
             looping,
             resize,
         } => Box::new(ImageSource::open(path, *looping, *resize)?),
+        SourceSpec::Camera(req) => crate::camera::open(req)?,
     })
 }
 
@@ -157,6 +173,7 @@ type Captured = Result<CapturedFrame, AppError>;
 
 /// Runs the producer side: capture (on its own thread for live or paced sources) and encode.
 /// Ends when the source ends, the consumer goes away, or `stop` fires.
+#[allow(clippy::too_many_arguments)]
 fn spawn_producer(
     mut source: Box<dyn Source>,
     fps: f64,
@@ -164,6 +181,7 @@ fn spawn_producer(
     out: Tx<Result<OutgoingFrame, AppError>>,
     recycled: Receiver<Vec<u8>>,
     capture_drops: Arc<AtomicU64>,
+    notices: Tx<SendNotice>,
     stop: Stop,
 ) -> Vec<thread::JoinHandle<()>> {
     let mut handles = Vec::new();
@@ -176,7 +194,10 @@ fn spawn_producer(
             thread::Builder::new()
                 .name("capture".into())
                 .spawn(move || {
-                    let mut ticker = (fps > 0.0).then(|| Ticker::new(fps, Instant::now()));
+                    // A live source (a camera) delivers at its own rate: pacing it here too
+                    // would only make it hand over older frames.
+                    let mut ticker =
+                        (fps > 0.0 && !source.is_live()).then(|| Ticker::new(fps, Instant::now()));
                     while !stop_c.is_set() {
                         if let Some(t) = &mut ticker {
                             let wait = t.wait_from(Instant::now());
@@ -195,6 +216,11 @@ fn spawn_producer(
                                 }
                             }
                             Ok(None) => break,
+                            Err(e) if e.is_lost() => {
+                                if !wait_for_source(&mut *source, e, &notices, &stop_c) {
+                                    break;
+                                }
+                            }
                             Err(e) => {
                                 cap_tx.send(Err(e.into()));
                                 break;
@@ -243,6 +269,34 @@ fn spawn_producer(
     handles
 }
 
+/// Reopens a lost source every [`REOPEN_INTERVAL`] until it works (true) or `stop` fires
+/// (false). Waits on the stop channel between attempts, so Ctrl-C is never delayed by more
+/// than one reopen attempt.
+fn wait_for_source(
+    source: &mut dyn Source,
+    lost: SourceError,
+    notices: &Tx<SendNotice>,
+    stop: &Stop,
+) -> bool {
+    let _ = notices.try_send(SendNotice::SourceLost(format!(
+        "{lost}; trying again every {} s",
+        REOPEN_INTERVAL.as_secs_f64()
+    )));
+    loop {
+        let _ = stop.channel().recv_timeout(REOPEN_INTERVAL);
+        if stop.is_set() {
+            return false;
+        }
+        if source.reopen().is_ok() {
+            let _ = notices.try_send(SendNotice::SourceBack(format!(
+                "{} is back",
+                source.describe()
+            )));
+            return true;
+        }
+    }
+}
+
 fn spawn_reader(sock: std::net::UdpSocket, tx: Tx<Vec<u8>>, stop: Stop) -> thread::JoinHandle<()> {
     thread::Builder::new()
         .name("ack-reader".into())
@@ -268,15 +322,33 @@ fn spawn_reader(sock: std::net::UdpSocket, tx: Tx<Vec<u8>>, stop: Stop) -> threa
 pub fn run_send(
     cfg: SendConfig,
     stop: Stop,
-    mut on_update: impl FnMut(SendUpdate<'_>),
+    on_update: impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
+    check_mtu(&cfg)?;
+    let source = open_source(&cfg.source)?;
+    run_send_with(cfg, source, stop, on_update)
+}
+
+fn check_mtu(cfg: &SendConfig) -> Result<(), AppError> {
     if !(crate::wire::MIN_MTU..=MAX_DATAGRAM).contains(&cfg.mtu) {
         return Err(AppError::Config(format!(
             "--mtu must be between {} and {MAX_DATAGRAM} bytes",
             crate::wire::MIN_MTU
         )));
     }
-    let source = open_source(&cfg.source)?;
+    Ok(())
+}
+
+/// [`run_send`] with a source the caller opened (so it can describe it first, or bring its
+/// own `Source`; `cfg.source` is then ignored). `on_update` also hears about a source that
+/// was lost and came back.
+pub fn run_send_with(
+    cfg: SendConfig,
+    source: Box<dyn Source>,
+    stop: Stop,
+    mut on_update: impl FnMut(SendUpdate<'_>),
+) -> Result<SendOutcome, AppError> {
+    check_mtu(&cfg)?;
     let one_shot = source.total_frames() == Some(1);
     let total = match (cfg.frames, source.total_frames()) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -290,6 +362,7 @@ pub fn run_send(
     let (enc_tx, enc_rx) = bounded::<Result<OutgoingFrame, AppError>>(0);
     let (recycle_tx, recycle_rx) = bounded::<Vec<u8>>(2);
     let capture_drops = Arc::new(AtomicU64::new(0));
+    let (notice_tx, notice_rx) = bounded::<SendNotice>(16);
     let mut handles = spawn_producer(
         source,
         cfg.fps,
@@ -297,6 +370,7 @@ pub fn run_send(
         enc_tx,
         recycle_rx,
         capture_drops.clone(),
+        notice_tx,
         local_stop.clone(),
     );
     let (dgram_tx, dgram_rx) = bounded::<Vec<u8>>(64);
@@ -316,6 +390,7 @@ pub fn run_send(
         &dgram_rx,
         &recycle_tx,
         &capture_drops,
+        &notice_rx,
         &stop,
         &mut on_update,
     );
@@ -338,6 +413,7 @@ fn network_loop(
     dgram_rx: &Receiver<Vec<u8>>,
     recycle_tx: &Tx<Vec<u8>>,
     capture_drops: &AtomicU64,
+    notice_rx: &Receiver<SendNotice>,
     stop: &Stop,
     on_update: &mut impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
@@ -467,12 +543,16 @@ fn network_loop(
                     sender.handle_datagram(Instant::now(), &d);
                 }
             },
+            recv(notice_rx) -> n => if let Ok(n) = n { on_update(SendUpdate::Source(n)) },
             recv(stop.channel()) -> _ => {},
             default(deadline.saturating_duration_since(Instant::now())) => {},
         }
         sender.handle_timeout(Instant::now());
     }
 
+    while let Ok(n) = notice_rx.try_recv() {
+        on_update(SendUpdate::Source(n));
+    }
     sender.close();
     while let Some(n) = sender.poll_transmit(Instant::now(), &mut buf) {
         let _ = sock.send(&buf[..n]);

@@ -4,8 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use camwire::app::send::{run_send, SendConfig, SendUpdate, SourceSpec};
+use camwire::app::send::{
+    open_source, run_send_with, SendConfig, SendNotice, SendUpdate, SourceSpec,
+};
 use camwire::app::Stop;
+use camwire::camera::mode::ModeRequest;
+use camwire::camera::{CameraRequest, CameraSelector};
 use camwire::cli::{parse_dest, parse_size, ReportPrinter};
 use clap::Parser;
 
@@ -23,9 +27,13 @@ struct Args {
     /// sent byte for byte. One file: send it once, wait for the viewer's ACK, exit.
     #[arg(long, value_name = "PATH", conflicts_with = "camera")]
     image: Option<PathBuf>,
-    /// Stream a webcam by index or name (needs a build with `--features camera`)
+    /// Stream a webcam by index or (part of its) name, default 0, in the mode closest to
+    /// --size (default 1280x720) and --fps (needs a build with `--features camera`)
     #[arg(long, value_name = "INDEX|NAME", num_args = 0..=1, default_missing_value = "0")]
     camera: Option<String>,
+    /// List the webcams with their formats, sizes and frame rates, and exit
+    #[arg(long)]
+    list_cameras: bool,
     /// Repeat the --image file or folder for ever
     #[arg(long = "loop", requires = "image")]
     looping: bool,
@@ -75,7 +83,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
-    if args.camera.is_some() {
+    if !cfg!(feature = "camera") && (args.camera.is_some() || args.list_cameras) {
         return Err(
             "this cam-send was built without camera support; rebuild with \
              `cargo install camwire --features camera` (on Linux first install libclang: \
@@ -83,19 +91,33 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
                 .into(),
         );
     }
+    if args.list_cameras {
+        return list_cameras();
+    }
     if !(args.fps >= 0.0 && args.fps.is_finite()) {
         return Err("--fps must be 0 or more".into());
     }
     if !(args.max_rate >= 0.0 && args.max_rate.is_finite()) {
         return Err("--max-rate must be 0 or more".into());
     }
-    let source = match &args.image {
-        Some(path) => SourceSpec::Images {
+    let source = match (&args.image, &args.camera) {
+        (Some(path), _) => SourceSpec::Images {
             path: path.clone(),
             looping: args.looping,
             resize: args.size,
         },
-        None => {
+        (None, Some(camera)) => {
+            let (width, height) = args.size.unwrap_or((1280, 720));
+            SourceSpec::Camera(CameraRequest {
+                camera: CameraSelector::parse(camera),
+                mode: ModeRequest {
+                    width,
+                    height,
+                    fps: args.fps.round().min(f64::from(u32::MAX)) as u32,
+                },
+            })
+        }
+        (None, None) => {
             let (width, height) = args.size.unwrap_or((1280, 720));
             SourceSpec::Pattern { width, height }
         }
@@ -115,13 +137,16 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     let stop = Stop::new();
     stop.on_ctrl_c();
     let dest = cfg.dest;
-    out.line(&format!("sending to {dest}"));
-    let outcome = run_send(cfg, stop, |u| match u {
+    // Opened here rather than in run_send so that the camera's chosen mode is printed.
+    let source = open_source(&cfg.source).map_err(|e| e.to_string())?;
+    out.line(&format!("sending {} to {dest}", source.describe()));
+    let outcome = run_send_with(cfg, source, stop, |u| match u {
         SendUpdate::Report(r) => out.report(r),
         SendUpdate::ViewerLost => out.line(&format!(
             "no answer from {dest}: still capturing, probing for the viewer"
         )),
         SendUpdate::ViewerBack => out.line(&format!("viewer at {dest} answers again")),
+        SendUpdate::Source(SendNotice::SourceLost(m) | SendNotice::SourceBack(m)) => out.line(&m),
     })
     .map_err(|e| e.to_string())?;
     out.summary(&outcome.summary);
@@ -133,6 +158,17 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             args.dest,
             args.dest.port()
         ));
+    }
+    Ok(())
+}
+
+fn list_cameras() -> Result<(), String> {
+    let cameras = camwire::camera::list_cameras().map_err(|e| e.to_string())?;
+    if cameras.is_empty() {
+        return Err("no cameras found".into());
+    }
+    for c in cameras {
+        println!("{}", c.to_text());
     }
     Ok(())
 }
