@@ -51,6 +51,24 @@ pub fn parse_dest(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("'{s}' resolves to no address"))
 }
 
+/// Runs a program's body with a printer and turns its outcome into the exit code: 0, or 1
+/// after one `error: ...` line (clap already exits with 2 on bad flags).
+pub fn run_main<A>(
+    prefix: &'static str,
+    args: A,
+    json: bool,
+    body: impl FnOnce(A, &mut ReportPrinter) -> Result<(), String>,
+) -> std::process::ExitCode {
+    let mut out = ReportPrinter::new(prefix, json);
+    match body(args, &mut out) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(msg) => {
+            out.line(&format!("error: {msg}"));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Prints reports: JSON lines on stdout, or one refreshing status line on stderr.
 pub struct ReportPrinter {
     json: bool,

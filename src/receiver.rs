@@ -535,6 +535,29 @@ mod tests {
             .collect()
     }
 
+    /// A well-formed chunk of made-up session `session` (its frame's CRC is 0: never valid).
+    fn forged_chunk(session: u32, count: u16, len: u32, payload: &[u8]) -> Vec<u8> {
+        let d = Datagram::Chunk {
+            session,
+            frame: wire::FrameInfo {
+                seq: 0,
+                count,
+                len,
+                crc32: 0,
+                codec: Codec::Jpeg,
+                width: 1,
+                height: 1,
+                timestamp_us: 0,
+            },
+            index: 0,
+            attempt: 0,
+            payload,
+        };
+        let mut buf = vec![0u8; d.encoded_len()];
+        d.encode(&mut buf).unwrap();
+        buf
+    }
+
     fn frame(n: usize, salt: u8) -> OutgoingFrame {
         OutgoingFrame {
             data: (0..n).map(|i| (i as u8) ^ salt).collect(),
@@ -731,26 +754,9 @@ mod tests {
         exchange(&mut old, &mut r, t + 2 * MS, addr(1), |_| false);
         assert_eq!(r.active_session(), Some(2));
         // Chunks of 100 made-up sessions (each a partial frame, never complete).
-        let mut buf = vec![0u8; 200];
         for junk in 0..100u32 {
-            let d = Datagram::Chunk {
-                session: 1000 + junk,
-                frame: wire::FrameInfo {
-                    seq: 0,
-                    count: 2,
-                    len: 100,
-                    crc32: 0,
-                    codec: Codec::Jpeg,
-                    width: 1,
-                    height: 1,
-                    timestamp_us: 0,
-                },
-                index: 0,
-                attempt: 0,
-                payload: &[0; 50],
-            };
-            let n = d.encode(&mut buf).unwrap();
-            r.handle_datagram(t + 3 * MS, addr(9), &buf[..n]);
+            let d = forged_chunk(1000 + junk, 2, 100, &[0; 50]);
+            r.handle_datagram(t + 3 * MS, addr(9), &d);
         }
         // The old sender goes on: still ignored, the newer one still shown.
         old.push_frame(t, frame(3000, 4)).unwrap();
@@ -766,26 +772,7 @@ mod tests {
         s.push_frame(t, frame(3000, 1)).unwrap();
         exchange(&mut s, &mut r, t, addr(1), |_| false);
         // A forged chunk of a new session with a wrong CRC.
-        let data = [7u8; 100];
-        let d = Datagram::Chunk {
-            session: 99,
-            frame: wire::FrameInfo {
-                seq: 0,
-                count: 1,
-                len: 100,
-                crc32: 0,
-                codec: Codec::Jpeg,
-                width: 1,
-                height: 1,
-                timestamp_us: 0,
-            },
-            index: 0,
-            attempt: 0,
-            payload: &data,
-        };
-        let mut buf = vec![0u8; 200];
-        let n = d.encode(&mut buf).unwrap();
-        r.handle_datagram(t, addr(9), &buf[..n]);
+        r.handle_datagram(t, addr(9), &forged_chunk(99, 1, 100, &[7; 100]));
         assert_eq!(r.active_session(), Some(1));
         assert_eq!(r.stats().reassembly.crc_failures, 1);
     }

@@ -10,7 +10,7 @@ use camwire::app::send::{
 use camwire::app::Stop;
 use camwire::camera::mode::ModeRequest;
 use camwire::camera::{CameraRequest, CameraSelector};
-use camwire::cli::{parse_dest, parse_size, ReportPrinter};
+use camwire::cli::{parse_dest, parse_size, run_main, ReportPrinter};
 use clap::Parser;
 
 /// Stream a webcam, the built-in test pattern or image files to cam-view over UDP.
@@ -72,14 +72,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let mut out = ReportPrinter::new("cam-send", args.stats_json);
-    match run(args, &mut out) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            out.line(&format!("error: {msg}"));
-            ExitCode::FAILURE
-        }
-    }
+    let json = args.stats_json;
+    run_main("cam-send", args, json, run)
 }
 
 fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {

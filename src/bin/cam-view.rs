@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use camwire::app::send::{run_send, SendConfig, SourceSpec};
 use camwire::app::view::{run_view, Notice, ViewConfig, ViewUpdate};
 use camwire::app::Stop;
-use camwire::cli::ReportPrinter;
+use camwire::cli::{run_main, ReportPrinter};
 use camwire::receiver::EndReason;
 use clap::Parser;
 
@@ -37,14 +37,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let mut out = ReportPrinter::new("cam-view", args.stats_json);
-    match run(args, &mut out) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            out.line(&format!("error: {msg}"));
-            ExitCode::FAILURE
-        }
-    }
+    let json = args.stats_json;
+    run_main("cam-view", args, json, run)
 }
 
 fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
