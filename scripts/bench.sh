@@ -66,7 +66,7 @@ BG_PIDS=()
 cleanup() {
     # Only the processes this script started, by their ids.
     for p in "${BG_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
+    if [ -n "${BENCH_KEEP:-}" ]; then echo "bench.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -172,13 +172,15 @@ run_camwire() {
 # so that decoding runs on its own thread).
 #
 # How frames are counted: RTP has no end-of-stream and udpsrc never stops, so the receiver
-# runs `fakesink silent=false` under gst-launch -v, which prints one "last-message = chain"
-# line per decoded frame (and identity prints one per JPEG, with its size). gst-launch runs
-# under `stdbuf -oL` so each line leaves at once, and a bash loop stamps every fakesink line
-# with $EPOCHREALTIME as it arrives: fps = frames / (last stamp - first stamp), the same
-# definition as cam-view's. When the count reaches N, or 3 s after the sender has finished,
-# the receiver is stopped with SIGTERM; its CPU (reaped by `time`) covers the whole run.
-# The -v printing costs the receiver a few microseconds per frame, well under 1%.
+# runs `fakesink silent=false` under gst-launch -v, which prints a "last-message = chain" line
+# for decoded frames, with the buffer's pts: udpsrc's arrival time of the frame, in pipeline
+# running time (identity prints the same for each JPEG, with its size). Those notifications
+# are not exactly one per buffer (a 600-frame run printed 604 for 595 JPEGs), so frames are
+# counted as distinct pts values, and fps = frames / (last pts - first pts), the same
+# definition as cam-view's. A missed notification can undercount by well under 1%. When the
+# count reaches N, or 3 s after the sender has finished, the receiver is stopped with SIGTERM;
+# its CPU (reaped by `time`) covers the whole run. The -v printing costs the receiver a few
+# microseconds per frame, well under 1% of its CPU.
 run_gst() {
     local size=$1 d="$WORK/gst-$1"
     mkdir -p "$d"
@@ -197,7 +199,8 @@ run_gst() {
         }; } 2>"$d/recv.time"
     ) | while IFS= read -r line; do
         case "$line" in
-        *"fakesink"*"last-message = chain"*) echo "F $EPOCHREALTIME" ;;
+        *"fakesink"*"last-message = chain"*)
+            p=${line#*pts: }; echo "F ${p%%,*}" ;;
         *"identity"*"last-message = chain"*)
             b=${line#*(}; b=${b#*(}; echo "B ${b%% bytes*}" ;;
         esac
@@ -217,7 +220,7 @@ run_gst() {
         ! udpsink host=127.0.0.1 port="$port" sync=false >"$d/send.out" 2>"$d/send.err"; } \
         2>"$d/send.time" || true
     local end=$((SECONDS + 3))
-    while [ "$(grep -c '^F' "$d/stamps" 2>/dev/null || true)" -lt "$FRAMES" ] && [ "$SECONDS" -lt "$end" ]; do
+    while [ "$(grep '^F' "$d/stamps" 2>/dev/null | sort -u | wc -l)" -lt "$FRAMES" ] && [ "$SECONDS" -lt "$end" ]; do
         sleep 0.05
     done
     kill -TERM "$(cat "$d/recv.pid")" 2>/dev/null || true
@@ -225,7 +228,10 @@ run_gst() {
     busy1=$(machine_busy)
     awk -v size="$size" -v sent="$FRAMES" -v scpu="$(cpu_of "$d/send.time")" \
         -v rcpu="$(cpu_of "$d/recv.time")" -v busy="$busy1-$busy0" '
-        $1 == "F" { n++; if (n == 1) t0 = $2; t1 = $2 }
+        $1 == "F" && !($2 in seen) {
+            seen[$2] = 1; n++; split($2, hms, ":"); t = hms[1] * 3600 + hms[2] * 60 + hms[3]
+            if (n == 1 || t < t0) t0 = t; if (n == 1 || t > t1) t1 = t
+        }
         $1 == "B" { bytes += $2; nb++ }
         END {
             split(busy, b, "-"); ours = scpu + rcpu

@@ -64,8 +64,8 @@ categorize() {
     }
     END {
         printf "| %s stage | %% of %s CPU | ms/frame |\n|---|---|---|\n", side, side
-        for (c in cat) printf "%s|%.1f|%.2f\n", c, 100 * cat[c] / total, cat[c] / rate * 1000 / frames | "sort -t\"|\" -k2 -rn | sed \"s/^/| /; s/|/ | /g; s/$/ |/\""
-        close("sort -t\"|\" -k2 -rn | sed \"s/^/| /; s/|/ | /g; s/$/ |/\"")
+        for (c in cat) printf "%s|%.1f|%.2f\n", c, 100 * cat[c] / total, cat[c] / rate * 1000 / frames | "sort -t\"|\" -k2 -rn | sed \"s/|/ | /g; s/^/| /; s/$/ |/\""
+        close("sort -t\"|\" -k2 -rn | sed \"s/|/ | /g; s/^/| /; s/$/ |/\"")
         printf "| total | 100 | %.2f |\n\n", total / rate * 1000 / frames
     }'
 }
