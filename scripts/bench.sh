@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# End-to-end loopback benchmark: cam-send --fps 0 into cam-view --headless at 640x480, 1280x720
+# and 1920x1080, and (where gst-launch-1.0 is installed) GStreamer's RTP/JPEG pipeline at the
+# same sizes, right after each camwire run so that both see the same machine load.
+#
+#   scripts/bench.sh                      # 600 frames per run
+#   scripts/bench.sh --quick              # 60 frames per run: a smoke test
+#   scripts/bench.sh --frames 1000 --sizes "1280x720" --features turbojpeg
+#   scripts/bench.sh --no-gst             # camwire only
+#
+# Prints one table. Only 127.0.0.1 is used; every wait is bounded.
+#
+# Columns:
+#   fps        frames delivered / seconds from the first delivered frame to the last (the
+#              viewer's own summary for camwire; timestamps of fakesink's handoffs for GStreamer)
+#   lost       frames sent - frames received
+#   CPU ms/fr  user+sys CPU of sender and receiver (whole processes, start-up included, all
+#              threads; from the shell's `time`), divided by frames delivered
+#   p50/p95    capture-to-decoded latency from cam-view's summary (GStreamer: not measured)
+#   KB/fr      JPEG bytes per delivered frame
+#   other s    CPU seconds that other processes used during the run (from /proc/stat): when it
+#              is large, the run competed for the cores and its numbers are pessimistic
+#   ratio      camwire / GStreamer at the same size, measured in the same invocation
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FRAMES=600
+SIZES="640x480 1280x720 1920x1080"
+FEATURES=""
+GST=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) FRAMES=60 ;;
+    --frames) FRAMES="$2"; shift ;;
+    --sizes) SIZES="$2"; shift ;;
+    --features) FEATURES="$2"; shift ;;
+    --no-gst) GST=0 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+case "$FRAMES" in '' | *[!0-9]* | 0) echo "bench.sh: --frames needs a positive number" >&2; exit 2 ;; esac
+# The longest a single run may take: generous for a loaded 2-core machine at 1080p (~10 fps).
+RUN_TIMEOUT=$((30 + FRAMES / 5))
+
+echo "building: cargo build --release ${FEATURES:+--features $FEATURES}" >&2
+cargo build --release --quiet ${FEATURES:+--features "$FEATURES"}
+SEND=target/release/cam-send
+VIEW=target/release/cam-view
+
+HAVE_GST=0
+if [ "$GST" = 1 ]; then
+    if command -v gst-launch-1.0 >/dev/null 2>&1 &&
+        gst-inspect-1.0 jpegenc >/dev/null 2>&1 && gst-inspect-1.0 rtpjpegpay >/dev/null 2>&1; then
+        HAVE_GST=1
+    else
+        GST_NOTE="GStreamer skipped: gst-launch-1.0 with jpegenc and rtpjpegpay not found (apt-get install gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good)"
+    fi
+else
+    GST_NOTE="GStreamer skipped (--no-gst)"
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/camwire-bench.XXXXXX")
+BG_PIDS=()
+cleanup() {
+    # Only the processes this script started, by their ids.
+    for p in "${BG_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    if [ -n "${BENCH_KEEP:-}" ]; then echo "bench.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+TIMEFORMAT='%3U %3S'
+TCK=$(getconf CLK_TCK)
+
+# CPU seconds spent by the whole machine (user, nice, system, irq, softirq) so far.
+machine_busy() {
+    awk -v tck="$TCK" '/^cpu /{printf "%.3f\n", ($2+$3+$4+$7+$8)/tck; exit}' /proc/stat
+}
+
+# The number after "key": in a one-line JSON object; empty when absent.
+field() { sed -nE "s/.*\"$1\":(-?[0-9.eE+]+).*/\1/p" <<<"$2"; }
+
+# Sum of user and sys seconds written by bash's `time` with TIMEFORMAT='%3U %3S'.
+cpu_of() { awk 'NF==2 && $1 ~ /^[0-9.]+$/ {s=$1+$2} END {printf "%.3f\n", s+0}' "$1"; }
+
+# Waits until file $1 contains $2 (a grep pattern) or $3 seconds pass; status 1 on timeout.
+wait_for() {
+    local end=$((SECONDS + $3))
+    until grep -q "$2" "$1" 2>/dev/null; do
+        [ "$SECONDS" -ge "$end" ] && return 1
+        sleep 0.05
+    done
+}
+
+# Waits for process $1 for at most $2 seconds, then asks it to stop (it prints its summary).
+wait_bounded() {
+    local end=$((SECONDS + $2))
+    while kill -0 "$1" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$end" ]; then
+            kill -TERM "$1" 2>/dev/null || true
+            break
+        fi
+        sleep 0.05
+    done
+    wait "$1" 2>/dev/null || true
+}
+
+ROWS=()
+
+run_camwire() {
+    local size=$1 d="$WORK/cw-$1"
+    mkdir -p "$d"
+    local busy0 busy1 vpid port
+    busy0=$(machine_busy)
+    # Port 0: the viewer picks a free port and prints it, so runs never collide.
+    (
+        { time {
+            timeout -s TERM "$RUN_TIMEOUT" "$VIEW" --headless --listen 127.0.0.1:0 \
+                --frames "$FRAMES" --stats-json >"$d/view.json" 2>"$d/view.err" &
+            # `timeout` passes a TERM on to cam-view, which then prints its summary.
+            echo $! >"$d/view.pid"
+            wait $!
+        }; } 2>"$d/view.time"
+    ) &
+    vpid=$!
+    BG_PIDS+=("$vpid")
+    if ! wait_for "$d/view.err" "listening on" 10; then
+        echo "bench.sh: cam-view did not start:" >&2
+        cat "$d/view.err" >&2
+        exit 1
+    fi
+    port=$(sed -nE 's/.*listening on 127\.0\.0\.1:([0-9]+).*/\1/p' "$d/view.err" | head -n1)
+    { time timeout -s TERM "$RUN_TIMEOUT" "$SEND" "127.0.0.1:$port" --pattern --size "$size" \
+        --fps 0 --frames "$FRAMES" --stats-json >"$d/send.json" 2>"$d/send.err"; } \
+        2>"$d/send.time" || true
+    # The viewer exits by itself after N frames; if some were lost it would wait for ever,
+    # so once the sender is done it gets 3 s and is then told to stop.
+    local end=$((SECONDS + 3))
+    while kill -0 "$vpid" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.05; done
+    kill -TERM "$(cat "$d/view.pid")" 2>/dev/null || true
+    wait_bounded "$vpid" 5
+    busy1=$(machine_busy)
+
+    local vs ss recv sent scpu vcpu
+    vs=$(grep '"type":"summary"' "$d/view.json" | tail -n1 || true)
+    ss=$(grep '"type":"summary"' "$d/send.json" | tail -n1 || true)
+    if [ -z "$vs" ] || [ -z "$ss" ]; then
+        echo "bench.sh: camwire $size gave no summary; sender said:" >&2
+        tail -n5 "$d/send.err" >&2
+        ROWS+=("$size|camwire|-|-|-|-|-|-|-")
+        return
+    fi
+    recv=$(field frames "$vs")
+    sent=$(($(field frames "$ss") + $(field dropped_frames "$ss")))
+    scpu=$(cpu_of "$d/send.time")
+    vcpu=$(cpu_of "$d/view.time")
+    awk -v size="$size" -v fps="$(field fps "$vs")" -v recv="$recv" -v sent="$sent" \
+        -v cpu="$scpu+$vcpu" -v p50="$(field latency_ms_p50 "$vs")" \
+        -v p95="$(field latency_ms_p95 "$vs")" -v bytes="$(field bytes "$vs")" \
+        -v busy="$busy1-$busy0" 'BEGIN {
+            split(cpu, c, "+"); split(busy, b, "-"); ours = c[1] + c[2]
+            other = b[1] - b[2] - ours; if (other < 0) other = 0
+            printf "%s|camwire|%.1f|%d|%.2f|%.1f|%.1f|%.1f|%.1f\n", size, fps, sent - recv,
+                recv ? ours * 1000 / recv : 0, p50, p95, recv ? bytes / recv / 1000 : 0, other
+        }' >"$d/row"
+    ROWS+=("$(cat "$d/row")")
+}
+
+# GStreamer RTP/JPEG, the pipelines of shared/research/peers-loopback.md ("videotestsrc, full
+# speed", receiver "tuned" as given in the benchmark brief: an 8 MB socket buffer and a queue
+# so that decoding runs on its own thread).
+#
+# How frames are counted: RTP has no end-of-stream and udpsrc never stops, so the receiver
+# runs `fakesink silent=false` under gst-launch -v, which prints a "last-message = chain" line
+# for decoded frames, with the buffer's pts: udpsrc's arrival time of the frame, in pipeline
+# running time (identity prints the same for each JPEG, with its size). Those notifications
+# are not exactly one per buffer (a 600-frame run printed 604 for 595 JPEGs), so frames are
+# counted as distinct pts values, and fps = frames / (last pts - first pts), the same
+# definition as cam-view's. A missed notification can undercount by well under 1%. When the
+# count reaches N, or 3 s after the sender has finished, the receiver is stopped with SIGTERM;
+# its CPU (reaped by `time`) covers the whole run. The -v printing costs the receiver a few
+# microseconds per frame, well under 1% of its CPU.
+run_gst() {
+    local size=$1 d="$WORK/gst-$1"
+    mkdir -p "$d"
+    local w=${size%x*} h=${size#*x} busy0 busy1 port rpid
+    port=$((20000 + RANDOM % 30000))
+    busy0=$(machine_busy)
+    (
+        { time {
+            timeout -s TERM "$RUN_TIMEOUT" stdbuf -oL gst-launch-1.0 -v \
+                udpsrc address=127.0.0.1 port="$port" buffer-size=4194304 \
+                caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=JPEG,payload=26" \
+                ! rtpjpegdepay ! identity silent=false ! queue ! jpegdec \
+                ! fakesink sync=false silent=false 2>"$d/recv.err" &
+            echo $! >"$d/recv.pid"
+            wait $!
+        }; } 2>"$d/recv.time"
+    ) | while IFS= read -r line; do
+        case "$line" in
+        *"fakesink"*"last-message = chain"*)
+            p=${line#*pts: }; echo "F ${p%%,*}" ;;
+        *"identity"*"last-message = chain"*)
+            b=${line#*(}; b=${b#*(}; echo "B ${b%% bytes*}" ;;
+        esac
+    done >"$d/stamps" &
+    rpid=$!
+    BG_PIDS+=("$rpid")
+    if ! wait_for "$d/recv.pid" . 10; then
+        echo "bench.sh: GStreamer receiver did not start" >&2
+        return
+    fi
+    # gst-launch prints nothing we can wait on when the pipeline is ready; 1 s is plenty.
+    sleep 1
+    { time timeout -s TERM "$RUN_TIMEOUT" gst-launch-1.0 -q \
+        videotestsrc pattern=smpte horizontal-speed=4 is-live=false num-buffers="$FRAMES" \
+        ! "video/x-raw,format=I420,width=$w,height=$h,framerate=30/1" \
+        ! jpegenc quality=80 ! rtpjpegpay \
+        ! udpsink host=127.0.0.1 port="$port" sync=false >"$d/send.out" 2>"$d/send.err"; } \
+        2>"$d/send.time" || true
+    local end=$((SECONDS + 3))
+    while [ "$(grep '^F' "$d/stamps" 2>/dev/null | sort -u | wc -l)" -lt "$FRAMES" ] && [ "$SECONDS" -lt "$end" ]; do
+        sleep 0.05
+    done
+    kill -TERM "$(cat "$d/recv.pid")" 2>/dev/null || true
+    wait_bounded "$rpid" 5
+    busy1=$(machine_busy)
+    awk -v size="$size" -v sent="$FRAMES" -v scpu="$(cpu_of "$d/send.time")" \
+        -v rcpu="$(cpu_of "$d/recv.time")" -v busy="$busy1-$busy0" '
+        $1 == "F" && !($2 in seen) {
+            seen[$2] = 1; n++; split($2, hms, ":"); t = hms[1] * 3600 + hms[2] * 60 + hms[3]
+            if (n == 1 || t < t0) t0 = t; if (n == 1 || t > t1) t1 = t
+        }
+        $1 == "B" { bytes += $2; nb++ }
+        END {
+            split(busy, b, "-"); ours = scpu + rcpu
+            other = b[1] - b[2] - ours; if (other < 0) other = 0
+            fps = (n > 1 && t1 > t0) ? n / (t1 - t0) : 0
+            printf "%s|GStreamer|%.1f|%d|%.2f|-|-|%.1f|%.1f\n", size, fps, sent - n,
+                n ? ours * 1000 / n : 0, nb ? bytes / nb / 1000 : 0, other
+        }' "$d/stamps" >"$d/row"
+    ROWS+=("$(cat "$d/row")")
+}
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $FRAMES frames per run" >&2
+for size in $SIZES; do
+    case "$size" in *[0-9]x[0-9]*) ;; *) echo "bench.sh: bad size $size" >&2; exit 2 ;; esac
+    echo "running camwire $size" >&2
+    run_camwire "$size"
+    if [ "$HAVE_GST" = 1 ]; then
+        echo "running GStreamer $size" >&2
+        run_gst "$size"
+    fi
+done
+
+codec="jpeg-encoder + zune-jpeg"
+[[ "$FEATURES" == *turbojpeg* ]] && codec="libjpeg-turbo (--features turbojpeg)"
+echo
+echo "camwire loopback benchmark, $(date -u +%Y-%m-%d), $(nproc) CPUs, $FRAMES frames per run, codec: $codec"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+printf '%s\n' "${ROWS[@]}" | awk -F'|' '
+    { rows[NR] = $0; if ($2 == "GStreamer") { gfps[$1] = $3; gcpu[$1] = $5 } }
+    END {
+        print "| size | system | fps | lost | CPU ms/frame | latency p50 ms | latency p95 ms | KB/frame | other CPU s | fps ratio camwire/GStreamer | CPU ratio camwire/GStreamer |"
+        print "|---|---|---|---|---|---|---|---|---|---|---|"
+        for (i = 1; i <= NR; i++) {
+            split(rows[i], f, "|")
+            rf = "-"; rc = "-"
+            if (f[2] == "camwire" && (f[1] in gfps) && gfps[f[1]] > 0 && gcpu[f[1]] > 0) {
+                rf = sprintf("%.2f", f[3] / gfps[f[1]]); rc = sprintf("%.2f", f[5] / gcpu[f[1]])
+            }
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], rf, rc
+        }
+    }'
+[ -n "${GST_NOTE:-}" ] && echo && echo "$GST_NOTE"
+exit 0
