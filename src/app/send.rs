@@ -441,6 +441,7 @@ fn network_loop(
     let mut last_acked = false;
     let mut gave_up = false;
     let no_frames = never();
+    let mut notices = notice_rx.clone();
 
     let push = |sender: &mut Sender, f: OutgoingFrame, pushed: &mut u64, done: &mut bool| {
         sender
@@ -543,7 +544,12 @@ fn network_loop(
                     sender.handle_datagram(Instant::now(), &d);
                 }
             },
-            recv(notice_rx) -> n => if let Ok(n) = n { on_update(SendUpdate::Source(n)) },
+            recv(notices) -> n => match n {
+                Ok(n) => on_update(SendUpdate::Source(n)),
+                // No capture thread (or it ended): a disconnected channel is always ready,
+                // so stop listening to it rather than spin on it.
+                Err(_) => notices = never(),
+            },
             recv(stop.channel()) -> _ => {},
             default(deadline.saturating_duration_since(Instant::now())) => {},
         }
