@@ -288,7 +288,6 @@ fn net_loop(
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut out = vec![0u8; MAX_NACK_LEN];
     let mut delivered = 0u64;
-    let mut superseded = 0u64;
     loop {
         if stop.is_set() || local_stop.is_set() {
             return Ok(());
@@ -338,7 +337,7 @@ fn net_loop(
                         b.size = Some((frame.info.width as u32, frame.info.height as u32));
                     });
                     if let Some(old) = decode_tx.send(frame) {
-                        superseded += 1;
+                        with_book(book, |b| b.counts.skipped_frames += 1);
                         proto.recycle(old.data);
                     }
                     if cfg.frames.is_some_and(|n| delivered >= n) {
@@ -370,7 +369,6 @@ fn net_loop(
         with_book(book, |b| {
             b.counts.frames = delivered;
             b.counts.dropped_frames = st.reassembly.incomplete_dropped;
-            b.counts.skipped_frames = superseded;
             b.counts.crc_failures = st.reassembly.crc_failures;
             b.counts.rejected_datagrams = st.rejected_total();
             b.counts.retransmitted_chunks = st.retransmitted_chunks;
