@@ -211,6 +211,22 @@ impl Receiver {
         self.replies.push_back(r);
     }
 
+    /// Queues an ACK unless this frame was already acknowledged for this `attempt`: later
+    /// chunks of the round that completed it, or of a resent round, need no second one.
+    fn ack_once(&mut self, to: SocketAddr, session: u32, seq: u32, index: u16, attempt: u8) {
+        let key = (session, seq, attempt);
+        if self.last_reack != Some(key) {
+            self.last_reack = Some(key);
+            self.reply(Reply::Ack {
+                to,
+                session,
+                seq,
+                index,
+                attempt,
+            });
+        }
+    }
+
     fn session_index(&mut self, now: Instant, id: u32, from: SocketAddr) -> usize {
         if let Some(i) = self.sessions.iter().position(|s| s.id == id) {
             let s = &mut self.sessions[i];
@@ -347,32 +363,13 @@ impl Receiver {
                             return;
                         }
                         self.promote(i);
-                        // Later chunks of this same round must not draw a second ACK.
-                        self.last_reack = Some((session, frame.seq, attempt));
-                        self.reply(Reply::Ack {
-                            to: from,
-                            session,
-                            seq: frame.seq,
-                            index,
-                            attempt,
-                        });
+                        self.ack_once(from, session, frame.seq, index, attempt);
                         self.events
                             .push_back(ReceiverEvent::Frame { from, frame: f });
                     }
+                    // The sender is resending a frame we have: its ACK was lost.
                     Insert::AlreadyComplete => {
-                        // The sender is resending a frame we have: its ACK was lost. One ACK per
-                        // (frame, attempt) is enough.
-                        let key = (session, frame.seq, attempt);
-                        if self.last_reack != Some(key) {
-                            self.last_reack = Some(key);
-                            self.reply(Reply::Ack {
-                                to: from,
-                                session,
-                                seq: frame.seq,
-                                index,
-                                attempt,
-                            });
-                        }
+                        self.ack_once(from, session, frame.seq, index, attempt)
                     }
                     Insert::TooLarge => self.reject("frame_too_large"),
                     Insert::Inconsistent => self.reject("inconsistent_chunk"),

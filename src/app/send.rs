@@ -402,6 +402,39 @@ pub fn run_send_with(
     result
 }
 
+/// Where a finite stream stands: frames taken so far and whether the last one is in.
+struct Progress {
+    pushed: u64,
+    source_done: bool,
+    last_acked: bool,
+}
+
+impl Progress {
+    /// Takes the encoder's next frame, or `None` when the source has ended. After the last
+    /// frame (the source ended, or `--frames` reached) the wait for its ACK is bounded.
+    fn take(
+        &mut self,
+        sender: &mut Sender,
+        next: Option<Result<OutgoingFrame, AppError>>,
+        total: Option<u64>,
+        cfg: &SendConfig,
+    ) -> Result<(), AppError> {
+        if let Some(f) = next {
+            sender
+                .push_frame(Instant::now(), f?)
+                .map_err(|e| AppError::Config(format!("{e}; raise --mtu or lower --quality")))?;
+            self.last_acked = false;
+            self.pushed += 1;
+            if !total.is_some_and(|t| self.pushed >= t) {
+                return Ok(());
+            }
+        }
+        self.source_done = true;
+        sender.set_max_attempts(Some(cfg.final_attempts.max(1)));
+        Ok(())
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn network_loop(
     cfg: &SendConfig,
@@ -436,37 +469,21 @@ fn network_loop(
     let mut book = StatsBook::new(Role::Send, start);
     let mut next_report = start + Duration::from_secs(1);
     let mut buf = vec![0u8; cfg.mtu];
-    let mut pushed = 0u64;
-    let mut source_done = total == Some(0);
-    let mut last_acked = false;
-    let mut gave_up = false;
+    let mut progress = Progress {
+        pushed: 0,
+        source_done: total == Some(0),
+        last_acked: false,
+    };
     let no_frames = never();
     let mut notices = notice_rx.clone();
 
-    let push = |sender: &mut Sender, f: OutgoingFrame, pushed: &mut u64, done: &mut bool| {
-        sender
-            .push_frame(Instant::now(), f)
-            .map_err(|e| AppError::Config(format!("{e}; raise --mtu or lower --quality")))?;
-        *pushed += 1;
-        if total.is_some_and(|t| *pushed >= t) {
-            // The last frame: bound the wait for its ACK instead of retrying for ever.
-            *done = true;
-            sender.set_max_attempts(Some(cfg.final_attempts.max(1)));
-        }
-        Ok::<(), AppError>(())
-    };
-
     loop {
         // The newest frame wins: one that missed its ACK is replaced as soon as a newer exists.
-        if sender.wants_frame(Instant::now()) && !source_done {
+        if sender.wants_frame(Instant::now()) && !progress.source_done {
             match enc_rx.try_recv() {
-                Ok(f) => {
-                    last_acked = false;
-                    push(&mut sender, f?, &mut pushed, &mut source_done)?
-                }
+                Ok(f) => progress.take(&mut sender, Some(f), total, cfg)?,
                 Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                    source_done = true;
-                    sender.set_max_attempts(Some(cfg.final_attempts.max(1)));
+                    progress.take(&mut sender, None, total, cfg)?
                 }
                 Err(crossbeam_channel::TryRecvError::Empty) => {}
             }
@@ -474,7 +491,7 @@ fn network_loop(
         let now = Instant::now();
         while let Some(n) = sender.poll_transmit(now, &mut buf) {
             if let Err(e) = sock.send(&buf[..n]) {
-                if !is_transient(&e) && e.kind() != std::io::ErrorKind::WouldBlock {
+                if !is_transient(&e) {
                     return Err(e.into());
                 }
             }
@@ -487,12 +504,13 @@ fn network_loop(
                     }
                     book.first_frame.get_or_insert(now);
                     book.last_frame = Some(now);
-                    last_acked = true;
+                    progress.last_acked = true;
                 }
-                SenderEvent::GaveUp { .. } => gave_up = true,
                 SenderEvent::PeerLost => on_update(SendUpdate::ViewerLost),
                 SenderEvent::PeerBack => on_update(SendUpdate::ViewerBack),
-                SenderEvent::TimedOut { .. } | SenderEvent::Abandoned { .. } => {}
+                SenderEvent::TimedOut { .. }
+                | SenderEvent::Abandoned { .. }
+                | SenderEvent::GaveUp { .. } => {}
             }
         }
         if let Some(b) = sender.take_spare_buffer() {
@@ -508,7 +526,7 @@ fn network_loop(
         book.counts.abandoned_frames = st.frames_abandoned;
         book.counts.nacks = st.nacks;
 
-        if (source_done && sender.is_idle()) || stop.is_set() {
+        if (progress.source_done && sender.is_idle()) || stop.is_set() {
             break;
         }
         if now >= next_report {
@@ -521,22 +539,13 @@ fn network_loop(
         let deadline = sender
             .poll_timeout()
             .map_or(next_report, |t| t.min(next_report));
-        let frames = if sender.wants_frame(Instant::now()) && !source_done {
+        let frames = if sender.wants_frame(Instant::now()) && !progress.source_done {
             enc_rx
         } else {
             &no_frames
         };
         select! {
-            recv(frames) -> f => match f {
-                Ok(f) => {
-                    last_acked = false;
-                    push(&mut sender, f?, &mut pushed, &mut source_done)?
-                }
-                Err(_) => {
-                    source_done = true;
-                    sender.set_max_attempts(Some(cfg.final_attempts.max(1)));
-                }
-            },
+            recv(frames) -> f => progress.take(&mut sender, f.ok(), total, cfg)?,
             recv(dgram_rx) -> d => if let Ok(d) = d {
                 sender.handle_datagram(Instant::now(), &d);
                 // Take whatever else is already queued before deciding anything.
@@ -564,7 +573,7 @@ fn network_loop(
         let _ = sock.send(&buf[..n]);
     }
     let summary = book.summary(Instant::now());
-    if one_shot && !last_acked {
+    if one_shot && !progress.last_acked {
         return Err(AppError::NoAck(format!(
             "no ACK from {} after {} tries of {} ms: is cam-view running there, and is UDP port {} open?",
             cfg.dest,
@@ -573,10 +582,9 @@ fn network_loop(
             cfg.dest.port()
         )));
     }
-    let _ = gave_up;
     Ok(SendOutcome {
         summary,
         one_shot,
-        last_acked,
+        last_acked: progress.last_acked,
     })
 }
