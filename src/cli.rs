@@ -102,6 +102,17 @@ impl ReportPrinter {
         }
     }
 
+    /// Prints one line of data (a received message) on stdout, first ending any status line.
+    pub fn data_line(&mut self, line: &str) {
+        if self.dirty {
+            eprintln!();
+            self.dirty = false;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+
     /// Prints a line of its own, first ending any status line in progress.
     pub fn line(&mut self, msg: &str) {
         if self.dirty {

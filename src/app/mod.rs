@@ -2,6 +2,7 @@
 //! protocol. `cam-send` and `cam-view` are thin command-line front ends over [`send`] and
 //! [`view`]; a Rust program can call them the same way.
 
+pub mod messages;
 pub mod send;
 pub mod view;
 pub mod window;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver, Sender as Tx};
 
+use super::messages::MessageRecord;
 use super::window::{Display, DisplayFrame};
 use super::{AppError, Stop};
 use crate::codec::Decoder;
@@ -104,6 +105,8 @@ pub enum ViewUpdate<'a> {
     Notice(Notice),
     /// The statistics of the last second.
     Report(&'a Report),
+    /// A JSON message arrived (printed by `cam-view` as one line on stdout).
+    Message(&'a MessageRecord),
 }
 
 type Book = Arc<Mutex<StatsBook>>;

@@ -60,6 +60,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     let mut demo = None;
     let outcome = run_view(cfg, stop, |u| match u {
         ViewUpdate::Report(r) => out.report(r),
+        ViewUpdate::Message(m) => out.data_line(&m.to_json_line()),
         ViewUpdate::Notice(Notice::Listening(addr)) => {
             out.line(&format!("listening on {addr}"));
             if args.demo {
