@@ -19,6 +19,7 @@ pub mod camera;
 pub mod cli;
 pub mod codec;
 pub mod latest;
+pub mod message;
 pub mod net;
 pub mod pattern;
 pub mod reassembly;

@@ -10,15 +10,19 @@
 //! than the active one, so a restarted sender takes over at once while junk never does. An
 //! older session that is still sending is *ignored* (its datagrams are counted, never
 //! acknowledged) until the active one ends, with a BYE or `session_timeout` of silence.
+//!
+//! Messages (JSON, see [`crate::message`]) are taken from every session that has not said
+//! BYE, shown or not: they are not pictures, so two senders cannot fight over them.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::message::{Inbox, InboxOutcome, MAX_MESSAGE_LEN};
 use crate::reassembly::{
     CompleteFrame, Insert, NackRequest, Reassembler, ReassemblyConfig, ReassemblyStats,
 };
-use crate::wire::{self, Datagram};
+use crate::wire::{self, Datagram, MessageStatus};
 
 /// Tunables of the receiver.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +31,9 @@ pub struct ReceiverConfig {
     pub reassembly: ReassemblyConfig,
     /// Silence after which the active sender counts as disconnected.
     pub session_timeout: Duration,
+    /// Messages longer than this are refused (at most [`MAX_MESSAGE_LEN`] is useful: no
+    /// camwire sender sends more).
+    pub max_message_bytes: usize,
 }
 
 impl Default for ReceiverConfig {
@@ -34,6 +41,7 @@ impl Default for ReceiverConfig {
         ReceiverConfig {
             reassembly: ReassemblyConfig::default(),
             session_timeout: Duration::from_secs(2),
+            max_message_bytes: MAX_MESSAGE_LEN,
         }
     }
 }
@@ -76,6 +84,17 @@ pub enum ReceiverEvent {
         /// Why.
         reason: EndReason,
     },
+    /// A JSON message arrived whole and valid (once per message, in the sender's order).
+    Message {
+        /// Where it came from.
+        from: SocketAddr,
+        /// The sender's session.
+        session: u32,
+        /// The message's sequence number in that session.
+        seq: u32,
+        /// The JSON text, exactly as sent (validated).
+        json: Vec<u8>,
+    },
     /// A session completed a frame but is older than the active one, so it is ignored
     /// (reported each time such a session is found ignored again).
     SessionIgnored {
@@ -101,6 +120,10 @@ pub struct ReceiverStats {
     pub nacks: u64,
     /// Valid datagrams of ignored or ended sessions.
     pub ignored_datagrams: u64,
+    /// Messages delivered.
+    pub messages: u64,
+    /// Messages refused (invalid JSON, too large).
+    pub messages_refused: u64,
     /// Invalid datagrams, by reason (see [`wire::WireError::kind`]), plus refusals made after
     /// parsing (`frame_too_large`, `inconsistent_chunk`, `unexpected_type`).
     pub rejected: BTreeMap<&'static str, u64>,
@@ -132,8 +155,9 @@ struct Session {
     first_seen: Instant,
     last_heard: Instant,
     state: State,
-    /// Has completed a frame: a real sender, not just a session id seen in junk.
+    /// Has completed a frame or a message: a real sender, not a session id seen in junk.
     proven: bool,
+    inbox: Inbox,
 }
 
 enum Reply {
@@ -147,6 +171,14 @@ enum Reply {
     Nack {
         to: SocketAddr,
         req: NackRequest,
+    },
+    MessageAck {
+        to: SocketAddr,
+        session: u32,
+        seq: u32,
+        status: MessageStatus,
+        attempt: u8,
+        reason: String,
     },
 }
 
@@ -207,6 +239,7 @@ impl Receiver {
         match r {
             Reply::Ack { .. } => self.stats.acks += 1,
             Reply::Nack { .. } => self.stats.nacks += 1,
+            Reply::MessageAck { .. } => {}
         }
         self.replies.push_back(r);
     }
@@ -256,6 +289,7 @@ impl Receiver {
             last_heard: now,
             state: State::Candidate,
             proven: false,
+            inbox: Inbox::default(),
         });
         self.sessions.len() - 1
     }
@@ -389,7 +423,57 @@ impl Receiver {
                     self.sessions[i].state = State::Ended;
                 }
             }
-            Datagram::Ack { .. } | Datagram::Nack { .. } => self.reject("unexpected_type"),
+            Datagram::MessageChunk {
+                session,
+                msg,
+                index,
+                attempt,
+                payload,
+            } => {
+                let i = self.session_index(now, session, from);
+                if self.sessions[i].state == State::Ended {
+                    self.stats.ignored_datagrams += 1;
+                    return;
+                }
+                let max = self.cfg.max_message_bytes;
+                match self.sessions[i]
+                    .inbox
+                    .on_chunk(&msg, index, attempt, payload, max)
+                {
+                    InboxOutcome::Nothing => {}
+                    InboxOutcome::Inconsistent => self.reject("inconsistent_chunk"),
+                    InboxOutcome::CrcMismatch => self.reject("message_crc_mismatch"),
+                    InboxOutcome::Answer {
+                        status,
+                        reason,
+                        deliver,
+                    } => {
+                        if let Some(json) = deliver {
+                            self.sessions[i].proven = true;
+                            self.stats.messages += 1;
+                            self.events.push_back(ReceiverEvent::Message {
+                                from,
+                                session,
+                                seq: msg.seq,
+                                json,
+                            });
+                        } else if status != MessageStatus::Delivered {
+                            self.stats.messages_refused += 1;
+                        }
+                        self.reply(Reply::MessageAck {
+                            to: from,
+                            session,
+                            seq: msg.seq,
+                            status,
+                            attempt,
+                            reason,
+                        });
+                    }
+                }
+            }
+            Datagram::Ack { .. } | Datagram::Nack { .. } | Datagram::MessageAck { .. } => {
+                self.reject("unexpected_type")
+            }
         }
         // A NACK made on the spot (after a CRC failure) goes out with this datagram's replies.
         self.flush_nacks();
@@ -434,6 +518,23 @@ impl Receiver {
                 base: req.base,
                 nbits: req.nbits,
                 bitmap: &req.bitmap,
+            }
+            .encode(buf)
+            .ok()
+            .map(|n| (to, n)),
+            Reply::MessageAck {
+                to,
+                session,
+                seq,
+                status,
+                attempt,
+                reason,
+            } => Datagram::MessageAck {
+                session,
+                seq,
+                status,
+                attempt,
+                reason: &reason,
             }
             .encode(buf)
             .ok()

@@ -15,12 +15,15 @@
 //! - After `peer_timeout` without any answer the viewer counts as gone: frames are then only
 //!   probed, one datagram every `probe_interval`, until it answers again.
 //! - Chunks leave through a token-bucket pacer, so a large frame does not arrive as one burst.
+//! - JSON messages ([`Sender::push_message`]) go beside the frames, reliably and in order,
+//!   through the same pacer and ahead of frame chunks (see [`crate::message`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use fixedbitset::FixedBitSet;
 
+use crate::message::{MessageError, MessageOutcome, Outbox};
 use crate::timing::{Pacer, RttEstimator};
 use crate::wire::{self, chunk_count, nack_missing, Codec, Datagram, FrameInfo};
 
@@ -48,6 +51,8 @@ pub struct SenderConfig {
     pub pace_per_sec: f64,
     /// Datagrams that may leave back to back before pacing applies.
     pub pace_burst: u32,
+    /// A message without a verdict from the viewer after this long is given up.
+    pub message_timeout: Duration,
 }
 
 impl Default for SenderConfig {
@@ -64,6 +69,7 @@ impl Default for SenderConfig {
             // each, a third of Linux's default receive buffer).
             pace_per_sec: 100_000.0,
             pace_burst: 32,
+            message_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -119,6 +125,15 @@ pub enum SenderEvent {
     PeerLost,
     /// The viewer answers again.
     PeerBack,
+    /// A message has its verdict: delivered, refused, or timed out.
+    Message {
+        /// The message's sequence number (from [`Sender::push_message`]).
+        seq: u32,
+        /// What became of it.
+        outcome: MessageOutcome,
+        /// Round trip of the round the verdict answered, when known.
+        rtt: Option<Duration>,
+    },
 }
 
 /// Counters the sender keeps.
@@ -146,6 +161,14 @@ pub struct SenderStats {
     pub probes: u64,
     /// Datagrams received that were not valid camwire datagrams for a sender.
     pub invalid_datagrams: u64,
+    /// Messages queued.
+    pub messages_sent: u64,
+    /// Messages the viewer accepted.
+    pub messages_delivered: u64,
+    /// Messages the viewer refused (invalid JSON, too large).
+    pub messages_refused: u64,
+    /// Messages given up without a verdict.
+    pub messages_failed: u64,
     /// Valid ACKs and NACKs that were not for the frame in flight (late, duplicated, or
     /// another session).
     pub stale_replies: u64,
@@ -211,6 +234,7 @@ pub struct Sender {
     /// When the pacer next allows a datagram, while chunks wait for it.
     pace_at: Option<Instant>,
     bye: bool,
+    outbox: Outbox,
     events: VecDeque<SenderEvent>,
     spare: Option<Vec<u8>>,
     stats: SenderStats,
@@ -238,6 +262,7 @@ impl Sender {
             probe_at: None,
             pace_at: None,
             bye: false,
+            outbox: Outbox::new(cfg.mtu, cfg.message_timeout),
             events: VecDeque::new(),
             spare: None,
             stats: SenderStats::default(),
@@ -294,6 +319,19 @@ impl Sender {
     /// True when no frame is waiting for its ACK.
     pub fn is_idle(&self) -> bool {
         self.current.is_none()
+    }
+
+    /// Queues a JSON message (the viewer validates it); returns its sequence number. Its
+    /// verdict arrives as [`SenderEvent::Message`].
+    pub fn push_message(&mut self, json: Vec<u8>) -> Result<u32, MessageError> {
+        let seq = self.outbox.push(json)?;
+        self.stats.messages_sent += 1;
+        Ok(seq)
+    }
+
+    /// Messages still waiting for their verdict.
+    pub fn messages_pending(&self) -> usize {
+        self.outbox.len()
     }
 
     /// The buffer of the last finished frame, for the caller to reuse.
@@ -406,13 +444,27 @@ impl Sender {
             self.cfg.mtu
         );
         let probe_waits = !self.responsive && self.probe_at.is_some_and(|t| now < t);
+        let frame_ready = self.pending_count > 0 && !probe_waits;
+        let message_ready = self.outbox.has_chunk();
         self.pace_at = None;
-        if self.pending_count > 0 && !probe_waits {
+        if frame_ready || message_ready {
             // Remembered for poll_timeout: without it a frame pushed into an empty bucket
             // would have no timer and wait for its deadline.
             self.pace_at = self.pacer.delay(now);
         }
-        if self.pending_count > 0 && !probe_waits && self.pace_at.is_none() {
+        if message_ready && self.pace_at.is_none() {
+            let wait = if self.responsive {
+                self.rtt.rto()
+            } else {
+                self.cfg.probe_interval
+            };
+            if let Some(n) = self.outbox.poll_chunk(now, self.session, wait, buf) {
+                self.pacer.on_send(now);
+                self.stats.datagrams_sent += 1;
+                return Some(n);
+            }
+        }
+        if frame_ready && self.pace_at.is_none() {
             if let Some(f) = &mut self.current {
                 let n = f.info.count as usize;
                 // Ascending from where we left off, wrapping: the first round goes in order.
@@ -497,7 +549,33 @@ impl Sender {
                 self.heard_from_peer(now);
                 self.on_nack(now, seq, base, nbits, bitmap);
             }
-            Ok(Datagram::Ack { .. }) | Ok(Datagram::Nack { .. }) => self.stats.stale_replies += 1,
+            Ok(Datagram::MessageAck {
+                session,
+                seq,
+                status,
+                attempt,
+                reason,
+            }) if session == self.session => {
+                self.heard_from_peer(now);
+                match self.outbox.on_ack(now, seq, status, attempt, reason) {
+                    Some((seq, outcome, rtt)) => {
+                        self.rtt.on_answer();
+                        if let Some(r) = rtt {
+                            self.rtt.on_sample(r);
+                        }
+                        match outcome {
+                            MessageOutcome::Delivered => self.stats.messages_delivered += 1,
+                            _ => self.stats.messages_refused += 1,
+                        }
+                        self.events
+                            .push_back(SenderEvent::Message { seq, outcome, rtt });
+                    }
+                    None => self.stats.stale_replies += 1,
+                }
+            }
+            Ok(Datagram::Ack { .. })
+            | Ok(Datagram::Nack { .. })
+            | Ok(Datagram::MessageAck { .. }) => self.stats.stale_replies += 1,
             Ok(_) | Err(_) => self.stats.invalid_datagrams += 1,
         }
     }
@@ -571,9 +649,19 @@ impl Sender {
     /// When [`Sender::handle_timeout`] (or [`Sender::poll_transmit`], when paced) should next
     /// be called. Includes the frame's deadline once, so that the caller wakes to replace it.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let f = self.current.as_ref()?;
-        let mut t = f.rto_at;
+        let mut t = self.outbox.poll_timeout();
         let mut earliest = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
+        if self.outbox.has_chunk() {
+            if let Some(p) = self.pace_at {
+                earliest(p);
+            }
+        }
+        let Some(f) = self.current.as_ref() else {
+            return t;
+        };
+        if let Some(r) = f.rto_at {
+            earliest(r);
+        }
         if f.deadline_armed {
             earliest(f.pushed + self.cfg.max_latency);
         }
@@ -600,6 +688,14 @@ impl Sender {
     /// Acts on timers that have expired by `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let cfg = self.cfg;
+        if let Some(seq) = self.outbox.handle_timeout(now) {
+            self.stats.messages_failed += 1;
+            self.events.push_back(SenderEvent::Message {
+                seq,
+                outcome: MessageOutcome::TimedOut,
+                rtt: None,
+            });
+        }
         if self.responsive
             && self.current.is_some()
             && self

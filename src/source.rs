@@ -94,6 +94,23 @@ pub trait Source: Send {
     }
 }
 
+/// No pictures at all: a run that only sends messages.
+pub struct NoFrames;
+
+impl Source for NoFrames {
+    fn next_frame(&mut self) -> Result<Option<CapturedFrame>, SourceError> {
+        Ok(None)
+    }
+
+    fn describe(&self) -> String {
+        "no pictures".into()
+    }
+
+    fn total_frames(&self) -> Option<u64> {
+        Some(0)
+    }
+}
+
 /// Microseconds since the Unix epoch, for capture timestamps.
 pub fn now_us() -> u64 {
     SystemTime::now()

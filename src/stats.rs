@@ -36,6 +36,10 @@ pub struct Counters {
     pub nacks: u64,
     /// Valid datagrams of sessions not shown (viewer): older senders, ended sessions.
     pub ignored_datagrams: u64,
+    /// JSON messages delivered (viewer: accepted; sender: acknowledged as delivered).
+    pub messages: u64,
+    /// JSON messages refused (invalid, too large) or, at the sender, never answered.
+    pub messages_refused: u64,
 }
 
 impl Counters {
@@ -53,6 +57,8 @@ impl Counters {
             abandoned_frames: self.abandoned_frames - o.abandoned_frames,
             nacks: self.nacks - o.nacks,
             ignored_datagrams: self.ignored_datagrams - o.ignored_datagrams,
+            messages: self.messages - o.messages,
+            messages_refused: self.messages_refused - o.messages_refused,
         }
     }
 }
@@ -289,6 +295,8 @@ impl Report {
             (c.crc_failures, "crc failures"),
             (c.decode_errors, "decode errors"),
             (c.rejected_datagrams, "rejected"),
+            (c.messages, "messages"),
+            (c.messages_refused, "messages refused"),
         ] {
             if n > 0 {
                 s.push_str(&format!("  {n} {what}"));

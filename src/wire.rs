@@ -28,6 +28,12 @@ pub const MAX_NACK_LEN: usize = 1200;
 pub const MAX_NACK_BITS: usize = (MAX_NACK_LEN - NACK_HEADER_LEN) * 8;
 /// Length of a BYE datagram.
 pub const BYE_LEN: usize = COMMON_HEADER_LEN;
+/// Bytes before the payload of a MESSAGE chunk.
+pub const MESSAGE_HEADER_LEN: usize = 28;
+/// Bytes before the reason text of a MESSAGE_ACK.
+pub const MESSAGE_ACK_HEADER_LEN: usize = 16;
+/// Longest reason text a MESSAGE_ACK may carry, in bytes of UTF-8.
+pub const MAX_REASON_LEN: usize = 512;
 /// The largest UDP payload IPv4 can carry; no datagram is ever larger.
 pub const MAX_DATAGRAM: usize = 65_507;
 /// The smallest `--mtu` we accept: a header and a useful amount of payload.
@@ -51,6 +57,10 @@ pub enum Kind {
     Nack = 3,
     /// The sender's session is ending, sender to viewer.
     Bye = 4,
+    /// A chunk of a message (JSON), sender to viewer.
+    MessageChunk = 5,
+    /// The viewer's verdict on a whole message, viewer to sender.
+    MessageAck = 6,
 }
 
 impl Kind {
@@ -60,6 +70,8 @@ impl Kind {
             2 => Some(Kind::Ack),
             3 => Some(Kind::Nack),
             4 => Some(Kind::Bye),
+            5 => Some(Kind::MessageChunk),
+            6 => Some(Kind::MessageAck),
             _ => None,
         }
     }
@@ -108,7 +120,7 @@ pub struct FrameInfo {
 impl FrameInfo {
     /// The payload length of every chunk but the last: `ceil(len / count)`.
     pub fn chunk_len(&self) -> usize {
-        (self.len as usize).div_ceil(self.count as usize)
+        balanced_chunk_len(self.len, self.count)
     }
 
     /// The byte range of chunk `index` within the frame.
@@ -116,11 +128,108 @@ impl FrameInfo {
     /// Only meaningful for an `index < count` of a `FrameInfo` that passed parsing (or was
     /// built with [`chunk_count`]); out-of-range input gives an empty range, never a panic.
     pub fn chunk_range(&self, index: u16) -> Range<usize> {
-        let l = self.chunk_len();
-        let start = (index as usize).saturating_mul(l).min(self.len as usize);
-        let end = start.saturating_add(l).min(self.len as usize);
-        start..end
+        balanced_range(self.len, self.count, index)
     }
+}
+
+/// What kind of content a message carries (byte 26 of a MESSAGE chunk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Content {
+    /// One JSON value, UTF-8 (RFC 8259).
+    Json = 1,
+}
+
+impl Content {
+    fn from_u8(v: u8) -> Option<Content> {
+        match v {
+            1 => Some(Content::Json),
+            _ => None,
+        }
+    }
+}
+
+/// What every chunk of a message says about the whole message. Messages are chunked exactly
+/// like frames (balanced chunks), in their own sequence space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageInfo {
+    /// The message's sequence number within its session (0, 1, 2, ... in sending order).
+    pub seq: u32,
+    /// Number of chunks (at least 1).
+    pub count: u16,
+    /// Total length in bytes (at least 1).
+    pub len: u32,
+    /// CRC-32 (IEEE) of the whole message.
+    pub crc32: u32,
+    /// What the bytes are.
+    pub content: Content,
+}
+
+impl MessageInfo {
+    /// The byte range of chunk `index` within the message (see [`FrameInfo::chunk_range`]).
+    pub fn chunk_range(&self, index: u16) -> Range<usize> {
+        balanced_range(self.len, self.count, index)
+    }
+}
+
+/// The viewer's verdict on a message (byte 14 of a MESSAGE_ACK).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum MessageStatus {
+    /// Received whole and valid, and handed to the application.
+    Delivered = 0,
+    /// Received whole, but not valid JSON: refused (the reason says where).
+    InvalidJson = 1,
+    /// Longer than the viewer accepts: refused without being received.
+    TooLarge = 2,
+}
+
+impl MessageStatus {
+    fn from_u8(v: u8) -> Option<MessageStatus> {
+        match v {
+            0 => Some(MessageStatus::Delivered),
+            1 => Some(MessageStatus::InvalidJson),
+            2 => Some(MessageStatus::TooLarge),
+            _ => None,
+        }
+    }
+}
+
+fn balanced_chunk_len(len: u32, count: u16) -> usize {
+    (len as usize).div_ceil((count as usize).max(1))
+}
+
+fn balanced_range(len: u32, count: u16, index: u16) -> Range<usize> {
+    let l = balanced_chunk_len(len, count);
+    let start = (index as usize).saturating_mul(l).min(len as usize);
+    let end = start.saturating_add(l).min(len as usize);
+    start..end
+}
+
+/// Checks the chunking fields every chunked datagram shares: a non-zero length and count,
+/// balanced chunks whose last keeps at least one byte, an index below the count, and a
+/// payload of exactly the length the header implies.
+fn check_chunking(len: u32, count: u16, index: u16, payload: usize) -> Result<(), WireError> {
+    if len == 0 || count == 0 {
+        return Err(WireError::BadChunking { count, len });
+    }
+    // Balanced chunking: a count that leaves the last chunk empty is a lie about the length.
+    let l = balanced_chunk_len(len, count) as u64;
+    if (count as u64 - 1) * l >= len as u64 {
+        return Err(WireError::BadChunking { count, len });
+    }
+    if index >= count {
+        return Err(WireError::IndexOutOfRange { index, count });
+    }
+    let expected = balanced_range(len, count, index).len();
+    if payload != expected {
+        return Err(WireError::LengthMismatch {
+            expected,
+            got: payload,
+        });
+    }
+    Ok(())
 }
 
 /// How many chunks a frame of `len` bytes needs when each datagram may be `mtu` bytes long.
@@ -129,11 +238,19 @@ impl FrameInfo {
 /// chunks). Chunks are balanced: all but the last carry `ceil(len / count)` bytes, which is
 /// never more than the MTU allows and always leaves the last chunk at least one byte.
 pub fn chunk_count(len: usize, mtu: usize) -> Option<u16> {
-    if len == 0 || mtu <= CHUNK_HEADER_LEN {
+    chunks_for(len, mtu, CHUNK_HEADER_LEN)
+}
+
+/// [`chunk_count`] for a message, whose chunk header is [`MESSAGE_HEADER_LEN`] bytes.
+pub fn message_chunk_count(len: usize, mtu: usize) -> Option<u16> {
+    chunks_for(len, mtu, MESSAGE_HEADER_LEN)
+}
+
+fn chunks_for(len: usize, mtu: usize, header: usize) -> Option<u16> {
+    if len == 0 || mtu <= header {
         return None;
     }
-    let per = mtu - CHUNK_HEADER_LEN;
-    u16::try_from(len.div_ceil(per)).ok()
+    u16::try_from(len.div_ceil(mtu - header)).ok()
 }
 
 /// Every way a byte string can fail to be a valid v1 datagram.
@@ -162,6 +279,13 @@ pub enum WireError {
     /// A codec this build does not know.
     #[error("unknown codec {0}")]
     UnknownCodec(u8),
+    /// A message content type this build does not know.
+    #[error("unknown message content type {0}")]
+    UnknownContent(u8),
+    /// A MESSAGE_ACK with an unknown status, a reason that is not UTF-8 or too long, or a
+    /// reason on a delivered message.
+    #[error("bad message ACK")]
+    BadMessageAck,
     /// Frame length or chunk count is zero, or the count does not fit the length.
     #[error("bad chunking: {count} chunks for {len} bytes")]
     BadChunking {
@@ -216,6 +340,8 @@ impl WireError {
             WireError::UnknownType(_) => "unknown_type",
             WireError::UnsupportedFlags(_) => "bad_flags",
             WireError::UnknownCodec(_) => "unknown_codec",
+            WireError::UnknownContent(_) => "unknown_content",
+            WireError::BadMessageAck => "bad_message_ack",
             WireError::BadChunking { .. } => "bad_chunking",
             WireError::IndexOutOfRange { .. } => "index_out_of_range",
             WireError::LengthMismatch { .. } => "length_mismatch",
@@ -274,6 +400,33 @@ pub enum Datagram<'a> {
         /// The sender's session id.
         session: u32,
     },
+    /// A piece of a message.
+    MessageChunk {
+        /// The sender's session id.
+        session: u32,
+        /// The message this chunk belongs to.
+        msg: MessageInfo,
+        /// Position of this chunk, `0..msg.count`.
+        index: u16,
+        /// Transmission round (0 = first send), echoed in the MESSAGE_ACK.
+        attempt: u8,
+        /// The chunk's bytes: `msg.chunk_range(index)` of the message.
+        payload: &'a [u8],
+    },
+    /// The viewer's verdict on message `seq` of `session`.
+    MessageAck {
+        /// The sender's session id (echoed).
+        session: u32,
+        /// The message.
+        seq: u32,
+        /// Delivered or refused.
+        status: MessageStatus,
+        /// The `attempt` of the chunk that drew this answer, so that a round trip can be
+        /// measured.
+        attempt: u8,
+        /// Why it was refused (empty when delivered); at most [`MAX_REASON_LEN`] bytes.
+        reason: &'a str,
+    },
 }
 
 #[inline]
@@ -331,7 +484,61 @@ pub fn parse(buf: &[u8]) -> Result<Datagram<'_>, WireError> {
             exact_len(buf, BYE_LEN)?;
             Ok(Datagram::Bye { session })
         }
+        Kind::MessageChunk => parse_message_chunk(buf, session),
+        Kind::MessageAck => parse_message_ack(buf, session),
     }
+}
+
+fn parse_message_chunk(buf: &[u8], session: u32) -> Result<Datagram<'_>, WireError> {
+    if buf.len() < MESSAGE_HEADER_LEN {
+        return Err(WireError::Truncated {
+            need: MESSAGE_HEADER_LEN,
+            got: buf.len(),
+        });
+    }
+    let content = Content::from_u8(buf[26]).ok_or(WireError::UnknownContent(buf[26]))?;
+    let msg = MessageInfo {
+        seq: be32(buf, 10),
+        count: be16(buf, 16),
+        len: be32(buf, 18),
+        crc32: be32(buf, 22),
+        content,
+    };
+    let index = be16(buf, 14);
+    let payload = &buf[MESSAGE_HEADER_LEN..];
+    check_chunking(msg.len, msg.count, index, payload.len())?;
+    Ok(Datagram::MessageChunk {
+        session,
+        msg,
+        index,
+        attempt: buf[27],
+        payload,
+    })
+}
+
+fn parse_message_ack(buf: &[u8], session: u32) -> Result<Datagram<'_>, WireError> {
+    if buf.len() < MESSAGE_ACK_HEADER_LEN {
+        return Err(WireError::Truncated {
+            need: MESSAGE_ACK_HEADER_LEN,
+            got: buf.len(),
+        });
+    }
+    if buf.len() > MESSAGE_ACK_HEADER_LEN + MAX_REASON_LEN {
+        return Err(WireError::BadMessageAck);
+    }
+    let status = MessageStatus::from_u8(buf[14]).ok_or(WireError::BadMessageAck)?;
+    let reason = std::str::from_utf8(&buf[MESSAGE_ACK_HEADER_LEN..])
+        .map_err(|_| WireError::BadMessageAck)?;
+    if status == MessageStatus::Delivered && !reason.is_empty() {
+        return Err(WireError::BadMessageAck);
+    }
+    Ok(Datagram::MessageAck {
+        session,
+        seq: be32(buf, 10),
+        status,
+        attempt: buf[15],
+        reason,
+    })
 }
 
 fn exact_len(buf: &[u8], len: usize) -> Result<(), WireError> {
@@ -409,35 +616,8 @@ fn parse_chunk(buf: &[u8], session: u32) -> Result<Datagram<'_>, WireError> {
     };
     let index = be16(buf, 14);
     let attempt = buf[27];
-    if frame.len == 0 || frame.count == 0 {
-        return Err(WireError::BadChunking {
-            count: frame.count,
-            len: frame.len,
-        });
-    }
-    // Balanced chunking: every chunk but the last is `chunk_len` long and the last must keep
-    // at least one byte. A count that breaks this is a lie about the frame.
-    let l = frame.chunk_len() as u64;
-    if (frame.count as u64 - 1) * l >= frame.len as u64 {
-        return Err(WireError::BadChunking {
-            count: frame.count,
-            len: frame.len,
-        });
-    }
-    if index >= frame.count {
-        return Err(WireError::IndexOutOfRange {
-            index,
-            count: frame.count,
-        });
-    }
     let payload = &buf[CHUNK_HEADER_LEN..];
-    let expected = frame.chunk_range(index).len();
-    if payload.len() != expected {
-        return Err(WireError::LengthMismatch {
-            expected,
-            got: payload.len(),
-        });
-    }
+    check_chunking(frame.len, frame.count, index, payload.len())?;
     Ok(Datagram::Chunk {
         session,
         frame,
@@ -474,6 +654,8 @@ impl Datagram<'_> {
             Datagram::Ack { .. } => ACK_LEN,
             Datagram::Nack { bitmap, .. } => NACK_HEADER_LEN + bitmap.len(),
             Datagram::Bye { .. } => BYE_LEN,
+            Datagram::MessageChunk { payload, .. } => MESSAGE_HEADER_LEN + payload.len(),
+            Datagram::MessageAck { reason, .. } => MESSAGE_ACK_HEADER_LEN + reason.len(),
         }
     }
 
@@ -527,6 +709,36 @@ impl Datagram<'_> {
                 out[NACK_HEADER_LEN..n].copy_from_slice(bitmap);
             }
             Datagram::Bye { session } => write_common(out, Kind::Bye, session),
+            Datagram::MessageChunk {
+                session,
+                ref msg,
+                index,
+                attempt,
+                payload,
+            } => {
+                write_common(out, Kind::MessageChunk, session);
+                out[10..14].copy_from_slice(&msg.seq.to_be_bytes());
+                out[14..16].copy_from_slice(&index.to_be_bytes());
+                out[16..18].copy_from_slice(&msg.count.to_be_bytes());
+                out[18..22].copy_from_slice(&msg.len.to_be_bytes());
+                out[22..26].copy_from_slice(&msg.crc32.to_be_bytes());
+                out[26] = msg.content as u8;
+                out[27] = attempt;
+                out[MESSAGE_HEADER_LEN..n].copy_from_slice(payload);
+            }
+            Datagram::MessageAck {
+                session,
+                seq,
+                status,
+                attempt,
+                reason,
+            } => {
+                write_common(out, Kind::MessageAck, session);
+                out[10..14].copy_from_slice(&seq.to_be_bytes());
+                out[14] = status as u8;
+                out[15] = attempt;
+                out[MESSAGE_ACK_HEADER_LEN..n].copy_from_slice(reason.as_bytes());
+            }
         }
         Ok(n)
     }
@@ -686,8 +898,8 @@ mod tests {
             parse(&ack[..12]),
             Err(WireError::Truncated { .. })
         ));
-        t[3] = 5;
-        assert_eq!(parse(&t), Err(WireError::UnknownType(5)));
+        t[3] = 7;
+        assert_eq!(parse(&t), Err(WireError::UnknownType(7)));
         let mut long = ack.to_vec();
         long.push(0);
         assert!(matches!(
@@ -745,8 +957,105 @@ mod tests {
         assert_eq!(chunk_count(100, CHUNK_HEADER_LEN), None);
     }
 
+    /// The exact bytes of docs/PROTOCOL.md's message examples: if this changes, the doc must.
+    #[test]
+    fn message_golden_bytes() {
+        let msg = MessageInfo {
+            seq: 7,
+            count: 1,
+            len: 9,
+            crc32: crc32fast::hash(b"[0,0,0,1]"),
+            content: Content::Json,
+        };
+        let d = Datagram::MessageChunk {
+            session: 0xDEAD_BEEF,
+            msg,
+            index: 0,
+            attempt: 0,
+            payload: b"[0,0,0,1]",
+        };
+        let mut out = [0u8; 64];
+        let n = d.encode(&mut out).unwrap();
+        assert_eq!(n, MESSAGE_HEADER_LEN + 9);
+        let hex: String = out[..n].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "43570105 0000deadbeef 00000007 0000 0001 00000009 896e63e6 01 00 5b302c302c302c315d"
+                .replace(' ', "")
+        );
+        assert_eq!(parse(&out[..n]).unwrap(), d);
+
+        let a = Datagram::MessageAck {
+            session: 0xDEAD_BEEF,
+            seq: 7,
+            status: MessageStatus::InvalidJson,
+            attempt: 2,
+            reason: "EOF",
+        };
+        let n = a.encode(&mut out).unwrap();
+        let hex: String = out[..n].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "435701060000deadbeef00000007010245 4f46".replace(' ', "")
+        );
+        assert_eq!(parse(&out[..n]).unwrap(), a);
+    }
+
+    #[test]
+    fn bad_message_acks_are_refused() {
+        let mut b = vec![b'C', b'W', 1, 6, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0];
+        assert!(matches!(parse(&b), Ok(Datagram::MessageAck { .. })));
+        b.push(b'x'); // a reason on a delivered message
+        assert_eq!(parse(&b), Err(WireError::BadMessageAck));
+        b[14] = 9; // unknown status
+        assert_eq!(parse(&b), Err(WireError::BadMessageAck));
+        b[14] = 1;
+        b.push(0xFF); // not UTF-8
+        assert_eq!(parse(&b), Err(WireError::BadMessageAck));
+        b.pop();
+        b.extend(std::iter::repeat_n(b'x', MAX_REASON_LEN)); // too long
+        assert_eq!(parse(&b), Err(WireError::BadMessageAck));
+        let mut c = vec![b'C', b'W', 1, 5, 0, 0, 0, 0, 0, 1];
+        c.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 7, 0, b'1']);
+        assert_eq!(parse(&c), Err(WireError::UnknownContent(7)));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Message-shaped input: a value or an error, and a parsed chunk's payload always fits.
+        #[test]
+        fn parse_never_panics_on_message_like_input(
+            kind in 5u8..=6,
+            tail in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut b = vec![b'C', b'W', 1, kind, 0, 0];
+            b.extend_from_slice(&tail);
+            if let Ok(Datagram::MessageChunk { msg, index, payload, .. }) = parse(&b) {
+                prop_assert_eq!(payload.len(), msg.chunk_range(index).len());
+            }
+        }
+
+        /// Message chunking tiles the message and every chunk fits the MTU.
+        #[test]
+        fn message_layout_round_trips(len in 1usize..70_000, mtu in MIN_MTU..9000usize) {
+            let count = message_chunk_count(len, mtu).unwrap();
+            let mi = MessageInfo { seq: 1, count, len: len as u32, crc32: 0, content: Content::Json };
+            let mut covered = 0;
+            let mut out = vec![0u8; mtu];
+            for i in 0..count {
+                let r = mi.chunk_range(i);
+                prop_assert_eq!(r.start, covered);
+                prop_assert!(!r.is_empty());
+                covered = r.end;
+                let payload = vec![i as u8; r.len()];
+                let d = Datagram::MessageChunk { session: 1, msg: mi, index: i, attempt: 0, payload: &payload };
+                let n = d.encode(&mut out).unwrap();
+                prop_assert!(n <= mtu);
+                prop_assert_eq!(parse(&out[..n]).unwrap(), d);
+            }
+            prop_assert_eq!(covered, len);
+        }
 
         /// Any bytes at all: a value or an error, never a panic.
         #[test]

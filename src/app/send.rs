@@ -25,10 +25,11 @@ use super::{AppError, Stop};
 use crate::camera::{CameraRequest, REOPEN_INTERVAL};
 use crate::codec::encode_rgb;
 use crate::latest::newest_wins;
+use crate::message::{MessageError, MessageOutcome};
 use crate::net::{connect_sender, is_transient};
 use crate::sender::{OutgoingFrame, Sender, SenderConfig, SenderEvent};
 use crate::source::{
-    CapturedFrame, ImageSource, PatternSource, Pixels, Source, SourceError, Ticker,
+    CapturedFrame, ImageSource, NoFrames, PatternSource, Pixels, Source, SourceError, Ticker,
 };
 use crate::stats::{Report, Role, StatsBook};
 use crate::wire::{Codec, MAX_DATAGRAM};
@@ -54,6 +55,8 @@ pub enum SourceSpec {
     },
     /// A webcam, in the mode closest to the request (needs the `camera` feature).
     Camera(CameraRequest),
+    /// No pictures: the run only sends [`SendConfig::messages`].
+    Nothing,
 }
 
 /// Events of a sending run worth telling the user about, apart from the statistics.
@@ -90,6 +93,12 @@ pub struct SendConfig {
     pub max_rate_mbps: f64,
     /// Rounds for the last frame of a finite stream before giving up on its ACK.
     pub final_attempts: u32,
+    /// JSON messages to send beside the frames, one per item, in order; the run waits for
+    /// every verdict once the channel is closed. Bounded, so a fast producer waits for the
+    /// viewer instead of queueing without limit.
+    pub messages: Option<Receiver<Vec<u8>>>,
+    /// A message without the viewer's verdict after this long counts as not delivered.
+    pub message_timeout: Duration,
 }
 
 impl Default for SendConfig {
@@ -108,6 +117,8 @@ impl Default for SendConfig {
             max_latency: Duration::from_millis(150),
             max_rate_mbps: 1000.0,
             final_attempts: 3,
+            messages: None,
+            message_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -123,6 +134,15 @@ pub enum SendUpdate<'a> {
     ViewerBack,
     /// The source was lost or came back (an unplugged camera).
     Source(SendNotice),
+    /// A message has its verdict (delivered, refused by the viewer, or no answer in time).
+    Message {
+        /// Its sequence number in this session (0 for the first message).
+        seq: u32,
+        /// What became of it.
+        outcome: MessageOutcome,
+    },
+    /// A message was refused before sending (empty, too large, queue full).
+    MessageNotSent(MessageError),
 }
 
 /// How a sending run ended.
@@ -134,6 +154,10 @@ pub struct SendOutcome {
     pub one_shot: bool,
     /// True when the last frame was acknowledged.
     pub last_acked: bool,
+    /// Messages the viewer accepted.
+    pub messages_delivered: u64,
+    /// Messages refused (by the viewer or before sending) or not answered in time.
+    pub messages_failed: u64,
 }
 
 /// Opens the configured source.
@@ -146,6 +170,7 @@ pub fn open_source(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
             resize,
         } => Box::new(ImageSource::open(path, *looping, *resize)?),
         SourceSpec::Camera(req) => crate::camera::open(req)?,
+        SourceSpec::Nothing => Box::new(NoFrames),
     })
 }
 
@@ -349,7 +374,7 @@ pub fn run_send_with(
     mut on_update: impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
     check_mtu(&cfg)?;
-    let one_shot = source.total_frames() == Some(1);
+    let one_shot = source.total_frames() == Some(1) && cfg.messages.is_none();
     let total = match (cfg.frames, source.total_frames()) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -461,10 +486,18 @@ fn network_loop(
             ack_timeout: cfg.ack_timeout,
             max_latency: cfg.max_latency,
             pace_per_sec,
+            message_timeout: cfg.message_timeout,
             ..SenderConfig::default()
         },
         session,
     );
+    let video = total != Some(0);
+    let mut msgs = Msgs {
+        rx: cfg.messages.clone().unwrap_or_else(never),
+        done: cfg.messages.is_none(),
+        failed: 0,
+        timed_out: false,
+    };
     let start = Instant::now();
     let mut book = StatsBook::new(Role::Send, start);
     let mut next_report = start + Duration::from_secs(1);
@@ -506,6 +539,17 @@ fn network_loop(
                     book.last_frame = Some(now);
                     progress.last_acked = true;
                 }
+                SenderEvent::Message { seq, outcome, .. } => {
+                    match outcome {
+                        MessageOutcome::Delivered => {}
+                        MessageOutcome::TimedOut => {
+                            msgs.failed += 1;
+                            msgs.timed_out = true;
+                        }
+                        MessageOutcome::Refused { .. } => msgs.failed += 1,
+                    }
+                    on_update(SendUpdate::Message { seq, outcome });
+                }
                 SenderEvent::PeerLost => on_update(SendUpdate::ViewerLost),
                 SenderEvent::PeerBack => on_update(SendUpdate::ViewerBack),
                 SenderEvent::TimedOut { .. }
@@ -525,8 +569,16 @@ fn network_loop(
         book.counts.rejected_datagrams = st.invalid_datagrams;
         book.counts.abandoned_frames = st.frames_abandoned;
         book.counts.nacks = st.nacks;
+        book.counts.messages = st.messages_delivered;
+        book.counts.messages_refused = msgs.failed;
 
-        if (progress.source_done && sender.is_idle()) || stop.is_set() {
+        let messages_done = msgs.done && sender.messages_pending() == 0;
+        if (progress.source_done && sender.is_idle() && messages_done) || stop.is_set() {
+            break;
+        }
+        if !video && msgs.timed_out {
+            // Without a stream to keep going, a viewer that does not answer one message will
+            // not answer the rest: stop now rather than wait out every message's timeout.
             break;
         }
         if now >= next_report {
@@ -544,7 +596,23 @@ fn network_loop(
         } else {
             &no_frames
         };
+        // Take messages only while few are waiting: the bounded channel then holds the
+        // producer back.
+        let messages = if !msgs.done && sender.messages_pending() < MESSAGE_WINDOW {
+            msgs.rx.clone()
+        } else {
+            never()
+        };
         select! {
+            recv(messages) -> m => match m {
+                Ok(m) => {
+                    if let Err(e) = sender.push_message(m) {
+                        msgs.failed += 1;
+                        on_update(SendUpdate::MessageNotSent(e));
+                    }
+                }
+                Err(_) => msgs.done = true,
+            },
             recv(frames) -> f => progress.take(&mut sender, f.ok(), total, cfg)?,
             recv(dgram_rx) -> d => if let Ok(d) = d {
                 sender.handle_datagram(Instant::now(), &d);
@@ -573,6 +641,14 @@ fn network_loop(
         let _ = sock.send(&buf[..n]);
     }
     let summary = book.summary(Instant::now());
+    if !video && msgs.timed_out {
+        return Err(AppError::NoAck(format!(
+            "no answer from {} to a message within {} s: is cam-view running there, and is UDP port {} open?",
+            cfg.dest,
+            cfg.message_timeout.as_secs_f64(),
+            cfg.dest.port()
+        )));
+    }
     if one_shot && !progress.last_acked {
         return Err(AppError::NoAck(format!(
             "no ACK from {} after {} tries of {} ms: is cam-view running there, and is UDP port {} open?",
@@ -586,5 +662,19 @@ fn network_loop(
         summary,
         one_shot,
         last_acked: progress.last_acked,
+        messages_delivered: sender.stats().messages_delivered,
+        messages_failed: msgs.failed,
     })
+}
+
+/// Messages taken into the sender before the loop stops reading the message channel.
+const MESSAGE_WINDOW: usize = 64;
+
+/// The message side of the network loop.
+struct Msgs {
+    rx: Receiver<Vec<u8>>,
+    /// The channel is closed (or there never was one).
+    done: bool,
+    failed: u64,
+    timed_out: bool,
 }

@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, select, Receiver, Sender as Tx};
+use crossbeam_channel::{bounded, select, Receiver, SendTimeoutError, Sender as Tx};
 
-use super::messages::MessageRecord;
+use super::messages::{Carrier, MessageRecord};
 use super::window::{Display, DisplayFrame};
 use super::{AppError, Stop};
 use crate::codec::Decoder;
@@ -44,6 +44,8 @@ pub struct ViewConfig {
     pub max_frame_bytes: usize,
     /// Decode frames even when headless (for latency and decode-error statistics).
     pub decode: bool,
+    /// Draw the latest JSON message over the picture in the window.
+    pub show_messages: bool,
 }
 
 impl Default for ViewConfig {
@@ -55,6 +57,7 @@ impl Default for ViewConfig {
             save: None,
             max_frame_bytes: ReassemblyConfig::default().max_frame_bytes,
             decode: true,
+            show_messages: false,
         }
     }
 }
@@ -128,7 +131,9 @@ pub fn run_view(
 ) -> Result<ViewOutcome, AppError> {
     // Open the window first: with no display, fail before anything else happens.
     let mut display = if cfg.window {
-        Some(Display::open("cam-view")?)
+        let mut d = Display::open("cam-view")?;
+        d.show_messages(cfg.show_messages);
+        Some(d)
     } else {
         None
     };
@@ -150,6 +155,9 @@ pub fn run_view(
 
     let local_stop = Stop::new();
     let (notice_tx, notice_rx) = bounded::<Notice>(64);
+    // Messages are acknowledged to their sender before they reach the owner, so this channel
+    // must never drop one: the network thread waits when it is full.
+    let (message_tx, message_rx) = bounded::<MessageRecord>(MESSAGE_QUEUE);
     let (decode_tx, decode_rx) = newest_wins::<CompleteFrame>();
     let (frame_back_tx, frame_back_rx) = bounded::<Vec<u8>>(4);
     let net = {
@@ -166,6 +174,7 @@ pub fn run_view(
                     decode_tx,
                     frame_back_rx,
                     notice_tx,
+                    message_tx,
                     &book,
                     &stop,
                     &local_stop,
@@ -202,6 +211,9 @@ pub fn run_view(
         while let Ok(n) = notice_rx.try_recv() {
             notice(n, &mut display, &mut on_update);
         }
+        while let Ok(m) = message_rx.try_recv() {
+            message(&m, &mut display, &mut on_update);
+        }
         if stop.is_set() || local_stop.is_set() {
             break;
         }
@@ -237,6 +249,9 @@ pub fn run_view(
                     recv(notice_rx) -> n => if let Ok(n) = n {
                         notice(n, &mut display, &mut on_update)
                     },
+                    recv(message_rx) -> m => if let Ok(m) = m {
+                        message(&m, &mut display, &mut on_update)
+                    },
                     default(next_report.saturating_duration_since(Instant::now())) => {},
                 }
             }
@@ -247,6 +262,9 @@ pub fn run_view(
     let _ = dec.join();
     while let Ok(n) = notice_rx.try_recv() {
         notice(n, &mut display, &mut on_update);
+    }
+    while let Ok(m) = message_rx.try_recv() {
+        message(&m, &mut display, &mut on_update);
     }
     net_result?;
     let summary = with_book(&book, |b| b.summary(Instant::now()));
@@ -265,6 +283,21 @@ fn notice(n: Notice, display: &mut Option<Display>, on_update: &mut impl FnMut(V
     on_update(ViewUpdate::Notice(n));
 }
 
+/// Messages that may wait for the owner before the network thread waits too.
+const MESSAGE_QUEUE: usize = 1024;
+
+/// Passes a message on, after showing it in the window when asked to.
+fn message(
+    m: &MessageRecord,
+    display: &mut Option<Display>,
+    on_update: &mut impl FnMut(ViewUpdate<'_>),
+) {
+    if let Some(d) = display {
+        d.set_message(&m.message.to_string());
+    }
+    on_update(ViewUpdate::Message(m));
+}
+
 #[allow(clippy::too_many_arguments)]
 fn net_loop(
     cfg: &ViewConfig,
@@ -272,6 +305,7 @@ fn net_loop(
     decode_tx: LatestSender<CompleteFrame>,
     frame_back: Receiver<Vec<u8>>,
     notices: Tx<Notice>,
+    messages: Tx<MessageRecord>,
     book: &Book,
     stop: &Stop,
     local_stop: &Stop,
@@ -363,6 +397,33 @@ fn net_loop(
                         reason,
                     });
                 }
+                ReceiverEvent::Message {
+                    from,
+                    session,
+                    seq,
+                    json,
+                } => {
+                    // Validated by the receiver, so this parse cannot fail; re-serialized so
+                    // that it prints as one line.
+                    if let Ok(message) = serde_json::from_slice(&json) {
+                        let mut m = MessageRecord {
+                            from,
+                            session: Some(session),
+                            seq: seq as u64,
+                            via: Carrier::Camwire,
+                            message,
+                        };
+                        // Wait for room (the owner prints or shows it): never drop one that
+                        // its sender was told was delivered.
+                        loop {
+                            match messages.send_timeout(m, Duration::from_millis(50)) {
+                                Ok(()) => break,
+                                Err(SendTimeoutError::Timeout(back)) if !stop.is_set() => m = back,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
                 ReceiverEvent::SessionIgnored { session, from } => {
                     let _ = notices.try_send(Notice::SenderIgnored { session, from });
                 }
@@ -377,6 +438,8 @@ fn net_loop(
             b.counts.retransmitted_chunks = st.retransmitted_chunks;
             b.counts.nacks = st.nacks;
             b.counts.ignored_datagrams = st.ignored_datagrams;
+            b.counts.messages = st.messages;
+            b.counts.messages_refused = st.messages_refused;
             if b.rejected_by_kind != st.rejected {
                 b.rejected_by_kind = st.rejected.clone();
             }

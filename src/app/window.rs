@@ -3,6 +3,7 @@
 //! It lives on the main thread (macOS requires it) and never blocks on the network: it shows
 //! whatever frame is newest and otherwise just keeps the window responsive.
 
+use font8x8::UnicodeFonts;
 use minifb::{Key, KeyRepeat, ScaleMode, Window, WindowOptions};
 
 use super::AppError;
@@ -25,6 +26,11 @@ pub struct Display {
     closed: bool,
     disconnected: bool,
     status: String,
+    /// Draw the latest message over the picture (`--show-messages`).
+    show_messages: bool,
+    message: Option<String>,
+    /// The current frame with the overlay drawn on it, reused between frames.
+    overlay: Vec<u32>,
 }
 
 const INITIAL: (usize, usize) = (960, 540);
@@ -66,6 +72,9 @@ impl Display {
             closed: false,
             disconnected: false,
             status: String::new(),
+            show_messages: false,
+            message: None,
+            overlay: Vec::new(),
         };
         let black = vec![0u32; INITIAL.0 * INITIAL.1];
         d.closed = d
@@ -78,14 +87,42 @@ impl Display {
 
     /// Shows `frame`; returns the previous frame's pixels for reuse.
     pub fn show(&mut self, frame: DisplayFrame) -> Option<Vec<u32>> {
-        if self
-            .window
-            .update_with_buffer(&frame.pixels, frame.width as usize, frame.height as usize)
-            .is_err()
-        {
+        let old = self.current.replace(frame);
+        self.redraw();
+        old.map(|f| f.pixels)
+    }
+
+    /// Draws the latest JSON message over the picture from now on.
+    pub fn show_messages(&mut self, on: bool) {
+        self.show_messages = on;
+    }
+
+    /// Remembers the latest message and, when messages are shown, redraws with it.
+    pub fn set_message(&mut self, text: &str) {
+        if !self.show_messages {
+            return;
+        }
+        self.message = Some(text.to_string());
+        self.redraw();
+    }
+
+    fn redraw(&mut self) {
+        let Some(f) = &self.current else { return };
+        let (w, h) = (f.width as usize, f.height as usize);
+        let pixels = match (&self.message, self.show_messages) {
+            (Some(text), true) => {
+                // Drawn on a copy: the decoded frame stays clean for a redraw with the next
+                // message.
+                self.overlay.clear();
+                self.overlay.extend_from_slice(&f.pixels);
+                draw_text_band(&mut self.overlay, w, h, text);
+                &self.overlay
+            }
+            _ => &f.pixels,
+        };
+        if self.window.update_with_buffer(pixels, w, h).is_err() {
             self.closed = true;
         }
-        self.current.replace(frame).map(|f| f.pixels)
     }
 
     /// Keeps the window responsive when no new frame has come.
@@ -133,5 +170,86 @@ impl Display {
                 }
             }
         }
+    }
+}
+
+/// Writes `text` in white on a dark band along the bottom of a `w` x `h` 0RGB picture, in the
+/// 8x8 font scaled so that about 80 characters fit across; what does not fit is cut with "…".
+/// Characters the font lacks show as "?".
+pub fn draw_text_band(px: &mut [u32], w: usize, h: usize, text: &str) {
+    if w == 0 || h == 0 || px.len() < w * h {
+        return;
+    }
+    let scale = (w / 640).clamp(1, 4);
+    let glyph = 8 * scale;
+    let pad = 2 * scale;
+    let band = (glyph + 2 * pad).min(h);
+    let top = h - band;
+    for p in &mut px[top * w..h * w] {
+        // Darken rather than blank: the picture stays faintly visible under the text.
+        *p = (*p >> 2) & 0x003F_3F3F;
+    }
+    let fit = (w.saturating_sub(2 * pad)) / glyph;
+    let chars: Vec<char> = text.chars().collect();
+    let shown: Vec<char> = if chars.len() > fit {
+        chars[..fit.saturating_sub(1)]
+            .iter()
+            .copied()
+            .chain(std::iter::once('…'))
+            .collect()
+    } else {
+        chars
+    };
+    for (i, c) in shown.iter().enumerate() {
+        let rows = font8x8::BASIC_FONTS
+            .get(*c)
+            .or_else(|| font8x8::BLOCK_FONTS.get(*c))
+            .or_else(|| (*c == '…').then(|| font8x8::BASIC_FONTS.get('.')).flatten())
+            .or_else(|| font8x8::BASIC_FONTS.get('?'))
+            .unwrap_or([0; 8]);
+        let x0 = pad + i * glyph;
+        for (ry, row) in rows.iter().enumerate() {
+            for rx in 0..8 {
+                if row & (1 << rx) == 0 {
+                    continue;
+                }
+                for dy in 0..scale {
+                    let y = top + pad + ry * scale + dy;
+                    let start = y * w + x0 + rx * scale;
+                    if y < h && x0 + rx * scale + scale <= w {
+                        px[start..start + scale].fill(0x00FF_FFFF);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_band_draws_white_glyphs_on_a_dimmed_band_only() {
+        let (w, h) = (320, 60);
+        let mut px = vec![0x0080_8080u32; w * h];
+        draw_text_band(&mut px, w, h, "{\"a\":1}");
+        let band_top = h - 12;
+        assert!(
+            px[..band_top * w].iter().all(|&p| p == 0x0080_8080),
+            "above the band untouched"
+        );
+        let white = px[band_top * w..]
+            .iter()
+            .filter(|&&p| p == 0x00FF_FFFF)
+            .count();
+        assert!(white > 20, "glyphs drawn: {white}");
+        assert!(px[band_top * w..]
+            .iter()
+            .all(|&p| p == 0x00FF_FFFF || p == 0x0020_2020));
+        // Too long for the width: cut, never out of bounds; tiny pictures are fine too.
+        draw_text_band(&mut px, w, h, &"x".repeat(1000));
+        let mut tiny = vec![0u32; 4 * 3];
+        draw_text_band(&mut tiny, 4, 3, "hello");
     }
 }

@@ -1,5 +1,6 @@
 //! `cam-send`: streams the test pattern, image files or a webcam to `cam-view` over UDP.
 
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use camwire::app::Stop;
 use camwire::camera::mode::ModeRequest;
 use camwire::camera::{CameraRequest, CameraSelector};
 use camwire::cli::{parse_dest, parse_size, run_main, ReportPrinter};
+use camwire::message::MessageOutcome;
 use clap::Parser;
 
 /// Stream a webcam, the built-in test pattern or image files to cam-view over UDP.
@@ -68,6 +70,18 @@ struct Args {
     /// Print one JSON object of statistics per second, and a summary at exit, on stdout
     #[arg(long)]
     stats_json: bool,
+    /// Send this JSON value to the viewer as a message (repeatable; `-` reads one JSON value
+    /// per line from stdin). Without --pattern, --image or --camera, no pictures are sent
+    #[arg(long, value_name = "JSON")]
+    message: Vec<String>,
+    /// Send the --message list this many times
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "message",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
+    /// Milliseconds between messages, and between the pictures of an --image folder
+    /// (instead of --fps)
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    interval: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -94,7 +108,14 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     if !(args.max_rate >= 0.0 && args.max_rate.is_finite()) {
         return Err("--max-rate must be 0 or more".into());
     }
+    let messages_only =
+        !args.message.is_empty() && !args.pattern && args.image.is_none() && args.camera.is_none();
+    let fps = match (args.interval, &args.image) {
+        (Some(ms), Some(_)) => 1000.0 / ms as f64,
+        _ => args.fps,
+    };
     let source = match (&args.image, &args.camera) {
+        _ if messages_only => SourceSpec::Nothing,
         (Some(path), _) => SourceSpec::Images {
             path: path.clone(),
             looping: args.looping,
@@ -116,10 +137,17 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             SourceSpec::Pattern { width, height }
         }
     };
+    let stop = Stop::new();
+    stop.on_ctrl_c();
+    let messages = (!args.message.is_empty()).then(|| {
+        let every = Duration::from_millis(args.interval.unwrap_or(0));
+        spawn_messages(args.message.clone(), args.repeat, every, stop.clone())
+    });
     let cfg = SendConfig {
         dest: args.dest,
         source,
-        fps: args.fps,
+        messages,
+        fps,
         quality: args.quality,
         frames: args.frames,
         mtu: args.mtu as usize,
@@ -128,12 +156,14 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         max_rate_mbps: args.max_rate,
         ..SendConfig::default()
     };
-    let stop = Stop::new();
-    stop.on_ctrl_c();
     let dest = cfg.dest;
     // Opened here rather than in run_send so that the camera's chosen mode is printed.
     let source = open_source(&cfg.source).map_err(|e| e.to_string())?;
-    out.line(&format!("sending {} to {dest}", source.describe()));
+    if messages_only {
+        out.line(&format!("sending messages to {dest}"));
+    } else {
+        out.line(&format!("sending {} to {dest}", source.describe()));
+    }
     let outcome = run_send_with(cfg, source, stop, |u| match u {
         SendUpdate::Report(r) => out.report(r),
         SendUpdate::ViewerLost => out.line(&format!(
@@ -141,9 +171,34 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         )),
         SendUpdate::ViewerBack => out.line(&format!("viewer at {dest} answers again")),
         SendUpdate::Source(SendNotice::SourceLost(m) | SendNotice::SourceBack(m)) => out.line(&m),
+        SendUpdate::Message { seq, outcome } => match outcome {
+            MessageOutcome::Delivered => {}
+            MessageOutcome::Refused { reason, .. } => {
+                out.line(&format!("message {seq} refused by the viewer: {reason}"))
+            }
+            MessageOutcome::TimedOut => {
+                out.line(&format!("message {seq}: no answer from the viewer"))
+            }
+        },
+        SendUpdate::MessageNotSent(e) => out.line(&format!("message not sent: {e}")),
     })
     .map_err(|e| e.to_string())?;
     out.summary(&outcome.summary);
+    if !args.message.is_empty() {
+        out.line(&format!(
+            "viewer at {dest} accepted {} message(s)",
+            outcome.messages_delivered
+        ));
+        if outcome.messages_failed > 0 {
+            return Err(format!(
+                "{} message(s) not delivered",
+                outcome.messages_failed
+            ));
+        }
+        if messages_only {
+            return Ok(());
+        }
+    }
     if outcome.one_shot {
         out.line(&format!("viewer at {} acknowledged the image", args.dest));
     } else if outcome.summary.counts.frames == 0 {
@@ -154,6 +209,43 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Feeds the messages to the sender from a thread of their own: the `--message` list
+/// `repeat` times, `every` apart, with `-` standing for the JSON lines of stdin. The channel
+/// is small, so this thread waits whenever the viewer is slower.
+fn spawn_messages(
+    list: Vec<String>,
+    repeat: u64,
+    every: Duration,
+    stop: Stop,
+) -> crossbeam_channel::Receiver<Vec<u8>> {
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(64);
+    std::thread::spawn(move || {
+        let mut first = true;
+        for _ in 0..repeat {
+            for m in &list {
+                if m == "-" {
+                    for line in std::io::stdin().lock().lines() {
+                        let Ok(line) = line else { return };
+                        if !line.trim().is_empty() && tx.send(line.into_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                if !first && !every.is_zero() {
+                    // Sleeping on the stop channel keeps Ctrl-C prompt.
+                    let _ = stop.channel().recv_timeout(every);
+                }
+                first = false;
+                if stop.is_set() || tx.send(m.clone().into_bytes()).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
 }
 
 fn list_cameras() -> Result<(), String> {

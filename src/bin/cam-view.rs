@@ -33,6 +33,9 @@ struct Args {
     /// Demo: also run a sender of the moving test pattern in this process, over loopback UDP
     #[arg(long)]
     demo: bool,
+    /// Draw the latest JSON message over the picture (messages always print on stdout)
+    #[arg(long)]
+    show_messages: bool,
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         window: !args.headless,
         frames: args.frames,
         save: args.save,
+        show_messages: args.show_messages,
         ..ViewConfig::default()
     };
     let stop = Stop::new();

@@ -26,11 +26,26 @@ impl Proc {
         Self::spawn_env(bin, args, &[])
     }
 
+    /// Spawns with `input` written to its stdin (then closed) from a thread of its own.
+    pub fn spawn_stdin(bin: &str, args: &[&str], input: Vec<u8>) -> Proc {
+        let mut p = Self::spawn_io(bin, args, &[], Stdio::piped());
+        let mut stdin = p.child.stdin.take().unwrap();
+        thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&input);
+        });
+        p
+    }
+
     /// Spawns with extra environment (a value of "" removes the variable).
     pub fn spawn_env(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        Self::spawn_io(bin, args, env, Stdio::null())
+    }
+
+    fn spawn_io(bin: &str, args: &[&str], env: &[(&str, &str)], stdin: Stdio) -> Proc {
         let mut cmd = Command::new(bin);
         cmd.args(args)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
@@ -182,5 +197,13 @@ pub fn write_jpegs(dir: &Path, n: usize, w: u32, h: u32) -> Vec<Vec<u8>> {
             std::fs::write(dir.join(format!("frame_{i:03}.jpg")), &jpeg).unwrap();
             jpeg
         })
+        .collect()
+}
+
+/// The message lines (`"via"` key) of a viewer's stdout, skipping `--stats-json` reports.
+pub fn message_lines(stdout: &str) -> Vec<serde_json::Value> {
+    json_lines(stdout)
+        .into_iter()
+        .filter(|v| v.get("via").is_some())
         .collect()
 }
