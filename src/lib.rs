@@ -4,10 +4,13 @@
 //! machines that take bytes and instants and return bytes and events, and the programs are
 //! thin shells of sockets, threads, a camera and a window around them.
 //!
+//! - [`endpoint`]: the two types to embed, [`endpoint::FrameSender`] and
+//!   [`endpoint::FrameReceiver`]: frames and JSON messages, blocking, one socket each.
 //! - [`wire`]: the v1 datagram format (see `docs/PROTOCOL.md`).
 //! - [`reassembly`]: chunks in any order become whole, CRC-checked frames, in bounded memory.
 //! - [`sender`] / [`receiver`]: the two protocol endpoints: stop-and-wait per frame with
-//!   ACKs, selective repair by NACK, adaptive timeouts ([`timing`]) and sessions.
+//!   ACKs, selective repair by NACK, adaptive timeouts ([`timing`]) and sessions; reliable
+//!   JSON messages beside the frames ([`message`]).
 //! - [`app`]: the threaded pipelines behind `cam-send` and `cam-view`.
 //! - [`camera`]: webcams (MJPEG pass-through, YUYV/NV12 conversion, mode choice, a fake
 //!   camera); the device itself needs the `camera` feature.
@@ -18,6 +21,7 @@ pub mod app;
 pub mod camera;
 pub mod cli;
 pub mod codec;
+pub mod endpoint;
 pub mod latest;
 pub mod message;
 pub mod net;

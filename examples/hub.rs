@@ -1,0 +1,36 @@
+//! Receives frames and JSON messages from any number of camwire senders and prints one line
+//! per event (the library's `FrameReceiver`; no window, no threads).
+//!
+//! ```sh
+//! cargo run --release --example hub -- 0.0.0.0:9999
+//! cargo run --release --bin cam-send -- 127.0.0.1:9999 --message '{"hello":1}'
+//! ```
+
+use camwire::endpoint::{Event, FrameReceiver};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let listen = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "0.0.0.0:9999".into());
+    let mut hub = FrameReceiver::bind(listen.as_str())?;
+    eprintln!("listening on {}", hub.local_addr()?);
+    loop {
+        match hub.recv()? {
+            Event::Frame(f) => println!(
+                "frame {} from {} ({}x{}, {} bytes)",
+                f.seq,
+                f.from,
+                f.width,
+                f.height,
+                f.jpeg.len()
+            ),
+            Event::Message(m) => println!("message {} from {}: {}", m.seq, m.from, m.value),
+            Event::SessionStarted { session, from } => {
+                println!("sender {session:08x} at {from} started")
+            }
+            Event::SessionEnded {
+                session, reason, ..
+            } => println!("sender {session:08x} ended: {reason:?}"),
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! The two classes to embed: [`FrameSender`] and [`FrameReceiver`], blocking and
+//! single-threaded, in the spirit of ImageZMQ's `ImageSender` and `ImageHub`.
+//!
+//! Each wraps one UDP socket around the sans-IO [`Sender`] or [`Receiver`]: the calling
+//! thread drives the protocol while it waits, so there is no background thread to manage.
+//! `FrameSender::send_jpeg` returns once the viewer has the frame (stop-and-wait, like
+//! ImageZMQ's REQ/REP), `send_json` once the viewer has accepted the message; a
+//! `FrameReceiver` yields [`Event`]s and acknowledges as it goes.
+//!
+//! ```
+//! use camwire::endpoint::{Event, FrameReceiver, FrameSender};
+//! use std::time::Duration;
+//!
+//! let mut hub = FrameReceiver::bind("127.0.0.1:0")?;
+//! let addr = hub.local_addr()?;
+//! let sending = std::thread::spawn(move || -> Result<(), camwire::endpoint::EndpointError> {
+//!     let mut tx = FrameSender::connect(addr)?;
+//!     let grey = vec![128u8; 64 * 48 * 3];
+//!     tx.send_rgb(&grey, 64, 48, 80)?;                      // returns once acknowledged
+//!     tx.send_json(&serde_json::json!({"lights": [0, 0, 0, 1]}))?;
+//!     Ok(())
+//! });
+//! let (mut frames, mut messages) = (0, 0);
+//! while frames < 1 || messages < 1 {
+//!     match hub.recv_timeout(Duration::from_secs(10))? {
+//!         Some(Event::Frame(f)) => {
+//!             let (rgb, w, h) = f.decode_rgb()?;
+//!             assert_eq!((w, h, rgb.len()), (64, 48, 64 * 48 * 3));
+//!             frames += 1;
+//!         }
+//!         Some(Event::Message(m)) => {
+//!             assert_eq!(m.value["lights"][3], 1);
+//!             messages += 1;
+//!         }
+//!         Some(_) => {}                                       // sessions starting and ending
+//!         None => panic!("nothing arrived"),
+//!     }
+//! }
+//! sending.join().unwrap()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant};
+
+use crate::codec::{encode_rgb, CodecError, Decoder};
+use crate::message::{MessageError, MessageOutcome};
+use crate::net::{bind_viewer, connect_sender, is_transient, NetError};
+use crate::receiver::{EndReason, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats};
+use crate::sender::{OutgoingFrame, PushError, Sender, SenderConfig, SenderEvent, SenderStats};
+use crate::source::now_us;
+use crate::wire::{Codec, MAX_DATAGRAM, MAX_NACK_LEN};
+
+/// What can go wrong at an endpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// The address did not resolve, or resolved to nothing.
+    #[error("cannot resolve {0}")]
+    Resolve(String),
+    /// Socket set-up failed (port in use, no permission...).
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The socket failed.
+    #[error("network error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Encoding or decoding a picture failed.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The frame cannot be sent (empty, or too large for the MTU).
+    #[error(transparent)]
+    Frame(#[from] PushError),
+    /// The message cannot be sent (empty, too large).
+    #[error(transparent)]
+    Message(#[from] MessageError),
+    /// The value could not be turned into JSON.
+    #[error("cannot serialize the message: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The viewer refused the message, and said why.
+    #[error("the viewer refused the message: {0}")]
+    Refused(String),
+    /// No answer from the viewer within the timeout.
+    #[error("no answer from {addr} within {timeout:?}: is a camwire viewer running there?")]
+    NoAnswer {
+        /// The viewer's address.
+        addr: SocketAddr,
+        /// How long we waited.
+        timeout: Duration,
+    },
+}
+
+fn resolve(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<SocketAddr, EndpointError> {
+    let text = format!("{addr:?}");
+    addr.to_socket_addrs()
+        .map_err(|_| EndpointError::Resolve(text.clone()))?
+        .next()
+        .ok_or(EndpointError::Resolve(text))
+}
+
+/// Sends frames and JSON messages to one viewer, waiting for each to be acknowledged.
+pub struct FrameSender {
+    sock: UdpSocket,
+    dest: SocketAddr,
+    proto: Sender,
+    buf: Vec<u8>,
+    rx: Vec<u8>,
+    encoded: Vec<u8>,
+    timeout: Duration,
+}
+
+impl FrameSender {
+    /// A sender to the viewer at `addr` with the default settings (1200-byte datagrams, a
+    /// 2 s wait per frame or message).
+    pub fn connect(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<Self, EndpointError> {
+        Self::with_config(addr, SenderConfig::default())
+    }
+
+    /// A sender with the given protocol settings. Frames are never abandoned for a newer one
+    /// here (each call waits for its own ACK), so `max_latency` only matters to the
+    /// streaming pipeline.
+    pub fn with_config(
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+        mut cfg: SenderConfig,
+    ) -> Result<Self, EndpointError> {
+        let dest = resolve(addr)?;
+        let sock = connect_sender(dest)?;
+        cfg.max_attempts = None;
+        let proto = Sender::new(cfg, fastrand::u32(..));
+        Ok(FrameSender {
+            sock,
+            dest,
+            buf: vec![0; cfg.mtu.clamp(crate::wire::MIN_MTU, MAX_DATAGRAM)],
+            rx: vec![0; MAX_DATAGRAM],
+            encoded: Vec::new(),
+            proto,
+            timeout: Duration::from_secs(2),
+        })
+    }
+
+    /// How long each `send_*` call waits for its answer (default 2 s).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// This sender's session id (the viewer reports it with every frame and message).
+    pub fn session(&self) -> u32 {
+        self.proto.session()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &SenderStats {
+        self.proto.stats()
+    }
+
+    /// Sends one JPEG and waits until the viewer has it, whole and CRC-checked. `width` and
+    /// `height` are only reported to the viewer (0 when unknown).
+    pub fn send_jpeg(&mut self, jpeg: &[u8], width: u16, height: u16) -> Result<(), EndpointError> {
+        let mut data = self.proto.take_spare_buffer().unwrap_or_default();
+        data.clear();
+        data.extend_from_slice(jpeg);
+        self.send_frame(data, width, height)
+    }
+
+    /// JPEG-encodes `rgb` (3 bytes a pixel, row-major) at `quality` (1 to 100, 4:2:0) and sends
+    /// it like [`FrameSender::send_jpeg`].
+    pub fn send_rgb(
+        &mut self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        quality: u8,
+    ) -> Result<(), EndpointError> {
+        let mut out = std::mem::take(&mut self.encoded);
+        encode_rgb(rgb, width, height, quality, &mut out)?;
+        let side = |v: u32| u16::try_from(v).unwrap_or(0);
+        let r = self.send_frame(out, side(width), side(height));
+        if let Some(spare) = self.proto.take_spare_buffer() {
+            self.encoded = spare;
+        }
+        r
+    }
+
+    fn send_frame(&mut self, data: Vec<u8>, width: u16, height: u16) -> Result<(), EndpointError> {
+        let seq = self.proto.push_frame(
+            Instant::now(),
+            OutgoingFrame {
+                data,
+                codec: Codec::Jpeg,
+                width,
+                height,
+                timestamp_us: now_us(),
+            },
+        )?;
+        self.drive(|ev| match ev {
+            SenderEvent::Acked { seq: s, .. } if *s == seq => Some(Ok(())),
+            _ => None,
+        })
+    }
+
+    /// Sends `value` as a JSON message and waits for the viewer's verdict: `Ok` once it has
+    /// accepted it, [`EndpointError::Refused`] with its reason otherwise.
+    pub fn send_json<T: serde::Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+    ) -> Result<(), EndpointError> {
+        let text = serde_json::to_vec(value)?;
+        self.send_json_text(text)
+    }
+
+    /// Sends JSON text as it is (the viewer validates it); see [`FrameSender::send_json`].
+    pub fn send_json_text(&mut self, json: impl Into<Vec<u8>>) -> Result<(), EndpointError> {
+        let seq = self.proto.push_message(json.into())?;
+        let (dest, timeout) = (self.dest, self.timeout);
+        self.drive(|ev| match ev {
+            SenderEvent::Message {
+                seq: s, outcome, ..
+            } if *s == seq => Some(match outcome {
+                MessageOutcome::Delivered => Ok(()),
+                MessageOutcome::Refused { reason, .. } => {
+                    Err(EndpointError::Refused(reason.clone()))
+                }
+                MessageOutcome::TimedOut => Err(EndpointError::NoAnswer {
+                    addr: dest,
+                    timeout,
+                }),
+            }),
+            _ => None,
+        })
+    }
+
+    /// Runs the protocol until `done` picks an event, or the timeout passes.
+    fn drive(
+        &mut self,
+        mut done: impl FnMut(&SenderEvent) -> Option<Result<(), EndpointError>>,
+    ) -> Result<(), EndpointError> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let now = Instant::now();
+            while let Some(n) = self.proto.poll_transmit(now, &mut self.buf) {
+                if let Err(e) = self.sock.send(&self.buf[..n]) {
+                    if !is_transient(&e) {
+                        return Err(e.into());
+                    }
+                }
+            }
+            while let Some(ev) = self.proto.poll_event() {
+                if let Some(r) = done(&ev) {
+                    return r;
+                }
+            }
+            if now >= deadline {
+                return Err(EndpointError::NoAnswer {
+                    addr: self.dest,
+                    timeout: self.timeout,
+                });
+            }
+            let wake = self
+                .proto
+                .poll_timeout()
+                .map_or(deadline, |t| t.min(deadline));
+            let wait = wake
+                .saturating_duration_since(now)
+                .max(Duration::from_micros(100));
+            self.sock.set_read_timeout(Some(wait))?;
+            match self.sock.recv(&mut self.rx) {
+                Ok(n) => self.proto.handle_datagram(Instant::now(), &self.rx[..n]),
+                Err(e) if is_transient(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.proto.handle_timeout(Instant::now());
+        }
+    }
+}
+
+impl Drop for FrameSender {
+    /// Says BYE, so the viewer knows at once that this sender is done.
+    fn drop(&mut self) {
+        self.proto.close();
+        while let Some(n) = self.proto.poll_transmit(Instant::now(), &mut self.buf) {
+            let _ = self.sock.send(&self.buf[..n]);
+        }
+    }
+}
+
+/// A frame as received: whole, CRC-checked, and already acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Where it came from.
+    pub from: SocketAddr,
+    /// The sender's session.
+    pub session: u32,
+    /// Its sequence number in that session.
+    pub seq: u32,
+    /// The JPEG bytes exactly as sent.
+    pub jpeg: Vec<u8>,
+    /// Picture size as the sender reported it (0 when unknown).
+    pub width: u16,
+    /// Picture height as the sender reported it (0 when unknown).
+    pub height: u16,
+    /// Capture time on the sender's clock, microseconds since the Unix epoch.
+    pub timestamp_us: u64,
+}
+
+impl Frame {
+    /// Decodes the JPEG to RGB (3 bytes a pixel); returns the pixels, width and height.
+    pub fn decode_rgb(&self) -> Result<(Vec<u8>, u32, u32), CodecError> {
+        let mut d = Decoder::new();
+        let (w, h) = d.decode_rgb(&self.jpeg)?;
+        Ok((d.rgb().to_vec(), w, h))
+    }
+}
+
+/// A JSON message as received: valid, delivered once, in its sender's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Where it came from.
+    pub from: SocketAddr,
+    /// The sender's session.
+    pub session: u32,
+    /// Its sequence number in that session (0, 1, 2, ...).
+    pub seq: u32,
+    /// The value.
+    pub value: serde_json::Value,
+}
+
+/// What a [`FrameReceiver`] yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A frame of the shown sender.
+    Frame(Frame),
+    /// A JSON message, from any sender.
+    Message(Message),
+    /// A sender became the shown one.
+    SessionStarted {
+        /// Its session id.
+        session: u32,
+        /// Its address.
+        from: SocketAddr,
+    },
+    /// The shown sender said BYE, went silent, or gave way to a newer one.
+    SessionEnded {
+        /// Its session id.
+        session: u32,
+        /// Its address.
+        from: SocketAddr,
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// Receives frames and messages on one UDP socket, acknowledging each.
+pub struct FrameReceiver {
+    sock: UdpSocket,
+    proto: Receiver,
+    buf: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl FrameReceiver {
+    /// Listens on `addr` (port 0 picks a free port; see [`FrameReceiver::local_addr`]).
+    pub fn bind(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<Self, EndpointError> {
+        Self::with_config(addr, ReceiverConfig::default())
+    }
+
+    /// Listens with the given limits.
+    pub fn with_config(
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+        cfg: ReceiverConfig,
+    ) -> Result<Self, EndpointError> {
+        let (sock, _) = bind_viewer(resolve(addr)?)?;
+        Ok(FrameReceiver {
+            sock,
+            proto: Receiver::new(cfg),
+            buf: vec![0; MAX_DATAGRAM],
+            out: vec![0; MAX_NACK_LEN],
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> Result<SocketAddr, EndpointError> {
+        Ok(self.sock.local_addr()?)
+    }
+
+    /// Counters so far.
+    pub fn stats(&mut self) -> &ReceiverStats {
+        self.proto.stats()
+    }
+
+    /// Waits for the next event, however long it takes.
+    pub fn recv(&mut self) -> Result<Event, EndpointError> {
+        loop {
+            if let Some(ev) = self.recv_timeout(Duration::from_secs(3600))? {
+                return Ok(ev);
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the next event.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Event>, EndpointError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(ev) = self.next_event() {
+                return Ok(Some(ev));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let wake = self
+                .proto
+                .poll_timeout()
+                .map_or(deadline, |t| t.min(deadline));
+            let wait = wake
+                .saturating_duration_since(now)
+                .max(Duration::from_micros(100));
+            self.sock.set_read_timeout(Some(wait))?;
+            match self.sock.recv_from(&mut self.buf) {
+                Ok((n, from)) => self
+                    .proto
+                    .handle_datagram(Instant::now(), from, &self.buf[..n]),
+                Err(e) if is_transient(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.proto.handle_timeout(Instant::now());
+            while let Some((to, n)) = self.proto.poll_transmit(&mut self.out) {
+                if let Err(e) = self.sock.send_to(&self.out[..n], to) {
+                    if !is_transient(&e) {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_event(&mut self) -> Option<Event> {
+        loop {
+            let ev = self.proto.poll_event()?;
+            return Some(match ev {
+                ReceiverEvent::Frame { from, frame } => Event::Frame(Frame {
+                    from,
+                    session: frame.session,
+                    seq: frame.info.seq,
+                    jpeg: frame.data,
+                    width: frame.info.width,
+                    height: frame.info.height,
+                    timestamp_us: frame.info.timestamp_us,
+                }),
+                ReceiverEvent::Message {
+                    from,
+                    session,
+                    seq,
+                    json,
+                } => match serde_json::from_slice(&json) {
+                    Ok(value) => Event::Message(Message {
+                        from,
+                        session,
+                        seq,
+                        value,
+                    }),
+                    // Validated by the receiver already; nothing to report if not.
+                    Err(_) => continue,
+                },
+                ReceiverEvent::SessionStarted { session, from } => {
+                    Event::SessionStarted { session, from }
+                }
+                ReceiverEvent::SessionEnded {
+                    session,
+                    from,
+                    reason,
+                } => Event::SessionEnded {
+                    session,
+                    from,
+                    reason,
+                },
+                ReceiverEvent::SessionIgnored { .. } => continue,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jpeg_bytes_and_messages_round_trip_and_refusals_come_back() {
+        let mut hub = FrameReceiver::bind("127.0.0.1:0").unwrap();
+        let addr = hub.local_addr().unwrap();
+        let mut jpeg = Vec::new();
+        encode_rgb(&vec![200u8; 32 * 16 * 3], 32, 16, 90, &mut jpeg).unwrap();
+        let sent = jpeg.clone();
+        let t = std::thread::spawn(move || {
+            let mut tx = FrameSender::connect(addr).unwrap();
+            for _ in 0..3 {
+                tx.send_jpeg(&jpeg, 32, 16).unwrap();
+            }
+            let refused = tx.send_json_text("{oops");
+            tx.send_json(&[1, 2, 3]).unwrap();
+            (tx.session(), refused)
+        });
+        let mut frames = Vec::new();
+        let mut messages = Vec::new();
+        let mut ended = false;
+        for _ in 0..100 {
+            match hub.recv_timeout(Duration::from_secs(10)).unwrap() {
+                Some(Event::Frame(f)) => frames.push(f),
+                Some(Event::Message(m)) => messages.push(m),
+                Some(Event::SessionEnded { reason, .. }) => {
+                    assert_eq!(reason, EndReason::Bye);
+                    ended = true;
+                    break;
+                }
+                Some(Event::SessionStarted { .. }) => {}
+                None => panic!("timed out"),
+            }
+        }
+        let (session, refused) = t.join().unwrap();
+        assert!(ended, "the dropped sender said BYE");
+        assert_eq!(frames.len(), 3);
+        assert!(frames
+            .iter()
+            .all(|f| f.jpeg == sent && f.session == session));
+        assert_eq!(
+            frames.iter().map(|f| f.seq).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert!(
+            matches!(&refused, Err(EndpointError::Refused(r)) if r.starts_with("invalid JSON")),
+            "{refused:?}"
+        );
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].value, serde_json::json!([1, 2, 3]));
+        assert_eq!(messages[0].seq, 1, "the refused message used seq 0");
+    }
+
+    #[test]
+    fn no_viewer_is_a_clear_error_within_the_timeout() {
+        let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut tx = FrameSender::connect(silent.local_addr().unwrap()).unwrap();
+        tx.set_timeout(Duration::from_millis(300));
+        let t0 = Instant::now();
+        let e = tx.send_json(&1).unwrap_err();
+        assert!(matches!(e, EndpointError::NoAnswer { .. }), "{e}");
+        assert!(e.to_string().contains("is a camwire viewer running there"));
+        // Bounded: the wait ends at the timeout, give or take a poll.
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        assert!(matches!(
+            FrameSender::connect("no.such.host.invalid:9"),
+            Err(EndpointError::Resolve(_))
+        ));
+    }
+}
