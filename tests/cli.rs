@@ -70,6 +70,38 @@ fn jpeg_folder_arrives_byte_identical() {
 }
 
 #[test]
+fn slideshow_with_interval_paces_the_pictures_and_keeps_them_exact() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let sent = write_jpegs(src.path(), 4, 160, 120);
+    let out_dir = out.path().join("saved");
+    let mut v = viewer(&["--frames", "4", "--save", out_dir.to_str().unwrap()]);
+    let dest = v.listening_addr().to_string();
+    let t0 = std::time::Instant::now();
+    let (st, _, err) = run(
+        SEND,
+        &[
+            &dest,
+            "--image",
+            src.path().to_str().unwrap(),
+            "--interval",
+            "150",
+        ],
+        T,
+    );
+    let took = t0.elapsed();
+    assert!(st.success(), "{err:?}");
+    assert!(v.finish(T).0.success());
+    for (i, bytes) in sent.iter().enumerate() {
+        let got = std::fs::read(out_dir.join(format!("{i:08}.jpg"))).unwrap();
+        assert!(got == *bytes, "picture {i} differs");
+    }
+    // Four pictures 150 ms apart cannot all be out in less than three intervals: the
+    // interval is honoured (a lower bound only; no upper bound on a shared machine).
+    assert!(took >= std::time::Duration::from_millis(450), "{took:?}");
+}
+
+#[test]
 fn one_shot_image_exits_zero_with_viewer_and_nonzero_without() {
     let src = tempfile::tempdir().unwrap();
     write_jpegs(src.path(), 1, 64, 48);

@@ -85,6 +85,7 @@ fn main() {
     if !vst.success() {
         failures.push(format!("cam-view failed: {verr:?}"));
     }
+    still_image_and_message_overlay(&display, &mut failures);
     println!(
         "window test: bar coverage {:?}, {moved} pixels moved in 0.5 s",
         fractions
@@ -100,5 +101,69 @@ fn main() {
         }
         println!("0 passed, 1 failed");
         std::process::exit(1);
+    }
+}
+
+/// A one-shot still image stays on screen, undimmed, after its sender has said goodbye, and
+/// `--show-messages` draws a message over it in white.
+fn still_image_and_message_overlay(display: &str, failures: &mut Vec<String>) {
+    const COLOUR: [u8; 3] = [40, 90, 200];
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (640u32, 480u32);
+    let rgb: Vec<u8> = (0..w * h).flat_map(|_| COLOUR).collect();
+    let mut jpeg = Vec::new();
+    camwire::codec::encode_rgb(&rgb, w, h, 90, &mut jpeg).unwrap();
+    let path = dir.path().join("still.jpg");
+    std::fs::write(&path, &jpeg).unwrap();
+
+    let mut v = Proc::spawn(VIEW, &["--listen", "127.0.0.1:0", "--show-messages"]);
+    let dest = v.listening_addr().to_string();
+    let (st, _, err) = run(
+        SEND,
+        &[&dest, "--image", path.to_str().unwrap()],
+        Duration::from_secs(20),
+    );
+    if !st.success() {
+        failures.push(format!("one-shot cam-send failed: {err:?}"));
+    }
+    let (st, _, err) = run(
+        SEND,
+        &[&dest, "--message", r#"{"hello":"window"}"#],
+        Duration::from_secs(20),
+    );
+    if !st.success() {
+        failures.push(format!("message cam-send failed: {err:?}"));
+    }
+    // Both senders said BYE; give the window a moment, then look (bounded: 10 s).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (blue, white) = loop {
+        let shot = Screenshot::capture(display).expect("screenshot");
+        let blue = shot.fraction_near(COLOUR, TOL);
+        let white = shot.fraction_near([255, 255, 255], 8);
+        if (blue > 0.2 && white > 0.0001) || Instant::now() >= deadline {
+            break (blue, white);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    v.interrupt();
+    let (vst, vout, verr) = v.finish(Duration::from_secs(20));
+    println!(
+        "window test: still image covers {:.1}%, overlay text {:.2}%",
+        blue * 100.0,
+        white * 100.0
+    );
+    if blue <= 0.2 {
+        failures.push(format!(
+            "the still image did not stay on screen undimmed: {:.1}% of the screen",
+            blue * 100.0
+        ));
+    }
+    if white <= 0.0001 {
+        failures.push("no message text drawn over the picture".into());
+    }
+    if !vst.success() || !vout.contains(r#""message":{"hello":"window"}"#) {
+        failures.push(format!(
+            "cam-view did not print the message: {vout:?} {verr:?}"
+        ));
     }
 }

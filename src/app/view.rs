@@ -276,6 +276,10 @@ fn notice(n: Notice, display: &mut Option<Display>, on_update: &mut impl FnMut(V
     if let Some(d) = display {
         match &n {
             Notice::SenderConnected { .. } => d.set_disconnected(false),
+            Notice::SenderDisconnected {
+                reason: EndReason::Bye,
+                ..
+            } => d.set_finished(),
             Notice::SenderDisconnected { .. } => d.set_disconnected(true),
             _ => {}
         }

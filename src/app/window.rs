@@ -25,6 +25,7 @@ pub struct Display {
     current: Option<DisplayFrame>,
     closed: bool,
     disconnected: bool,
+    finished: bool,
     status: String,
     /// Draw the latest message over the picture (`--show-messages`).
     show_messages: bool,
@@ -71,6 +72,7 @@ impl Display {
             current: None,
             closed: false,
             disconnected: false,
+            finished: false,
             status: String::new(),
             show_messages: false,
             message: None,
@@ -109,16 +111,23 @@ impl Display {
     fn redraw(&mut self) {
         let Some(f) = &self.current else { return };
         let (w, h) = (f.width as usize, f.height as usize);
-        let pixels = match (&self.message, self.show_messages) {
-            (Some(text), true) => {
-                // Drawn on a copy: the decoded frame stays clean for a redraw with the next
-                // message.
-                self.overlay.clear();
-                self.overlay.extend_from_slice(&f.pixels);
-                draw_text_band(&mut self.overlay, w, h, text);
-                &self.overlay
+        let text = self.message.as_ref().filter(|_| self.show_messages);
+        let pixels = if text.is_some() || self.disconnected {
+            // Drawn on a copy: the decoded frame stays clean for the next redraw.
+            self.overlay.clear();
+            self.overlay.extend_from_slice(&f.pixels);
+            if self.disconnected {
+                // A frozen picture must not pass for a live one.
+                for p in &mut self.overlay {
+                    *p = (*p >> 2) & 0x003F_3F3F;
+                }
             }
-            _ => &f.pixels,
+            if let Some(t) = text {
+                draw_text_band(&mut self.overlay, w, h, t);
+            }
+            &self.overlay
+        } else {
+            &f.pixels
         };
         if self.window.update_with_buffer(pixels, w, h).is_err() {
             self.closed = true;
@@ -143,33 +152,35 @@ impl Display {
         self.status = status.to_string();
         let t = if self.disconnected {
             format!("{} — sender disconnected — {}", self.base_title, status)
+        } else if self.finished {
+            format!("{} — sender finished — {}", self.base_title, status)
         } else {
             format!("{} — {}", self.base_title, status)
         };
         self.window.set_title(&t);
     }
 
-    /// Marks the sender as gone (the last picture is dimmed, the title says so) or back.
+    /// Marks the sender as gone without a goodbye (the last picture is dimmed, the title says
+    /// so) or back.
     pub fn set_disconnected(&mut self, gone: bool) {
+        self.finished = false;
         if gone == self.disconnected {
             return;
         }
         self.disconnected = gone;
         let status = std::mem::take(&mut self.status);
         self.set_status(&status);
-        if gone {
-            if let Some(f) = &self.current {
-                // A frozen picture must not pass for a live one.
-                let dim: Vec<u32> = f.pixels.iter().map(|p| (p >> 2) & 0x003F_3F3F).collect();
-                if self
-                    .window
-                    .update_with_buffer(&dim, f.width as usize, f.height as usize)
-                    .is_err()
-                {
-                    self.closed = true;
-                }
-            }
-        }
+        self.redraw();
+    }
+
+    /// Marks the sender as finished (it said BYE): its last picture stays on screen as it
+    /// was, since a still image or a slideshow ends this way.
+    pub fn set_finished(&mut self) {
+        self.disconnected = false;
+        self.finished = true;
+        let status = std::mem::take(&mut self.status);
+        self.set_status(&status);
+        self.redraw();
     }
 }
 
@@ -180,7 +191,8 @@ pub fn draw_text_band(px: &mut [u32], w: usize, h: usize, text: &str) {
     if w == 0 || h == 0 || px.len() < w * h {
         return;
     }
-    let scale = (w / 640).clamp(1, 4);
+    // About 40 characters across a 640-pixel picture, 60 across 1280: readable when scaled.
+    let scale = ((w + 320) / 480).clamp(1, 4);
     let glyph = 8 * scale;
     let pad = 2 * scale;
     let band = (glyph + 2 * pad).min(h);
@@ -234,7 +246,7 @@ mod tests {
         let (w, h) = (320, 60);
         let mut px = vec![0x0080_8080u32; w * h];
         draw_text_band(&mut px, w, h, "{\"a\":1}");
-        let band_top = h - 12;
+        let band_top = h - 12; // scale 1 at 320 wide: 8 + 2 * 2
         assert!(
             px[..band_top * w].iter().all(|&p| p == 0x0080_8080),
             "above the band untouched"

@@ -110,6 +110,13 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     }
     let messages_only =
         !args.message.is_empty() && !args.pattern && args.image.is_none() && args.camera.is_none();
+    if messages_only && (args.frames.is_some() || args.size.is_some()) {
+        return Err(
+            "--frames and --size need pictures: with --message, add --pattern, \
+                    --image or --camera to send them too"
+                .into(),
+        );
+    }
     let fps = match (args.interval, &args.image) {
         (Some(ms), Some(_)) => 1000.0 / ms as f64,
         _ => args.fps,
