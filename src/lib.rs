@@ -33,6 +33,7 @@ pub mod sender;
 pub mod source;
 pub mod stats;
 pub mod timing;
+pub mod tutorial;
 pub mod wire;
 
 // Keeps the README's Rust example compiling.

@@ -27,7 +27,8 @@ use crate::reassembly::{CompleteFrame, ReassemblyConfig};
 use crate::receiver::{EndReason, Receiver as Proto, ReceiverConfig, ReceiverEvent};
 use crate::source::now_us;
 use crate::stats::{Report, Role, StatsBook};
-use crate::wire::{MAX_DATAGRAM, MAX_NACK_LEN};
+use crate::tutorial::{self, TutorialConfig, TutorialEvent, TutorialReceiver};
+use crate::wire::{self, Codec, FrameInfo, MAX_DATAGRAM, MAX_NACK_LEN};
 
 /// Everything the viewing pipeline needs to know.
 #[derive(Debug, Clone)]
@@ -46,6 +47,17 @@ pub struct ViewConfig {
     pub decode: bool,
     /// Draw the latest JSON message over the picture in the window.
     pub show_messages: bool,
+    /// Also accept the classic tutorial's pictures on the main port, and its JSON datagrams
+    /// on a second one (see [`crate::tutorial`]).
+    pub tutorial: Option<TutorialMode>,
+}
+
+/// The tutorial-compatible side of the viewer (`cam-view --compat tutorial`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TutorialMode {
+    /// Port for the tutorial's JSON datagrams, on the listening address's IP (0 picks a free
+    /// port).
+    pub json_port: u16,
 }
 
 impl Default for ViewConfig {
@@ -58,6 +70,7 @@ impl Default for ViewConfig {
             max_frame_bytes: ReassemblyConfig::default().max_frame_bytes,
             decode: true,
             show_messages: false,
+            tutorial: None,
         }
     }
 }
@@ -74,6 +87,8 @@ pub struct ViewOutcome {
 pub enum Notice {
     /// The socket is bound (the actual address, useful with port 0).
     Listening(SocketAddr),
+    /// The tutorial-compatible JSON port is bound (`--compat tutorial`).
+    TutorialJson(SocketAddr),
     /// A warning for the user.
     Warning(String),
     /// A sender's session began.
@@ -145,7 +160,17 @@ pub fn run_view(
     }
     let (sock, rcvbuf) = bind_viewer(cfg.listen)?;
     let local = sock.local_addr()?;
+    let json_sock = match cfg.tutorial {
+        Some(t) => {
+            let (s, _) = bind_viewer(SocketAddr::new(local.ip(), t.json_port))?;
+            Some(s)
+        }
+        None => None,
+    };
     on_update(ViewUpdate::Notice(Notice::Listening(local)));
+    if let Some(s) = &json_sock {
+        on_update(ViewUpdate::Notice(Notice::TutorialJson(s.local_addr()?)));
+    }
     if let Some(w) = small_rcvbuf_advice(rcvbuf) {
         on_update(ViewUpdate::Notice(Notice::Warning(w)));
     }
@@ -158,6 +183,13 @@ pub fn run_view(
     // Messages are acknowledged to their sender before they reach the owner, so this channel
     // must never drop one: the network thread waits when it is full.
     let (message_tx, message_rx) = bounded::<MessageRecord>(MESSAGE_QUEUE);
+    let json = json_sock.map(|s| {
+        let (tx, stop, local_stop) = (message_tx.clone(), stop.clone(), local_stop.clone());
+        thread::Builder::new()
+            .name("tutorial-json".into())
+            .spawn(move || json_loop(s, tx, &stop, &local_stop))
+            .expect("spawning a thread")
+    });
     let (decode_tx, decode_rx) = newest_wins::<CompleteFrame>();
     let (frame_back_tx, frame_back_rx) = bounded::<Vec<u8>>(4);
     let net = {
@@ -260,6 +292,9 @@ pub fn run_view(
     local_stop.trigger();
     let net_result = net.join().unwrap_or(Ok(()));
     let _ = dec.join();
+    if let Some(j) = json {
+        let _ = j.join();
+    }
     while let Ok(n) = notice_rx.try_recv() {
         notice(n, &mut display, &mut on_update);
     }
@@ -289,6 +324,54 @@ fn notice(n: Notice, display: &mut Option<Display>, on_update: &mut impl FnMut(V
 
 /// Messages that may wait for the owner before the network thread waits too.
 const MESSAGE_QUEUE: usize = 1024;
+
+/// Hands a message record to the owner, waiting for room: never drops one that its sender
+/// was told was delivered.
+fn hand_over(messages: &Tx<MessageRecord>, mut m: MessageRecord, stop: &Stop) {
+    loop {
+        match messages.send_timeout(m, Duration::from_millis(50)) {
+            Ok(()) => return,
+            Err(SendTimeoutError::Timeout(back)) if !stop.is_set() => m = back,
+            Err(_) => return,
+        }
+    }
+}
+
+/// The tutorial's second server thread: one JSON value a datagram, each answered.
+fn json_loop(
+    sock: std::net::UdpSocket,
+    messages: Tx<MessageRecord>,
+    stop: &Stop,
+    local_stop: &Stop,
+) -> Result<(), AppError> {
+    sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut seq = 0u64;
+    while !stop.is_set() && !local_stop.is_set() {
+        let (n, from) = match sock.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e) if is_transient(&e) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let answer = match tutorial::parse_json(&buf[..n]) {
+            Ok(message) => {
+                let m = MessageRecord {
+                    from,
+                    session: None,
+                    seq,
+                    via: Carrier::Tutorial,
+                    message,
+                };
+                seq += 1;
+                hand_over(&messages, m, stop);
+                tutorial::REPLY_JSON.to_vec()
+            }
+            Err(reason) => reason.into_bytes(),
+        };
+        let _ = sock.send_to(&answer, from);
+    }
+    Ok(())
+}
 
 /// Passes a message on, after showing it in the window when asked to.
 fn message(
@@ -329,12 +412,22 @@ fn net_loop(
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut out = vec![0u8; MAX_NACK_LEN];
     let mut delivered = 0u64;
+    let mut tut = cfg
+        .tutorial
+        .map(|_| TutorialReceiver::new(TutorialConfig::default()));
+    let mut tut_seq = 0u32;
     loop {
         if stop.is_set() || local_stop.is_set() {
             return Ok(());
         }
-        let want = proto
-            .poll_timeout()
+        let next = match (
+            proto.poll_timeout(),
+            tut.as_ref().and_then(|t| t.poll_timeout()),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let want = next
             .map_or(MAX_WAIT, |t| t.saturating_duration_since(Instant::now()))
             .clamp(Duration::from_millis(1), MAX_WAIT);
         // Whole milliseconds, so the socket option is set only when the wait really changes.
@@ -344,12 +437,32 @@ fn net_loop(
             wait = want;
         }
         match sock.recv_from(&mut buf) {
-            Ok((n, from)) => proto.handle_datagram(Instant::now(), from, &buf[..n]),
+            Ok((n, from)) => match &mut tut {
+                // In compatibility mode whatever is not camwire is the tutorial's.
+                Some(t) if wire::parse(&buf[..n]).is_err() => {
+                    t.handle_datagram(Instant::now(), from, &buf[..n])
+                }
+                _ => proto.handle_datagram(Instant::now(), from, &buf[..n]),
+            },
             Err(e) if is_transient(&e) => {}
             Err(e) => return Err(e.into()),
         }
         let now = Instant::now();
         proto.handle_timeout(now);
+        let mut tut_frames = Vec::new();
+        if let Some(t) = &mut tut {
+            t.handle_timeout(now);
+            while let Some((to, reply)) = t.poll_transmit() {
+                if let Err(e) = sock.send_to(reply, to) {
+                    if !is_transient(&e) {
+                        return Err(e.into());
+                    }
+                }
+            }
+            while let Some(TutorialEvent::Picture { from, jpeg }) = t.poll_event() {
+                tut_frames.push((from, tutorial_frame(&mut tut_seq, jpeg)));
+            }
+        }
         // ACK first: the sender's next frame should not wait on anything below.
         while let Some((to, n)) = proto.poll_transmit(&mut out) {
             if let Err(e) = sock.send_to(&out[..n], to) {
@@ -362,7 +475,13 @@ fn net_loop(
             proto.recycle(b);
         }
         let mut reached_limit = false;
-        while let Some(ev) = proto.poll_event() {
+        let tut_events = tut_frames
+            .into_iter()
+            .map(|(from, frame)| ReceiverEvent::Frame { from, frame });
+        let events: Vec<ReceiverEvent> = std::iter::from_fn(|| proto.poll_event())
+            .chain(tut_events)
+            .collect();
+        for ev in events {
             match ev {
                 ReceiverEvent::Frame { frame, .. } => {
                     if let Some(dir) = &cfg.save {
@@ -410,22 +529,14 @@ fn net_loop(
                     // Validated by the receiver, so this parse cannot fail; re-serialized so
                     // that it prints as one line.
                     if let Ok(message) = serde_json::from_slice(&json) {
-                        let mut m = MessageRecord {
+                        let m = MessageRecord {
                             from,
                             session: Some(session),
                             seq: seq as u64,
                             via: Carrier::Camwire,
                             message,
                         };
-                        // Wait for room (the owner prints or shows it): never drop one that
-                        // its sender was told was delivered.
-                        loop {
-                            match messages.send_timeout(m, Duration::from_millis(50)) {
-                                Ok(()) => break,
-                                Err(SendTimeoutError::Timeout(back)) if !stop.is_set() => m = back,
-                                Err(_) => break,
-                            }
-                        }
+                        hand_over(&messages, m, stop);
                     }
                 }
                 ReceiverEvent::SessionIgnored { session, from } => {
@@ -436,9 +547,10 @@ fn net_loop(
         let st = proto.stats();
         with_book(book, |b| {
             b.counts.frames = delivered;
-            b.counts.dropped_frames = st.reassembly.incomplete_dropped;
+            let tut = tut.as_ref().map(|t| *t.stats()).unwrap_or_default();
+            b.counts.dropped_frames = st.reassembly.incomplete_dropped + tut.lost;
             b.counts.crc_failures = st.reassembly.crc_failures;
-            b.counts.rejected_datagrams = st.rejected_total();
+            b.counts.rejected_datagrams = st.rejected_total() + tut.junk;
             b.counts.retransmitted_chunks = st.retransmitted_chunks;
             b.counts.nacks = st.nacks;
             b.counts.ignored_datagrams = st.ignored_datagrams;
@@ -452,6 +564,28 @@ fn net_loop(
             // Dropping decode_tx lets the decoder finish the frames it has, then end.
             return Ok(());
         }
+    }
+}
+
+/// A tutorial picture as a frame of the pipeline: numbered per run, stamped on arrival (the
+/// tutorial sends no capture time), size read by the decoder.
+fn tutorial_frame(seq: &mut u32, jpeg: Vec<u8>) -> CompleteFrame {
+    let info = FrameInfo {
+        seq: *seq,
+        count: 1,
+        len: jpeg.len() as u32,
+        crc32: 0,
+        codec: Codec::Jpeg,
+        width: 0,
+        height: 0,
+        timestamp_us: now_us(),
+    };
+    *seq = seq.wrapping_add(1);
+    CompleteFrame {
+        session: 0,
+        info,
+        data: jpeg,
+        attempt: 0,
     }
 }
 

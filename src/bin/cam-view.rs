@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use camwire::app::send::{run_send, SendConfig, SourceSpec};
-use camwire::app::view::{run_view, Notice, ViewConfig, ViewUpdate};
+use camwire::app::view::{run_view, Notice, TutorialMode, ViewConfig, ViewUpdate};
 use camwire::app::Stop;
 use camwire::cli::{run_main, ReportPrinter};
 use camwire::receiver::EndReason;
@@ -36,6 +36,23 @@ struct Args {
     /// Draw the latest JSON message over the picture (messages always print on stdout)
     #[arg(long)]
     show_messages: bool,
+    /// Also speak another protocol: `tutorial` accepts the classic Python/OpenCV UDP
+    /// tutorial's clients (pictures on the listening port, JSON on --json-port)
+    #[arg(long, value_enum, default_value_t = Compat::Camwire)]
+    compat: Compat,
+    /// With --compat tutorial: the port for JSON datagrams (default: the listening port + 1;
+    /// 0 picks a free one)
+    #[arg(long, value_name = "PORT", requires = "compat")]
+    json_port: Option<u16>,
+}
+
+/// Protocols besides camwire's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Compat {
+    /// camwire only
+    Camwire,
+    /// camwire, plus the tutorial's 8-byte length + 1024-byte chunk pictures and JSON port
+    Tutorial,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +73,13 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         frames: args.frames,
         save: args.save,
         show_messages: args.show_messages,
+        tutorial: (args.compat == Compat::Tutorial).then(|| TutorialMode {
+            json_port: args.json_port.unwrap_or(if listen.port() == 0 {
+                0
+            } else {
+                listen.port().wrapping_add(1)
+            }),
+        }),
         ..ViewConfig::default()
     };
     let stop = Stop::new();
@@ -85,6 +109,9 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
                 out.line(&format!("demo: streaming the test pattern to {dest}"));
             }
         }
+        ViewUpdate::Notice(Notice::TutorialJson(addr)) => out.line(&format!(
+            "tutorial mode: pictures on the same port, JSON datagrams on {addr}"
+        )),
         ViewUpdate::Notice(Notice::Warning(w)) => out.line(&w),
         ViewUpdate::Notice(Notice::SenderConnected { session, from }) => {
             out.line(&format!("sender {session:08x} connected from {from}"))
