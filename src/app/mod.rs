@@ -4,6 +4,7 @@
 
 pub mod messages;
 pub mod send;
+pub mod tutorial_send;
 pub mod view;
 pub mod window;
 

@@ -174,7 +174,12 @@ pub fn open_source(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
     })
 }
 
-fn encode(frame: CapturedFrame, quality: u8, out: Vec<u8>) -> Result<OutgoingFrame, AppError> {
+/// Encodes a captured frame (JPEG frames pass through), reusing `out`'s allocation.
+pub(crate) fn encode(
+    frame: CapturedFrame,
+    quality: u8,
+    out: Vec<u8>,
+) -> Result<OutgoingFrame, AppError> {
     let data = match frame.pixels {
         Pixels::Jpeg(bytes) => bytes,
         Pixels::Rgb(rgb) => {

@@ -494,7 +494,9 @@ fn net_loop(
                         b.first_frame.get_or_insert(now);
                         b.last_frame = Some(now);
                         b.counts.bytes += frame.data.len() as u64;
-                        b.size = Some((frame.info.width as u32, frame.info.height as u32));
+                        if frame.info.width > 0 && frame.info.height > 0 {
+                            b.size = Some((frame.info.width as u32, frame.info.height as u32));
+                        }
                     });
                     if let Some(old) = decode_tx.send(frame) {
                         with_book(book, |b| b.counts.skipped_frames += 1);
@@ -608,7 +610,11 @@ fn decode_loop(
             match decoder.decode_0rgb(&frame.data, &mut px) {
                 Ok((width, height)) => {
                     let latency = now_us().saturating_sub(frame.info.timestamp_us);
-                    with_book(book, |b| b.latency.record(Duration::from_micros(latency)));
+                    with_book(book, |b| {
+                        b.latency.record(Duration::from_micros(latency));
+                        // The decoder knows the size even when the sender did not say it.
+                        b.size = Some((width, height));
+                    });
                     match &show {
                         Some(tx) => {
                             if let Some(old) = tx.send(DisplayFrame {

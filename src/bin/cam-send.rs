@@ -8,6 +8,7 @@ use std::time::Duration;
 use camwire::app::send::{
     open_source, run_send_with, SendConfig, SendNotice, SendUpdate, SourceSpec,
 };
+use camwire::app::tutorial_send::run_send_tutorial;
 use camwire::app::Stop;
 use camwire::camera::mode::ModeRequest;
 use camwire::camera::{CameraRequest, CameraSelector};
@@ -82,6 +83,23 @@ struct Args {
     /// (instead of --fps)
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     interval: Option<u64>,
+    /// Speak another protocol: `tutorial` sends like the classic Python/OpenCV UDP tutorial's
+    /// client (8-byte length + 1024-byte chunks, answered "get message!!!"; messages as JSON
+    /// datagrams to --json-port), for its original server
+    #[arg(long, value_enum, default_value_t = Compat::Camwire)]
+    compat: Compat,
+    /// With --compat tutorial: the server's JSON port (default: the destination port + 1)
+    #[arg(long, value_name = "PORT", requires = "compat")]
+    json_port: Option<u16>,
+}
+
+/// Protocols besides camwire's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Compat {
+    /// camwire
+    Camwire,
+    /// the tutorial's format, for its original server
+    Tutorial,
 }
 
 fn main() -> ExitCode {
@@ -171,7 +189,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     } else {
         out.line(&format!("sending {} to {dest}", source.describe()));
     }
-    let outcome = run_send_with(cfg, source, stop, |u| match u {
+    let on_update = |u: SendUpdate<'_>| match u {
         SendUpdate::Report(r) => out.report(r),
         SendUpdate::ViewerLost => out.line(&format!(
             "no answer from {dest}: still capturing, probing for the viewer"
@@ -188,7 +206,15 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             }
         },
         SendUpdate::MessageNotSent(e) => out.line(&format!("message not sent: {e}")),
-    })
+    };
+    let outcome = match args.compat {
+        Compat::Camwire => run_send_with(cfg, source, stop, on_update),
+        Compat::Tutorial => {
+            let json_port = args.json_port.unwrap_or(dest.port().wrapping_add(1));
+            let json_dest = std::net::SocketAddr::new(dest.ip(), json_port);
+            run_send_tutorial(cfg, source, json_dest, stop, on_update)
+        }
+    }
     .map_err(|e| e.to_string())?;
     out.summary(&outcome.summary);
     if !args.message.is_empty() {

@@ -1,0 +1,215 @@
+//! `cam-send --compat tutorial`: the classic tutorial's client, made safe, for its original
+//! server (or `cam-view --compat tutorial`).
+//!
+//! Each picture goes as an 8-byte little-endian length (what `struct.pack('l', n)` gives on
+//! 64-bit Linux and macOS) and 1024-byte chunks, then the sender waits for `get message!!!`.
+//! Unlike the original client, the wait is bounded ([`REPLY_TIMEOUT`]): a picture whose answer
+//! never comes counts as lost and the next one goes. The chunks leave through the same pacer as
+//! camwire's, so an original server with its default receive buffer is not overrun by one
+//! burst. Messages are single JSON datagrams to the JSON port, answered `get the msg`. The
+//! format has no sequence numbers, so a late answer cannot be told from a fresh one.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use super::send::{encode, SendConfig, SendOutcome, SendUpdate};
+use super::{AppError, Stop};
+use crate::message::{MessageError, MessageOutcome, MAX_MESSAGE_LEN};
+use crate::net::{connect_sender, is_transient};
+use crate::source::{Source, Ticker};
+use crate::stats::{Role, StatsBook};
+use crate::timing::Pacer;
+use crate::tutorial::{self, REPLY_JSON, REPLY_PICTURE};
+use crate::wire::MessageStatus;
+
+/// How long to wait for the server's answer to a picture or a message.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What became of one datagram exchange.
+enum Answer {
+    /// The expected reply.
+    Expected,
+    /// Some other reply (its text).
+    Other(String),
+    /// Nothing within the timeout.
+    Silence,
+}
+
+fn await_reply(sock: &UdpSocket, expected: &[u8], stop: &Stop) -> Result<Answer, AppError> {
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let mut buf = [0u8; 2048];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stop.is_set() {
+            return Ok(Answer::Silence);
+        }
+        sock.set_read_timeout(Some(left.min(Duration::from_millis(50))))?;
+        match sock.recv(&mut buf) {
+            Ok(n) if &buf[..n] == expected => return Ok(Answer::Expected),
+            Ok(n) => {
+                return Ok(Answer::Other(
+                    String::from_utf8_lossy(&buf[..n]).into_owned(),
+                ))
+            }
+            Err(e) if is_transient(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn send_paced(sock: &UdpSocket, pacer: &mut Pacer, d: &[u8]) -> Result<(), AppError> {
+    if let Some(at) = pacer.delay(Instant::now()) {
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+    }
+    pacer.on_send(Instant::now());
+    match sock.send(d) {
+        Err(e) if !is_transient(&e) => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Runs the tutorial-format sender: pictures from `source` to `cfg.dest`, messages from
+/// `cfg.messages` to `json_dest`, one at a time, each waiting for its answer.
+pub fn run_send_tutorial(
+    cfg: SendConfig,
+    mut source: Box<dyn Source>,
+    json_dest: SocketAddr,
+    stop: Stop,
+    mut on_update: impl FnMut(SendUpdate<'_>),
+) -> Result<SendOutcome, AppError> {
+    let one_shot = source.total_frames() == Some(1) && cfg.messages.is_none();
+    let total = match (cfg.frames, source.total_frames()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let pic_sock = connect_sender(cfg.dest)?;
+    let json_sock = connect_sender(json_dest)?;
+    let per_sec = if cfg.max_rate_mbps > 0.0 {
+        cfg.max_rate_mbps * 1e6 / 8.0 / tutorial::CHUNK as f64
+    } else {
+        0.0
+    };
+    let mut pacer = Pacer::new(per_sec, 32);
+    let start = Instant::now();
+    let mut book = StatsBook::new(Role::Send, start);
+    let mut next_report = start + Duration::from_secs(1);
+    let mut ticker =
+        (cfg.fps > 0.0 && !source.is_live()).then(|| Ticker::new(cfg.fps, Instant::now()));
+    let (mut sent, mut acked, mut last_acked) = (0u64, 0u64, false);
+    let mut pictures_done = total == Some(0);
+    let mut messages_done = cfg.messages.is_none();
+    let (mut delivered, mut failed, mut msg_seq) = (0u64, 0u64, 0u32);
+    let mut spare = Vec::new();
+
+    while !(pictures_done && messages_done) && !stop.is_set() {
+        // Messages first: they are small and someone may be waiting on them.
+        if let Some(rx) = &cfg.messages {
+            let next = if pictures_done {
+                rx.recv_timeout(Duration::from_millis(50))
+                    .map_err(|e| e.is_disconnected())
+            } else {
+                rx.try_recv().map_err(|e| e.is_disconnected())
+            };
+            match next {
+                Ok(m) => {
+                    let seq = msg_seq;
+                    msg_seq = msg_seq.wrapping_add(1);
+                    if m.len() > MAX_MESSAGE_LEN.min(crate::wire::MAX_DATAGRAM) {
+                        failed += 1;
+                        on_update(SendUpdate::MessageNotSent(MessageError::TooLarge {
+                            len: m.len(),
+                            max: MAX_MESSAGE_LEN.min(crate::wire::MAX_DATAGRAM),
+                        }));
+                        continue;
+                    }
+                    send_paced(&json_sock, &mut pacer, &m)?;
+                    let outcome = match await_reply(&json_sock, REPLY_JSON, &stop)? {
+                        Answer::Expected => MessageOutcome::Delivered,
+                        Answer::Other(reason) => MessageOutcome::Refused {
+                            status: MessageStatus::InvalidJson,
+                            reason,
+                        },
+                        Answer::Silence => MessageOutcome::TimedOut,
+                    };
+                    if outcome == MessageOutcome::Delivered {
+                        delivered += 1;
+                    } else {
+                        failed += 1;
+                    }
+                    let no_answer = outcome == MessageOutcome::TimedOut;
+                    on_update(SendUpdate::Message { seq, outcome });
+                    if no_answer && pictures_done {
+                        return Err(AppError::NoAck(format!(
+                            "no answer from {json_dest} to a message within {} s: is the server running there?",
+                            REPLY_TIMEOUT.as_secs_f64()
+                        )));
+                    }
+                    continue;
+                }
+                Err(true) => messages_done = true,
+                Err(false) => {}
+            }
+        }
+        if !pictures_done {
+            if let Some(t) = &mut ticker {
+                let wait = t.wait_from(Instant::now());
+                if !wait.is_zero() {
+                    let _ = stop.channel().recv_timeout(wait);
+                    continue;
+                }
+            }
+            match source.next_frame()? {
+                None => pictures_done = true,
+                Some(f) => {
+                    let frame = encode(f, cfg.quality, std::mem::take(&mut spare))?;
+                    send_paced(&pic_sock, &mut pacer, &tutorial::header(frame.data.len()))?;
+                    for chunk in tutorial::picture_datagrams(&frame.data) {
+                        send_paced(&pic_sock, &mut pacer, chunk)?;
+                    }
+                    sent += 1;
+                    last_acked = matches!(
+                        await_reply(&pic_sock, REPLY_PICTURE, &stop)?,
+                        Answer::Expected
+                    );
+                    let now = Instant::now();
+                    if last_acked {
+                        acked += 1;
+                        book.counts.bytes += frame.data.len() as u64;
+                        book.first_frame.get_or_insert(now);
+                        book.last_frame = Some(now);
+                    }
+                    book.counts.frames = acked;
+                    book.counts.dropped_frames = sent - acked;
+                    spare = frame.data;
+                    if total.is_some_and(|t| sent >= t) {
+                        pictures_done = true;
+                    }
+                }
+            }
+        }
+        book.counts.messages = delivered;
+        book.counts.messages_refused = failed;
+        let now = Instant::now();
+        if now >= next_report {
+            on_update(SendUpdate::Report(&book.interval(now)));
+            next_report = (next_report + Duration::from_secs(1)).max(now);
+        }
+    }
+    book.counts.messages = delivered;
+    book.counts.messages_refused = failed;
+    let summary = book.summary(Instant::now());
+    if one_shot && !last_acked {
+        return Err(AppError::NoAck(format!(
+            "no \"get message!!!\" from {} within {} s: is the server running there?",
+            cfg.dest,
+            REPLY_TIMEOUT.as_secs_f64()
+        )));
+    }
+    Ok(SendOutcome {
+        summary,
+        one_shot,
+        last_acked,
+        messages_delivered: delivered,
+        messages_failed: failed,
+    })
+}
