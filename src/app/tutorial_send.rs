@@ -101,7 +101,11 @@ pub fn run_send_tutorial(
     let (mut delivered, mut failed, mut msg_seq) = (0u64, 0u64, 0u32);
     let mut spare = Vec::new();
 
-    while !(pictures_done && messages_done) && !stop.is_set() {
+    loop {
+        let all_done = pictures_done && messages_done;
+        if all_done || stop.is_set() {
+            break;
+        }
         // Messages first: they are small and someone may be waiting on them.
         if let Some(rx) = &cfg.messages {
             let next = if pictures_done {
