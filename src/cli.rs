@@ -69,6 +69,16 @@ pub fn run_main<A>(
     }
 }
 
+/// Protocols the programs speak besides camwire's own (`--compat`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compat {
+    /// camwire only
+    Camwire,
+    /// the classic Python/OpenCV UDP tutorial's format (8-byte length + 1024-byte chunks,
+    /// JSON datagrams on a second port)
+    Tutorial,
+}
+
 /// Prints reports: JSON lines on stdout, or one refreshing status line on stderr.
 pub struct ReportPrinter {
     json: bool,

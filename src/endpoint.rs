@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use crate::codec::{encode_rgb, CodecError, Decoder};
 use crate::message::{MessageError, MessageOutcome};
-use crate::net::{bind_viewer, connect_sender, is_transient, NetError};
+use crate::net::{bind_viewer, connect_sender, is_transient, read_wait, NetError};
 use crate::receiver::{EndReason, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats};
 use crate::sender::{OutgoingFrame, PushError, Sender, SenderConfig, SenderEvent, SenderStats};
 use crate::source::now_us;
@@ -253,13 +253,7 @@ impl FrameSender {
                     timeout: self.timeout,
                 });
             }
-            let wake = self
-                .proto
-                .poll_timeout()
-                .map_or(deadline, |t| t.min(deadline));
-            let wait = wake
-                .saturating_duration_since(now)
-                .max(Duration::from_micros(100));
+            let wait = read_wait(self.proto.poll_timeout(), deadline, now);
             self.sock.set_read_timeout(Some(wait))?;
             match self.sock.recv(&mut self.rx) {
                 Ok(n) => self.proto.handle_datagram(Instant::now(), &self.rx[..n]),
@@ -405,13 +399,7 @@ impl FrameReceiver {
             if now >= deadline {
                 return Ok(None);
             }
-            let wake = self
-                .proto
-                .poll_timeout()
-                .map_or(deadline, |t| t.min(deadline));
-            let wait = wake
-                .saturating_duration_since(now)
-                .max(Duration::from_micros(100));
+            let wait = read_wait(self.proto.poll_timeout(), deadline, now);
             self.sock.set_read_timeout(Some(wait))?;
             match self.sock.recv_from(&mut self.buf) {
                 Ok((n, from)) => self

@@ -12,7 +12,7 @@ use camwire::app::tutorial_send::run_send_tutorial;
 use camwire::app::Stop;
 use camwire::camera::mode::ModeRequest;
 use camwire::camera::{CameraRequest, CameraSelector};
-use camwire::cli::{parse_dest, parse_size, run_main, ReportPrinter};
+use camwire::cli::{parse_dest, parse_size, run_main, Compat, ReportPrinter};
 use camwire::message::MessageOutcome;
 use clap::Parser;
 
@@ -91,15 +91,6 @@ struct Args {
     /// With --compat tutorial: the server's JSON port (default: the destination port + 1)
     #[arg(long, value_name = "PORT", requires = "compat")]
     json_port: Option<u16>,
-}
-
-/// Protocols besides camwire's own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Compat {
-    /// camwire
-    Camwire,
-    /// the tutorial's format, for its original server
-    Tutorial,
 }
 
 fn main() -> ExitCode {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use camwire::app::send::{run_send, SendConfig, SourceSpec};
 use camwire::app::view::{run_view, Notice, TutorialMode, ViewConfig, ViewUpdate};
 use camwire::app::Stop;
-use camwire::cli::{run_main, ReportPrinter};
+use camwire::cli::{run_main, Compat, ReportPrinter};
 use camwire::receiver::EndReason;
 use clap::Parser;
 
@@ -44,15 +44,6 @@ struct Args {
     /// 0 picks a free one)
     #[arg(long, value_name = "PORT", requires = "compat")]
     json_port: Option<u16>,
-}
-
-/// Protocols besides camwire's own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Compat {
-    /// camwire only
-    Camwire,
-    /// camwire, plus the tutorial's 8-byte length + 1024-byte chunk pictures and JSON port
-    Tutorial,
 }
 
 fn main() -> ExitCode {
