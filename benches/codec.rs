@@ -122,11 +122,18 @@ fn decode(c: &mut Criterion) {
         g.bench_with_input(id("zune RGB only"), &jpeg, |b, j| {
             b.iter(|| zune_rgb_only(black_box(j), &mut rgb))
         });
+        // What a headless viewer does: decode, but stop at YCbCr.
+        g.bench_with_input(id("zune-jpeg check (headless)"), &jpeg, |b, j| {
+            b.iter(|| dec.decode_check(black_box(j)).unwrap())
+        });
         #[cfg(feature = "turbojpeg")]
         {
             let mut tdec = codec::turbo::Decoder::new();
             g.bench_with_input(id("turbojpeg"), &jpeg, |b, j| {
                 b.iter(|| tdec.decode_0rgb(black_box(j), &mut px).unwrap())
+            });
+            g.bench_with_input(id("turbojpeg check (headless)"), &jpeg, |b, j| {
+                b.iter(|| tdec.decode_check(black_box(j)).unwrap())
             });
         }
     }

@@ -207,5 +207,42 @@ mod tests {
         let mut px = Vec::new();
         assert!(d.decode_0rgb(&jpeg, &mut px).is_err());
         assert!(px.capacity() < 1 << 20);
+        assert!(d.decode_check(&jpeg).is_err());
+    }
+
+    /// The headless check decodes what the window path decodes (colour, 4:4:4, grey) and
+    /// refuses what it refuses.
+    #[test]
+    fn decode_check_agrees_with_the_full_decode() {
+        let mut d = Decoder::new();
+        let mut px = Vec::new();
+        let mut jpegs = Vec::new();
+        let mut j = Vec::new();
+        encode_rgb(&gradient(64, 40), 64, 40, 80, &mut j).unwrap();
+        jpegs.push(j);
+        let grey = image::GrayImage::from_fn(33, 17, |x, y| image::Luma([(x * 7 + y) as u8]));
+        let mut j = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut j, 80)
+            .encode_image(&grey)
+            .unwrap();
+        jpegs.push(j);
+        let rgb =
+            image::RgbImage::from_fn(30, 20, |x, y| image::Rgb([x as u8 * 8, y as u8 * 9, 77]));
+        let mut j = Vec::new();
+        // The image crate writes 4:4:4.
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut j, 90)
+            .encode_image(&rgb)
+            .unwrap();
+        jpegs.push(j);
+        for j in &jpegs {
+            let full = d.decode_0rgb(j, &mut px).unwrap();
+            assert_eq!(d.decode_check(j).unwrap(), full);
+        }
+        assert!(d.decode_check(b"not a jpeg").is_err());
+        for i in (20..jpegs[0].len()).step_by(11) {
+            let mut bad = jpegs[0].clone();
+            bad[i] ^= 0x5A;
+            let _ = d.decode_check(&bad);
+        }
     }
 }

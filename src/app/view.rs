@@ -607,7 +607,13 @@ fn decode_loop(
             let mut px = px_back
                 .try_recv()
                 .unwrap_or_else(|_| std::mem::take(&mut scratch));
-            match decoder.decode_0rgb(&frame.data, &mut px) {
+            // Headless, a frame only has to prove it decodes: skip the colour conversion.
+            let decoded = if show.is_some() {
+                decoder.decode_0rgb(&frame.data, &mut px)
+            } else {
+                decoder.decode_check(&frame.data)
+            };
+            match decoded {
                 Ok((width, height)) => {
                     let latency = now_us().saturating_sub(frame.info.timestamp_us);
                     with_book(book, |b| {

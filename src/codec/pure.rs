@@ -69,10 +69,25 @@ impl Decoder {
         Ok((w, h))
     }
 
+    /// Decodes `jpeg` all the way but leaves it in YCbCr (no colour conversion): proof that a
+    /// frame decodes, for a viewer that shows nothing. Returns `(width, height)`.
+    pub fn decode_check(&mut self, jpeg: &[u8]) -> Result<(u32, u32), CodecError> {
+        self.decode_as(jpeg, ColorSpace::YCbCr)
+    }
+
     /// Decodes `jpeg` to packed RGB24, kept in this decoder; see [`Decoder::rgb`].
     pub fn decode_rgb(&mut self, jpeg: &[u8]) -> Result<(u32, u32), CodecError> {
-        let mut d = JpegDecoder::new_with_options(ZCursor::new(jpeg), options());
+        self.decode_as(jpeg, ColorSpace::RGB)
+    }
+
+    fn decode_as(&mut self, jpeg: &[u8], out: ColorSpace) -> Result<(u32, u32), CodecError> {
+        let opts = options().jpeg_set_out_colorspace(out);
+        let mut d = JpegDecoder::new_with_options(ZCursor::new(jpeg), opts);
         guard(|| d.decode_headers())?;
+        if out == ColorSpace::YCbCr && d.input_colorspace() != Some(ColorSpace::YCbCr) {
+            // Grey (or CMYK) pictures have no YCbCr form to stop at.
+            return self.decode_as(jpeg, ColorSpace::RGB);
+        }
         let info = d
             .info()
             .ok_or_else(|| CodecError::Decode("no image header".into()))?;
