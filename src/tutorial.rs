@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 pub const REPLY_PICTURE: &[u8] = b"get message!!!";
 /// The answer to a valid JSON datagram, byte for byte the tutorial's.
 pub const REPLY_JSON: &[u8] = b"get the msg";
-/// camwire's answer to a picture it gave up (a datagram lost, or more bytes than announced).
+/// camwire's answer to a picture it gave up (a datagram lost, more bytes than announced, a
+/// header over the limit, or no room for its sender).
 pub const REPLY_LOST: &[u8] = b"lost picture";
 /// The tutorial's chunk size.
 pub const CHUNK: usize = 1024;
@@ -28,7 +29,7 @@ pub const CHUNK: usize = 1024;
 /// Limits of the tutorial receiver.
 #[derive(Debug, Clone, Copy)]
 pub struct TutorialConfig {
-    /// Largest picture accepted; a header announcing more is junk.
+    /// Largest picture accepted; a header announcing more is answered [`REPLY_LOST`].
     pub max_picture: usize,
     /// A picture with no datagram for this long is given up.
     pub silence: Duration,
@@ -69,6 +70,8 @@ pub struct TutorialStats {
     pub overruns: u64,
     /// Datagrams that were neither a header, a chunk, nor a whole JPEG.
     pub junk: u64,
+    /// Headers announcing more than [`TutorialConfig::max_picture`] (answered [`REPLY_LOST`]).
+    pub too_large: u64,
 }
 
 struct Partial {
@@ -145,6 +148,11 @@ impl TutorialReceiver {
     /// Takes in one datagram that arrived from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         if let Some(i) = self.partials.iter().position(|p| p.from == from) {
+            if bytes.is_empty() {
+                // Not a chunk: it must not keep a picture alive past its silence either.
+                self.stats.junk += 1;
+                return;
+            }
             let remaining = self.partials[i].expected - self.partials[i].data.len();
             // A datagram that ends the picture exactly is its last chunk, even when it is
             // 4 or 8 bytes long and so looks like a header.
@@ -166,12 +174,23 @@ impl TutorialReceiver {
                 return self.lose(i, true);
             }
             let p = &mut self.partials[i];
+            let need = p.data.len() + bytes.len();
+            if need > p.data.capacity() {
+                // Amortised growth, but never past the announced length.
+                let want = need.max(p.data.capacity() * 2).min(p.expected);
+                p.data.reserve_exact(want - p.data.len());
+            }
             p.data.extend_from_slice(bytes);
             p.last = now;
             return;
         }
         if let Some(len) = parse_header(bytes, self.cfg.max_picture) {
             self.start(now, from, len);
+        } else if parse_header(bytes, usize::MAX).is_some() {
+            // A header over the limit: its chunks will be junk here, and the client, blocked
+            // on its reply, would wait for ever without this answer.
+            self.stats.too_large += 1;
+            self.reply(from, REPLY_LOST);
         } else if is_whole_jpeg(bytes) {
             self.complete(from, bytes.to_vec());
         } else {
@@ -182,7 +201,8 @@ impl TutorialReceiver {
     fn start(&mut self, now: Instant, from: SocketAddr, expected: usize) {
         if self.partials.len() >= self.cfg.max_peers.max(1) {
             if let Some(i) = (0..self.partials.len()).min_by_key(|&i| self.partials[i].last) {
-                self.lose(i, false);
+                // Its sender is still waiting for a reply: tell it, so it moves on.
+                self.lose(i, true);
             }
         }
         self.partials.push(Partial {
@@ -358,7 +378,45 @@ mod tests {
         r.handle_datagram(t, addr(6), b"hello");
         r.handle_datagram(t, addr(6), &u64::MAX.to_le_bytes());
         r.handle_datagram(t, addr(6), &0u64.to_le_bytes());
-        assert_eq!(r.stats().junk, 3);
+        assert_eq!(r.stats().junk, 2);
+        assert_eq!(r.stats().too_large, 1);
+    }
+
+    #[test]
+    fn pictures_given_up_for_size_or_room_are_answered_so_no_client_hangs() {
+        let cfg = TutorialConfig {
+            max_picture: 10_000,
+            max_peers: 2,
+            ..TutorialConfig::default()
+        };
+        let mut r = TutorialReceiver::new(cfg);
+        let t = Instant::now();
+        r.handle_datagram(t, addr(1), &header(10_001));
+        r.handle_datagram(t, addr(1), &(10_001u32).to_le_bytes());
+        assert_eq!(replies(&mut r), vec![(addr(1), REPLY_LOST); 2]);
+        assert_eq!(r.stats().too_large, 2);
+        // A third sender pushes out the longest-silent one, which is told.
+        for p in 2..5 {
+            r.handle_datagram(t + MS * u32::from(p), addr(p), &header(5000));
+        }
+        assert_eq!(replies(&mut r), vec![(addr(2), REPLY_LOST)]);
+        assert_eq!(r.partials.len(), 2);
+    }
+
+    #[test]
+    fn empty_datagrams_do_not_keep_a_picture_alive_and_buffers_stay_within_the_length() {
+        let mut r = TutorialReceiver::new(TutorialConfig::default());
+        let t = Instant::now();
+        let pic = jpeg_like(70_000, 1);
+        r.handle_datagram(t, addr(1), &header(pic.len()));
+        for c in picture_datagrams(&pic).take(68) {
+            r.handle_datagram(t, addr(1), c);
+        }
+        assert!(r.partials[0].data.capacity() <= pic.len());
+        r.handle_datagram(t + 400 * MS, addr(1), b"");
+        assert_eq!(r.stats().junk, 1);
+        r.handle_timeout(t + 500 * MS);
+        assert_eq!(replies(&mut r), vec![(addr(1), REPLY_LOST)]);
     }
 
     #[test]
