@@ -255,3 +255,28 @@ fn compat_sender_without_a_server_says_so() {
     let last = err.last().unwrap();
     assert!(last.contains("no \"get message!!!\" from"), "{err:?}");
 }
+
+#[test]
+fn a_busy_json_port_names_the_option_to_change() {
+    let busy = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let (st, _, err) = run(
+        VIEW,
+        &[
+            "--headless",
+            "--listen",
+            "127.0.0.1:0",
+            "--compat",
+            "tutorial",
+            "--json-port",
+            &port,
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(st.code(), Some(1), "{err:?}");
+    let last = err.last().unwrap();
+    assert!(
+        last.contains("already in use") && last.contains("--json-port"),
+        "{err:?}"
+    );
+}

@@ -162,7 +162,15 @@ pub fn run_view(
     let local = sock.local_addr()?;
     let json_sock = match cfg.tutorial {
         Some(t) => {
-            let (s, _) = bind_viewer(SocketAddr::new(local.ip(), t.json_port))?;
+            let addr = SocketAddr::new(local.ip(), t.json_port);
+            // The generic message would point at --listen, which is not the busy port.
+            let (s, _) = bind_viewer(addr).map_err(|e| match e {
+                crate::net::NetError::InUse { .. } => AppError::Config(format!(
+                    "cannot open the tutorial JSON port {addr}: the address is already in use \
+                     (choose another with --json-port)"
+                )),
+                e => e.into(),
+            })?;
             Some(s)
         }
         None => None,
