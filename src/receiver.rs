@@ -410,6 +410,16 @@ impl Receiver {
                     Insert::Stored | Insert::Duplicate | Insert::Stale | Insert::CrcMismatch => {}
                 }
             }
+            Datagram::KeepAlive { session } => {
+                // Only a session already known is kept alive: junk cannot make entries.
+                match self.sessions.iter_mut().find(|s| s.id == session) {
+                    Some(s) if s.state != State::Ended => {
+                        s.last_heard = now;
+                        s.from = from;
+                    }
+                    _ => self.stats.ignored_datagrams += 1,
+                }
+            }
             Datagram::Bye { session } => {
                 let Some(i) = self.sessions.iter().position(|s| s.id == session) else {
                     self.stats.ignored_datagrams += 1;
@@ -810,6 +820,36 @@ mod tests {
             from: addr(2),
             reason: EndReason::Silence
         }));
+    }
+
+    #[test]
+    fn keepalives_hold_a_session_through_a_pause_but_never_make_one() {
+        let t0 = Instant::now();
+        let mut r = Receiver::new(ReceiverConfig::default());
+        let mut s = Sender::new(unpaced(), 3);
+        s.push_frame(t0, frame(2000, 1)).unwrap();
+        assert_eq!(exchange(&mut s, &mut r, t0, addr(1), |_| false).len(), 1);
+        // Three seconds without a frame (a camera away), a keepalive every 500 ms.
+        let mut buf = vec![0u8; 1500];
+        for k in 1..=6u32 {
+            let now = t0 + 500 * MS * k;
+            while let Some(n) = s.poll_transmit(now, &mut buf) {
+                r.handle_datagram(now, addr(1), &buf[..n]);
+            }
+            r.handle_timeout(now);
+        }
+        assert!(
+            !events(&mut r)
+                .iter()
+                .any(|e| matches!(e, ReceiverEvent::SessionEnded { .. })),
+            "the session survived"
+        );
+        // A keepalive for a session never seen makes no entry and shows nothing.
+        let mut ka = [0u8; 10];
+        Datagram::KeepAlive { session: 99 }.encode(&mut ka).unwrap();
+        r.handle_datagram(t0, addr(2), &ka);
+        assert_eq!(r.stats().ignored_datagrams, 1);
+        assert!(events(&mut r).is_empty());
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub struct SenderConfig {
     pub pace_burst: u32,
     /// A message without a verdict from the viewer after this long is given up.
     pub message_timeout: Duration,
+    /// After this long without sending anything (a camera away, no messages), send a
+    /// KEEPALIVE, so that the viewer does not count the sender gone. Well under the viewer's
+    /// 2 s session timeout.
+    pub keepalive: Duration,
 }
 
 impl Default for SenderConfig {
@@ -70,6 +74,7 @@ impl Default for SenderConfig {
             pace_per_sec: 100_000.0,
             pace_burst: 32,
             message_timeout: Duration::from_secs(5),
+            keepalive: Duration::from_millis(500),
         }
     }
 }
@@ -234,6 +239,9 @@ pub struct Sender {
     /// When the pacer next allows a datagram, while chunks wait for it.
     pace_at: Option<Instant>,
     bye: bool,
+    /// When the last datagram went out; `None` until the first, and after `close`.
+    last_sent: Option<Instant>,
+    closed: bool,
     outbox: Outbox,
     events: VecDeque<SenderEvent>,
     spare: Option<Vec<u8>>,
@@ -262,6 +270,8 @@ impl Sender {
             probe_at: None,
             pace_at: None,
             bye: false,
+            last_sent: None,
+            closed: false,
             outbox: Outbox::new(cfg.mtu, cfg.message_timeout),
             events: VecDeque::new(),
             spare: None,
@@ -429,6 +439,8 @@ impl Sender {
     pub fn close(&mut self) {
         self.drop_current(Drop::Closed);
         self.bye = true;
+        self.closed = true;
+        self.last_sent = None;
     }
 
     /// Writes the next datagram to send into `buf` and returns its length, or `None` when
@@ -443,6 +455,15 @@ impl Sender {
             "poll_transmit needs a buffer of at least mtu ({}) bytes",
             self.cfg.mtu
         );
+        let n = self.next_datagram(now, buf);
+        // Nothing is kept alive after close.
+        if n.is_some() && !self.closed {
+            self.last_sent = Some(now);
+        }
+        n
+    }
+
+    fn next_datagram(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let probe_waits = !self.responsive && self.probe_at.is_some_and(|t| now < t);
         let frame_ready = self.pending_count > 0 && !probe_waits;
         let message_ready = self.outbox.has_chunk();
@@ -511,6 +532,17 @@ impl Sender {
             self.bye = false;
             self.stats.datagrams_sent += 1;
             return Datagram::Bye {
+                session: self.session,
+            }
+            .encode(buf)
+            .ok();
+        }
+        if self
+            .last_sent
+            .is_some_and(|t| now >= t + self.cfg.keepalive)
+        {
+            self.stats.datagrams_sent += 1;
+            return Datagram::KeepAlive {
                 session: self.session,
             }
             .encode(buf)
@@ -651,6 +683,9 @@ impl Sender {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.outbox.poll_timeout();
         let mut earliest = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
+        if let Some(s) = self.last_sent {
+            earliest(s + self.cfg.keepalive);
+        }
         if self.outbox.has_chunk() {
             if let Some(p) = self.pace_at {
                 earliest(p);
@@ -843,9 +878,36 @@ mod tests {
             }]
         );
         assert!(s.wants_frame(t0));
-        assert_eq!(s.poll_timeout(), None);
+        // Idle now: the only timer left is the keepalive.
+        assert_eq!(s.poll_timeout(), Some(t0 + 500 * MS));
         assert_eq!(s.srtt(), Some(3 * MS));
         assert_eq!(s.take_spare_buffer().map(|b| b.len()), Some(3000));
+    }
+
+    #[test]
+    fn an_idle_sender_keeps_its_session_alive_until_it_closes() {
+        let t0 = Instant::now();
+        let mut s = Sender::new(unpaced(), 5);
+        // Nothing sent yet: nothing to keep alive.
+        assert_eq!(s.poll_timeout(), None);
+        s.push_frame(t0, frame(100)).unwrap();
+        drain(&mut s, t0);
+        s.handle_datagram(t0 + MS, &ack(5, 0, 0, 0));
+        assert!(drain(&mut s, t0 + 499 * MS).is_empty());
+        let d = drain(&mut s, t0 + 500 * MS);
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            wire::parse(&d[0]).unwrap(),
+            Datagram::KeepAlive { session: 5 }
+        );
+        assert_eq!(s.poll_timeout(), Some(t0 + 1000 * MS));
+        s.close();
+        assert_eq!(drain(&mut s, t0 + 600 * MS).len(), 1, "the BYE");
+        assert!(
+            drain(&mut s, t0 + 5000 * MS).is_empty(),
+            "no keepalive after BYE"
+        );
+        assert_eq!(s.poll_timeout(), None);
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub enum Kind {
     MessageChunk = 5,
     /// The viewer's verdict on a whole message, viewer to sender.
     MessageAck = 6,
+    /// The sender is alive but has nothing to send (its camera is away), sender to viewer.
+    KeepAlive = 7,
 }
 
 impl Kind {
@@ -72,6 +74,7 @@ impl Kind {
             4 => Some(Kind::Bye),
             5 => Some(Kind::MessageChunk),
             6 => Some(Kind::MessageAck),
+            7 => Some(Kind::KeepAlive),
             _ => None,
         }
     }
@@ -400,6 +403,12 @@ pub enum Datagram<'a> {
         /// The sender's session id.
         session: u32,
     },
+    /// The sender of `session` is alive with nothing to send: keeps the viewer from counting it
+    /// gone while its source is away. Never answered.
+    KeepAlive {
+        /// The sender's session id.
+        session: u32,
+    },
     /// A piece of a message.
     MessageChunk {
         /// The sender's session id.
@@ -483,6 +492,10 @@ pub fn parse(buf: &[u8]) -> Result<Datagram<'_>, WireError> {
         Kind::Bye => {
             exact_len(buf, BYE_LEN)?;
             Ok(Datagram::Bye { session })
+        }
+        Kind::KeepAlive => {
+            exact_len(buf, BYE_LEN)?;
+            Ok(Datagram::KeepAlive { session })
         }
         Kind::MessageChunk => parse_message_chunk(buf, session),
         Kind::MessageAck => parse_message_ack(buf, session),
@@ -653,7 +666,7 @@ impl Datagram<'_> {
             Datagram::Chunk { payload, .. } => CHUNK_HEADER_LEN + payload.len(),
             Datagram::Ack { .. } => ACK_LEN,
             Datagram::Nack { bitmap, .. } => NACK_HEADER_LEN + bitmap.len(),
-            Datagram::Bye { .. } => BYE_LEN,
+            Datagram::Bye { .. } | Datagram::KeepAlive { .. } => BYE_LEN,
             Datagram::MessageChunk { payload, .. } => MESSAGE_HEADER_LEN + payload.len(),
             Datagram::MessageAck { reason, .. } => MESSAGE_ACK_HEADER_LEN + reason.len(),
         }
@@ -709,6 +722,7 @@ impl Datagram<'_> {
                 out[NACK_HEADER_LEN..n].copy_from_slice(bitmap);
             }
             Datagram::Bye { session } => write_common(out, Kind::Bye, session),
+            Datagram::KeepAlive { session } => write_common(out, Kind::KeepAlive, session),
             Datagram::MessageChunk {
                 session,
                 ref msg,
@@ -898,8 +912,8 @@ mod tests {
             parse(&ack[..12]),
             Err(WireError::Truncated { .. })
         ));
-        t[3] = 7;
-        assert_eq!(parse(&t), Err(WireError::UnknownType(7)));
+        t[3] = 8;
+        assert_eq!(parse(&t), Err(WireError::UnknownType(8)));
         let mut long = ack.to_vec();
         long.push(0);
         assert!(matches!(
