@@ -102,6 +102,37 @@ fn slideshow_with_interval_paces_the_pictures_and_keeps_them_exact() {
 }
 
 #[test]
+fn a_second_sender_never_overwrites_the_first_ones_saved_frames() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let sent = write_jpegs(src.path(), 2, 96, 64);
+    let out_dir = out.path().join("saved");
+    let mut v = viewer(&["--frames", "4", "--save", out_dir.to_str().unwrap()]);
+    let dest = v.listening_addr().to_string();
+    for _ in 0..2 {
+        let (st, _, err) = run(SEND, &[&dest, "--image", src.path().to_str().unwrap()], T);
+        assert!(st.success(), "{err:?}");
+    }
+    assert!(v.finish(T).0.success());
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    let (second, first): (Vec<String>, Vec<String>) =
+        names.iter().cloned().partition(|n| n.contains('-'));
+    assert_eq!(first, ["00000000.jpg", "00000001.jpg"]);
+    for (i, n) in second.iter().enumerate() {
+        assert!(
+            n.ends_with(&format!("-{i:08}.jpg")) && n.len() == 21,
+            "{names:?}"
+        );
+        assert!(std::fs::read(out_dir.join(n)).unwrap() == sent[i]);
+    }
+}
+
+#[test]
 fn one_shot_image_exits_zero_with_viewer_and_nonzero_without() {
     let src = tempfile::tempdir().unwrap();
     write_jpegs(src.path(), 1, 64, 48);

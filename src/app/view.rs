@@ -424,6 +424,7 @@ fn net_loop(
         .tutorial
         .map(|_| TutorialReceiver::new(TutorialConfig::default()));
     let mut tut_seq = 0u32;
+    let mut saved_session = None;
     loop {
         if stop.is_set() || local_stop.is_set() {
             return Ok(());
@@ -493,7 +494,7 @@ fn net_loop(
             match ev {
                 ReceiverEvent::Frame { frame, .. } => {
                     if let Some(dir) = &cfg.save {
-                        let path = dir.join(format!("{:08}.jpg", frame.info.seq));
+                        let path = dir.join(save_name(&mut saved_session, &frame));
                         std::fs::write(&path, &frame.data)
                             .map_err(|source| AppError::Save { path, source })?;
                     }
@@ -574,6 +575,18 @@ fn net_loop(
             // Dropping decode_tx lets the decoder finish the frames it has, then end.
             return Ok(());
         }
+    }
+}
+
+/// The `--save` file name of a frame: `<seq>.jpg` for the first sender of the run, and
+/// `<session>-<seq>.jpg` for any later one (a restarted sender, tutorial pictures beside camwire
+/// ones), so that a second sender's frames never overwrite the first one's.
+fn save_name(first: &mut Option<u32>, frame: &CompleteFrame) -> String {
+    let first = *first.get_or_insert(frame.session);
+    if frame.session == first {
+        format!("{:08}.jpg", frame.info.seq)
+    } else {
+        format!("{:08x}-{:08}.jpg", frame.session, frame.info.seq)
     }
 }
 
