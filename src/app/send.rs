@@ -174,28 +174,30 @@ pub fn open_source(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
     })
 }
 
-/// Encodes a captured frame (JPEG frames pass through), reusing `out`'s allocation.
+/// Encodes a captured frame (JPEG frames pass through), reusing `out`'s allocation. Also
+/// returns the RGB pixels, unchanged, for [`Source::recycle`].
 pub(crate) fn encode(
     frame: CapturedFrame,
     quality: u8,
     out: Vec<u8>,
-) -> Result<OutgoingFrame, AppError> {
-    let data = match frame.pixels {
-        Pixels::Jpeg(bytes) => bytes,
+) -> Result<(OutgoingFrame, Option<Vec<u8>>), AppError> {
+    let (data, rgb) = match frame.pixels {
+        Pixels::Jpeg(bytes) => (bytes, None),
         Pixels::Rgb(rgb) => {
             let mut out = out;
             encode_rgb(&rgb, frame.width, frame.height, quality, &mut out)?;
-            out
+            (out, Some(rgb))
         }
     };
     let side = |v: u32| u16::try_from(v).unwrap_or(0);
-    Ok(OutgoingFrame {
+    let f = OutgoingFrame {
         data,
         codec: Codec::Jpeg,
         width: side(frame.width),
         height: side(frame.height),
         timestamp_us: frame.timestamp_us,
-    })
+    };
+    Ok((f, rgb))
 }
 
 /// A captured frame, or why capture failed (handed on so the network loop can report it).
@@ -286,7 +288,17 @@ fn spawn_producer(
                         (None, None) => break,
                     };
                     let buf = recycled.try_recv().unwrap_or_default();
-                    let encoded = captured.and_then(|f| encode(f, quality, buf));
+                    let encoded = captured
+                        .and_then(|f| encode(f, quality, buf))
+                        .map(|(f, rgb)| {
+                            // Only here, where each frame is encoded as soon as it is taken, is the
+                            // buffer surely the source's last frame: a paced capture thread may
+                            // have dropped newer ones.
+                            if let (Some(src), Some(rgb)) = (&mut on_demand, rgb) {
+                                src.recycle(rgb);
+                            }
+                            f
+                        });
                     let failed = encoded.is_err();
                     // Blocks until the network loop wants a frame: the hand-off is the queue.
                     if out.send(encoded).is_err() || failed {

@@ -165,7 +165,10 @@ pub fn run_send_tutorial(
             match source.next_frame()? {
                 None => pictures_done = true,
                 Some(f) => {
-                    let frame = encode(f, cfg.quality, std::mem::take(&mut spare))?;
+                    let (frame, rgb) = encode(f, cfg.quality, std::mem::take(&mut spare))?;
+                    if let Some(rgb) = rgb {
+                        source.recycle(rgb);
+                    }
                     send_paced(&pic_sock, &mut pacer, &tutorial::header(frame.data.len()))?;
                     for chunk in tutorial::picture_datagrams(&frame.data) {
                         send_paced(&pic_sock, &mut pacer, chunk)?;
