@@ -23,8 +23,15 @@ fuzz_target!(|data: &[u8]| {
         r.handle_timeout(now);
         while r.poll_transmit(&mut buf).is_some() {}
         while let Some(e) = r.poll_event() {
-            if let ReceiverEvent::Frame { frame, .. } = e {
-                assert_eq!(crc32fast::hash(&frame.data), frame.info.crc32);
+            match e {
+                ReceiverEvent::Frame { frame, .. } => {
+                    assert_eq!(crc32fast::hash(&frame.data), frame.info.crc32);
+                }
+                // Only valid JSON is ever delivered.
+                ReceiverEvent::Message { json, .. } => {
+                    assert!(camwire::tutorial::parse_json(&json).is_ok());
+                }
+                _ => {}
             }
         }
     }
