@@ -17,9 +17,134 @@ pub mod pure;
 pub mod turbo;
 
 #[cfg(not(feature = "turbojpeg"))]
-pub use pure::{encode_rgb, Decoder};
+pub use pure::{encode_i420, encode_rgb, Decoder};
 #[cfg(feature = "turbojpeg")]
-pub use turbo::{encode_rgb, Decoder};
+pub use turbo::{encode_i420, encode_rgb, Decoder};
+
+/// True when [`encode_i420`] is the cheaper way in: libjpeg-turbo encodes planar 4:2:0 without
+/// the colour conversion and downsampling it does for RGB (GStreamer's `jpegenc` is fed I420
+/// the same way). The pure Rust encoder only takes RGB, so sources that can make either (the
+/// test pattern) make RGB for it.
+pub const PREFERS_I420: bool = cfg!(feature = "turbojpeg");
+
+/// The length of a planar 4:2:0 picture: a full-size Y plane, then U and V planes of
+/// `w/2 x h/2`, rows unpadded (libjpeg-turbo's layout with `pad` 1). Planar pictures have
+/// even sides here: libjpeg-turbo pads odd ones, a layout not worth supporting for the rare
+/// odd-sized source, which stays RGB.
+pub fn i420_len(width: u32, height: u32) -> usize {
+    let (w, h) = (width as usize, height as usize);
+    w * h + 2 * w.div_ceil(2) * h.div_ceil(2)
+}
+
+/// Full-range BT.601 YCbCr of one RGB pixel, as JPEG defines it.
+pub fn rgb_to_ycbcr(c: [u8; 3]) -> [u8; 3] {
+    let (r, g, b) = (c[0] as i32, c[1] as i32, c[2] as i32);
+    // 16-bit fixed point, rounded.
+    let y = (19595 * r + 38470 * g + 7471 * b + 32768) >> 16;
+    let u = ((-11059 * r - 21709 * g + 32768 * b + 32768) >> 16) + 128;
+    let v = ((32768 * r - 27439 * g - 5329 * b + 32768) >> 16) + 128;
+    [
+        y.clamp(0, 255) as u8,
+        u.clamp(0, 255) as u8,
+        v.clamp(0, 255) as u8,
+    ]
+}
+
+/// Converts packed RGB24 to planar 4:2:0 (chroma averaged over each 2x2 block) into `out`.
+pub fn rgb_to_i420(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    check_rgb_input(rgb, width, height)?;
+    if width % 2 == 1 || height % 2 == 1 {
+        return Err(CodecError::BadInput {
+            width,
+            height,
+            need: rgb.len(),
+            got: rgb.len(),
+        });
+    }
+    let (w, h) = (width as usize, height as usize);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    out.clear();
+    out.resize(i420_len(width, height), 0);
+    let (y_plane, chroma) = out.split_at_mut(w * h);
+    let (u_plane, v_plane) = chroma.split_at_mut(cw * ch);
+    for (i, px) in rgb.chunks_exact(3).enumerate() {
+        y_plane[i] = rgb_to_ycbcr([px[0], px[1], px[2]])[0];
+    }
+    for cy in 0..ch {
+        for cx in 0..cw {
+            let (mut sum, mut n) = ([0u32; 3], 0u32);
+            for y in 2 * cy..(2 * cy + 2).min(h) {
+                for x in 2 * cx..(2 * cx + 2).min(w) {
+                    let p = (y * w + x) * 3;
+                    for k in 0..3 {
+                        sum[k] += rgb[p + k] as u32;
+                    }
+                    n += 1;
+                }
+            }
+            let avg = sum.map(|s| ((s + n / 2) / n) as u8);
+            let [_, u, v] = rgb_to_ycbcr(avg);
+            u_plane[cy * cw + cx] = u;
+            v_plane[cy * cw + cx] = v;
+        }
+    }
+    Ok(())
+}
+
+/// Converts planar 4:2:0 back to packed RGB24 (nearest chroma), for encoders that only take
+/// RGB.
+pub fn i420_to_rgb(
+    yuv: &[u8],
+    width: u32,
+    height: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    check_i420_input(yuv, width, height)?;
+    let (w, h) = (width as usize, height as usize);
+    let cw = w.div_ceil(2);
+    let (y_plane, chroma) = yuv.split_at(w * h);
+    let (u_plane, v_plane) = chroma.split_at(cw * h.div_ceil(2));
+    out.clear();
+    out.reserve(w * h * 3);
+    for y in 0..h {
+        for x in 0..w {
+            let l = y_plane[y * w + x] as i32;
+            let c = (y / 2) * cw + x / 2;
+            let (u, v) = (u_plane[c] as i32 - 128, v_plane[c] as i32 - 128);
+            let r = l + ((91881 * v + 32768) >> 16);
+            let g = l - ((22554 * u + 46802 * v - 32768) >> 16);
+            let b = l + ((116130 * u + 32768) >> 16);
+            out.extend_from_slice(&[
+                r.clamp(0, 255) as u8,
+                g.clamp(0, 255) as u8,
+                b.clamp(0, 255) as u8,
+            ]);
+        }
+    }
+    Ok(())
+}
+
+/// Checks a planar 4:2:0 buffer against its stated size.
+fn check_i420_input(yuv: &[u8], width: u32, height: u32) -> Result<(u16, u16), CodecError> {
+    let need = i420_len(width, height);
+    if yuv.len() != need || width == 0 || height == 0 || width % 2 == 1 || height % 2 == 1 {
+        return Err(CodecError::BadInput {
+            width,
+            height,
+            need,
+            got: yuv.len(),
+        });
+    }
+    match (u16::try_from(width), u16::try_from(height)) {
+        (Ok(w), Ok(h)) => Ok((w, h)),
+        _ => Err(CodecError::TooLarge { width, height }),
+    }
+}
 
 /// The name of the codec behind [`encode_rgb`] and [`Decoder`], for logs and benchmarks.
 pub const ACTIVE: &str = if cfg!(feature = "turbojpeg") {
@@ -35,7 +160,7 @@ pub const MAX_DECODE_SIDE: usize = 8192;
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
     /// The pixel buffer does not match the stated size.
-    #[error("pixel buffer is {got} bytes, {width}x{height} RGB needs {need}")]
+    #[error("pixel buffer is {got} bytes, {width}x{height} needs {need}")]
     BadInput {
         /// Stated width.
         width: u32,
@@ -208,6 +333,47 @@ mod tests {
         assert!(d.decode_0rgb(&jpeg, &mut px).is_err());
         assert!(px.capacity() < 1 << 20);
         assert!(d.decode_check(&jpeg).is_err());
+    }
+
+    /// Planar 4:2:0 in, a JPEG out that decodes close to the RGB it came from, at even and
+    /// odd sizes; a buffer of the wrong length is refused.
+    #[test]
+    fn i420_encodes_like_rgb() {
+        for (w, h) in [(64u32, 48u32), (34, 18)] {
+            let rgb = gradient(w, h);
+            let mut yuv = Vec::new();
+            rgb_to_i420(&rgb, w, h, &mut yuv).unwrap();
+            assert_eq!(yuv.len(), i420_len(w, h));
+            let mut jpeg = Vec::new();
+            encode_i420(&yuv, w, h, 90, &mut jpeg).unwrap();
+            let mut d = Decoder::new();
+            assert_eq!(d.decode_rgb(&jpeg).unwrap(), (w, h));
+            let worst = d
+                .rgb()
+                .iter()
+                .zip(&rgb)
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap();
+            assert!(worst < 40, "{w}x{h}: worst channel difference {worst}");
+            // And back: the conversion pair is close on its own.
+            let mut back = Vec::new();
+            i420_to_rgb(&yuv, w, h, &mut back).unwrap();
+            let worst = back
+                .iter()
+                .zip(&rgb)
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap();
+            assert!(worst < 40, "{w}x{h}: round trip {worst}");
+        }
+        let mut jpeg = Vec::new();
+        assert!(encode_i420(&[0; 10], 4, 4, 80, &mut jpeg).is_err());
+        // Odd sides are refused rather than laid out wrongly.
+        assert!(encode_i420(&vec![0; i420_len(3, 4)], 3, 4, 80, &mut jpeg).is_err());
+        assert!(rgb_to_i420(&gradient(3, 4), 3, 4, &mut Vec::new()).is_err());
+        assert_eq!(rgb_to_ycbcr([255, 255, 255]), [255, 128, 128]);
+        assert_eq!(rgb_to_ycbcr([0, 0, 0]), [0, 128, 128]);
     }
 
     /// The headless check decodes what the window path decodes (colour, 4:4:4, grey) and

@@ -121,6 +121,8 @@ pub struct Pattern {
     box_vx: u32,
     box_vy: u32,
     digits: DigitGeometry,
+    /// The background as planar 4:2:0, made on first use (only libjpeg-turbo builds use it).
+    background_i420: std::sync::OnceLock<Vec<u8>>,
 }
 
 /// Sizes of the counter, fixed per frame size so the panel does not jitter.
@@ -218,6 +220,7 @@ impl Pattern {
             box_vx: (w / 256).max(1),
             box_vy: (h / 240).max(1),
             digits: DigitGeometry::for_height(dh),
+            background_i420: std::sync::OnceLock::new(),
         }
     }
 
@@ -247,9 +250,9 @@ impl Pattern {
     pub fn render_over(&self, n: u64, out: &mut Vec<u8>, previous: Option<u64>) {
         match previous {
             Some(p) if out.len() == self.background.len() => {
-                self.restore(out, self.line_rect(p));
-                self.restore(out, self.box_rect(p));
-                self.restore(out, self.counter_panel(digit_count(p)));
+                for r in self.moving_rects(p) {
+                    self.restore(out, r);
+                }
             }
             _ => {
                 // clear + extend is a single memcpy into the existing capacity; a
@@ -258,9 +261,65 @@ impl Pattern {
                 out.extend_from_slice(&self.background);
             }
         }
-        self.fill(out, self.line_rect(n), WHITE);
-        self.fill(out, self.box_rect(n), ORANGE);
-        self.draw_counter(out, n);
+        let (w, h) = (self.width, self.height);
+        self.draw(n, &mut |r, c| fill_rect(out, w, h, r, c));
+    }
+
+    /// The moving parts of frame `n` in drawing order: the sweep line, the box, the counter.
+    fn draw(&self, n: u64, fill: &mut impl FnMut(Rect, [u8; 3])) {
+        fill(self.line_rect(n), WHITE);
+        fill(self.box_rect(n), ORANGE);
+        self.draw_counter(n, fill);
+    }
+
+    /// The regions frame `n` paints over the background.
+    fn moving_rects(&self, n: u64) -> [Rect; 3] {
+        [
+            self.line_rect(n),
+            self.box_rect(n),
+            self.counter_panel(digit_count(n)),
+        ]
+    }
+
+    /// True when frames can be rendered as planar 4:2:0 ([`Pattern::render_i420_over`]):
+    /// both sides even.
+    pub fn has_i420(&self) -> bool {
+        self.width % 2 == 0 && self.height % 2 == 0
+    }
+
+    fn background_i420(&self) -> &[u8] {
+        self.background_i420.get_or_init(|| {
+            let mut out = Vec::new();
+            crate::codec::rgb_to_i420(&self.background, self.width, self.height, &mut out)
+                .expect("the background has the pattern's size, and the caller checked has_i420");
+            out
+        })
+    }
+
+    /// [`Pattern::render_over`] as planar 4:2:0 (see [`crate::codec::i420_len`]), for encoders
+    /// that take it without a colour conversion. Only when [`Pattern::has_i420`]. Chroma is
+    /// painted per 2x2 block, so a region's colour reaches half a block past an odd edge.
+    pub fn render_i420_over(&self, n: u64, out: &mut Vec<u8>, previous: Option<u64>) {
+        let bg = self.background_i420();
+        let (w, h) = (self.width, self.height);
+        match previous {
+            Some(p) if out.len() == bg.len() => {
+                for r in self.moving_rects(p) {
+                    i420_region(out, w, h, r, |dst, range| dst.copy_from_slice(&bg[range]));
+                }
+            }
+            _ => {
+                out.clear();
+                out.extend_from_slice(bg);
+            }
+        }
+        self.draw(n, &mut |r, c| {
+            let [y, u, v] = crate::codec::rgb_to_ycbcr(c);
+            i420_region(out, w, h, r, |dst, range| {
+                let plane = plane_of(range.start, w, h);
+                dst.fill([y, u, v][plane]);
+            });
+        });
     }
 
     /// Copies the background back under `r`, row by row.
@@ -309,7 +368,7 @@ impl Pattern {
         }
     }
 
-    fn draw_counter(&self, out: &mut [u8], n: u64) {
+    fn draw_counter(&self, n: u64, fill: &mut impl FnMut(Rect, [u8; 3])) {
         // u64::MAX has 20 decimal digits; collect them least significant
         // first without allocating.
         let mut rev = [0u8; 20];
@@ -326,7 +385,7 @@ impl Pattern {
         let count = len.max(MIN_DIGITS);
 
         let panel = self.counter_panel(count);
-        self.fill(out, panel, BLACK);
+        fill(panel, BLACK);
 
         let g = &self.digits;
         let (dw, dh, t) = (g.width, g.height, g.stroke);
@@ -358,15 +417,55 @@ impl Pattern {
                         w: sw,
                         h: sh,
                     };
-                    self.fill(out, r, WHITE);
+                    fill(r, WHITE);
                 }
             }
         }
     }
+}
 
-    /// Fills `r`, clipped to the frame, with one colour.
-    fn fill(&self, buf: &mut [u8], r: Rect, colour: [u8; 3]) {
-        fill_rect(buf, self.width, self.height, r, colour);
+/// Which plane (0 Y, 1 U, 2 V) byte `at` of a `w` x `h` 4:2:0 picture is in.
+fn plane_of(at: usize, w: u32, h: u32) -> usize {
+    let luma = w as usize * h as usize;
+    let chroma = luma / 4;
+    if at < luma {
+        0
+    } else if at < luma + chroma {
+        1
+    } else {
+        2
+    }
+}
+
+/// Calls `op` on every row segment of region `r` in a `w` x `h` 4:2:0 picture: the Y rows of
+/// `r`, then the U and V rows of the 2x2 blocks it touches; `op` gets the segment and its byte
+/// range in the picture.
+fn i420_region(
+    buf: &mut [u8],
+    w: u32,
+    h: u32,
+    r: Rect,
+    mut op: impl FnMut(&mut [u8], std::ops::Range<usize>),
+) {
+    let x0 = r.x.min(w) as usize;
+    let x1 = r.x.saturating_add(r.w).min(w) as usize;
+    let y0 = r.y.min(h) as usize;
+    let y1 = r.y.saturating_add(r.h).min(h) as usize;
+    if x0 >= x1 || y0 >= y1 {
+        return;
+    }
+    let (w, h) = (w as usize, h as usize);
+    for y in y0..y1 {
+        let range = y * w + x0..y * w + x1;
+        op(&mut buf[range.clone()], range);
+    }
+    let (cw, luma) = (w / 2, w * h);
+    let (cx0, cx1, cy0, cy1) = (x0 / 2, x1.div_ceil(2), y0 / 2, y1.div_ceil(2));
+    for plane in [luma, luma + luma / 4] {
+        for cy in cy0..cy1 {
+            let range = plane + cy * cw + cx0..plane + cy * cw + cx1;
+            op(&mut buf[range.clone()], range);
+        }
     }
 }
 
@@ -573,6 +672,20 @@ mod tests {
                         break;
                     }
                 }
+            }
+            if p.has_i420() {
+                let (mut inc, mut full) = (Vec::new(), Vec::new());
+                let mut prev = None;
+                for n in (0..300).chain(999_990..1_000_010) {
+                    p.render_i420_over(n, &mut inc, prev);
+                    p.render_i420_over(n, &mut full, None);
+                    assert!(
+                        inc == full,
+                        "{w}x{h} 4:2:0 frame {n} differs from a full render"
+                    );
+                    prev = Some(n);
+                }
+                assert_eq!(full.len(), crate::codec::i420_len(w, h));
             }
             // A buffer of the wrong size is rendered from scratch.
             let mut odd = vec![1u8; 10];

@@ -14,6 +14,8 @@ use crate::pattern::Pattern;
 pub enum Pixels {
     /// Packed RGB24, to be encoded.
     Rgb(Vec<u8>),
+    /// Planar 4:2:0 with even sides (see [`crate::codec::i420_len`]), to be encoded.
+    I420(Vec<u8>),
     /// A complete JPEG file, sent byte for byte without re-encoding.
     Jpeg(Vec<u8>),
 }
@@ -82,11 +84,11 @@ pub trait Source: Send {
     fn is_live(&self) -> bool {
         false
     }
-    /// Gives back the RGB buffer of the frame this source delivered last, once it is
-    /// encoded, so that the next frame can reuse it (the pattern then repaints only what
-    /// moved). Sources that cannot use it keep the default, which drops it.
-    fn recycle(&mut self, rgb: Vec<u8>) {
-        drop(rgb);
+    /// Gives back the pixel buffer (RGB or 4:2:0) of the frame this source delivered last,
+    /// once it is encoded, so that the next frame can reuse it (the pattern then repaints only
+    /// what moved). Sources that cannot use it keep the default, which drops it.
+    fn recycle(&mut self, pixels: Vec<u8>) {
+        drop(pixels);
     }
     /// Tries to get a source that failed with an error for which
     /// [`SourceError::is_lost`] is true working again; must not block for long, since the
@@ -147,24 +149,31 @@ impl PatternSource {
 impl Source for PatternSource {
     fn next_frame(&mut self) -> Result<Option<CapturedFrame>, SourceError> {
         let timestamp_us = now_us();
-        let (mut rgb, previous) = match self.spare.take() {
+        let (mut buf, previous) = match self.spare.take() {
             Some((buf, held)) => (buf, Some(held)),
             None => (Vec::new(), None),
         };
-        self.pattern.render_over(self.n, &mut rgb, previous);
+        // Planar 4:2:0 where the encoder takes it without converting (libjpeg-turbo).
+        let pixels = if crate::codec::PREFERS_I420 && self.pattern.has_i420() {
+            self.pattern.render_i420_over(self.n, &mut buf, previous);
+            Pixels::I420(buf)
+        } else {
+            self.pattern.render_over(self.n, &mut buf, previous);
+            Pixels::Rgb(buf)
+        };
         self.n += 1;
         Ok(Some(CapturedFrame {
             width: self.pattern.width(),
             height: self.pattern.height(),
-            pixels: Pixels::Rgb(rgb),
+            pixels,
             timestamp_us,
         }))
     }
 
     /// The buffer must be the last frame delivered, unchanged (the encoders only read it).
-    fn recycle(&mut self, rgb: Vec<u8>) {
+    fn recycle(&mut self, pixels: Vec<u8>) {
         if let Some(last) = self.n.checked_sub(1) {
-            self.spare = Some((rgb, last));
+            self.spare = Some((pixels, last));
         }
     }
 
@@ -348,14 +357,21 @@ mod tests {
         let mut full = Vec::new();
         for n in 0..50u64 {
             let f = src.next_frame().unwrap().unwrap();
-            let Pixels::Rgb(rgb) = f.pixels else {
-                panic!("RGB")
+            let got = match f.pixels {
+                Pixels::Rgb(rgb) => {
+                    p.render(n, &mut full);
+                    rgb
+                }
+                Pixels::I420(yuv) => {
+                    p.render_i420_over(n, &mut full, None);
+                    yuv
+                }
+                Pixels::Jpeg(_) => panic!("the pattern is never JPEG"),
             };
-            p.render(n, &mut full);
-            assert!(rgb == full, "frame {n}");
+            assert!(got == full, "frame {n}");
             if n % 7 != 3 {
                 // Sometimes not given back (a frame dropped on the way): still right.
-                src.recycle(rgb);
+                src.recycle(got);
             }
         }
     }

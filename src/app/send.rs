@@ -23,7 +23,7 @@ use crossbeam_channel::{bounded, never, select, Receiver, Sender as Tx};
 
 use super::{AppError, Stop};
 use crate::camera::{CameraRequest, REOPEN_INTERVAL};
-use crate::codec::encode_rgb;
+use crate::codec::{encode_i420, encode_rgb};
 use crate::latest::newest_wins;
 use crate::message::{MessageError, MessageOutcome};
 use crate::net::{connect_sender, is_transient};
@@ -175,7 +175,7 @@ pub fn open_source(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
 }
 
 /// Encodes a captured frame (JPEG frames pass through), reusing `out`'s allocation. Also
-/// returns the RGB pixels, unchanged, for [`Source::recycle`].
+/// returns the RGB or 4:2:0 pixels, unchanged, for [`Source::recycle`].
 pub(crate) fn encode(
     frame: CapturedFrame,
     quality: u8,
@@ -187,6 +187,11 @@ pub(crate) fn encode(
             let mut out = out;
             encode_rgb(&rgb, frame.width, frame.height, quality, &mut out)?;
             (out, Some(rgb))
+        }
+        Pixels::I420(yuv) => {
+            let mut out = out;
+            encode_i420(&yuv, frame.width, frame.height, quality, &mut out)?;
+            (out, Some(yuv))
         }
     };
     let side = |v: u32| u16::try_from(v).unwrap_or(0);

@@ -29,6 +29,20 @@ pub fn encode_rgb(
         .map_err(|e| CodecError::Encode(e.to_string()))
 }
 
+/// Encodes planar 4:2:0 (see [`super::i420_len`]): the pure Rust encoder takes only RGB, so
+/// this converts first. Sources make RGB for this codec ([`super::PREFERS_I420`] is false).
+pub fn encode_i420(
+    yuv: &[u8],
+    width: u32,
+    height: u32,
+    quality: u8,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    let mut rgb = Vec::new();
+    super::i420_to_rgb(yuv, width, height, &mut rgb)?;
+    encode_rgb(&rgb, width, height, quality, out)
+}
+
 /// A JPEG decoder that keeps its scratch buffer between frames.
 #[derive(Default)]
 pub struct Decoder {

@@ -84,6 +84,96 @@ pub fn encode_rgb(
     })
 }
 
+/// A raw libjpeg-turbo compressor handle: the `turbojpeg` 0.5 crate has no safe call for
+/// encoding from YUV planes, so `tjCompressFromYUV` is called directly.
+struct RawCompressor(turbojpeg::raw::tjhandle);
+
+impl Drop for RawCompressor {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from tjInitCompress, is non-null, and is destroyed once.
+        unsafe {
+            turbojpeg::raw::tjDestroy(self.0);
+        }
+    }
+}
+
+thread_local! {
+    static YUV_ENCODER: std::cell::RefCell<Option<(RawCompressor, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Encodes planar 4:2:0 (see [`super::i420_len`]) as a baseline 4:2:0 JPEG into `out`,
+/// without the colour conversion and downsampling [`encode_rgb`] does: the planes go to the
+/// DCT as they are.
+pub fn encode_i420(
+    yuv: &[u8],
+    width: u32,
+    height: u32,
+    quality: u8,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    use turbojpeg::raw;
+    super::check_i420_input(yuv, width, height)?;
+    let (w, h) = (
+        width as turbojpeg::libc::c_int,
+        height as turbojpeg::libc::c_int,
+    );
+    YUV_ENCODER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            // SAFETY: no arguments; a null result is checked.
+            let handle = unsafe { raw::tjInitCompress() };
+            if handle.is_null() {
+                return Err(CodecError::Encode(
+                    "cannot create a libjpeg-turbo compressor".into(),
+                ));
+            }
+            *slot = Some((RawCompressor(handle), Vec::new()));
+        }
+        let (tj, scratch) = slot.as_mut().expect("set above");
+        // SAFETY: plain arithmetic on the sizes.
+        let cap = unsafe { raw::tjBufSize(w, h, raw::TJSAMP_TJSAMP_420 as turbojpeg::libc::c_int) };
+        if cap == turbojpeg::libc::c_ulong::MAX || cap == 0 {
+            return Err(CodecError::TooLarge { width, height });
+        }
+        let cap = cap as usize;
+        if scratch.len() < cap {
+            scratch.resize(cap, 0);
+        }
+        let mut ptr = scratch.as_mut_ptr();
+        let mut size = cap as turbojpeg::libc::c_ulong;
+        // SAFETY: `yuv` holds exactly i420_len(w, h) bytes (checked), which is what libjpeg-turbo
+        // reads with pad 1 and 4:2:0; the output buffer is tjBufSize bytes and NOREALLOC keeps
+        // libjpeg-turbo from reallocating or freeing it; `ptr` and `size` outlive the call.
+        let r = unsafe {
+            raw::tjCompressFromYUV(
+                tj.0,
+                yuv.as_ptr(),
+                w,
+                1,
+                h,
+                raw::TJSAMP_TJSAMP_420 as turbojpeg::libc::c_int,
+                &mut ptr,
+                &mut size,
+                i32::from(quality.clamp(1, 100)),
+                raw::TJFLAG_NOREALLOC as turbojpeg::libc::c_int,
+            )
+        };
+        if r != 0 || ptr != scratch.as_mut_ptr() || size as usize > cap {
+            // SAFETY: the handle is valid; the string is copied before anything else runs.
+            let msg = unsafe { std::ffi::CStr::from_ptr(raw::tjGetErrorStr2(tj.0)) }
+                .to_string_lossy()
+                .into_owned();
+            // Never reuse a handle that failed.
+            *slot = None;
+            return Err(CodecError::Encode(msg));
+        }
+        out.clear();
+        out.extend_from_slice(&scratch[..size as usize]);
+        Ok(())
+    })
+}
+
 /// A JPEG decoder that keeps its libjpeg-turbo handle and scratch buffer between frames.
 pub struct Decoder {
     tj: Option<Decompressor>,
