@@ -129,21 +129,10 @@ pub fn i420_to_rgb(
     Ok(())
 }
 
-/// Checks a planar 4:2:0 buffer against its stated size.
+/// Checks a planar 4:2:0 buffer against its stated size (even sides only).
 fn check_i420_input(yuv: &[u8], width: u32, height: u32) -> Result<(u16, u16), CodecError> {
-    let need = i420_len(width, height);
-    if yuv.len() != need || width == 0 || height == 0 || width % 2 == 1 || height % 2 == 1 {
-        return Err(CodecError::BadInput {
-            width,
-            height,
-            need,
-            got: yuv.len(),
-        });
-    }
-    match (u16::try_from(width), u16::try_from(height)) {
-        (Ok(w), Ok(h)) => Ok((w, h)),
-        _ => Err(CodecError::TooLarge { width, height }),
-    }
+    let odd = width % 2 == 1 || height % 2 == 1;
+    check_input(yuv.len(), i420_len(width, height), width, height, odd)
 }
 
 /// The name of the codec behind [`encode_rgb`] and [`Decoder`], for logs and benchmarks.
@@ -189,13 +178,30 @@ pub enum CodecError {
 
 /// Checks an RGB24 buffer against its stated size; returns the sides as JPEG allows them.
 fn check_rgb_input(rgb: &[u8], width: u32, height: u32) -> Result<(u16, u16), CodecError> {
-    let need = width as usize * height as usize * 3;
-    if rgb.len() != need || width == 0 || height == 0 {
+    check_input(
+        rgb.len(),
+        width as usize * height as usize * 3,
+        width,
+        height,
+        false,
+    )
+}
+
+/// A pixel buffer of `got` bytes where `need` are due, for a `width` x `height` picture that
+/// is also refused when `refuse` holds; returns the sides as JPEG allows them.
+fn check_input(
+    got: usize,
+    need: usize,
+    width: u32,
+    height: u32,
+    refuse: bool,
+) -> Result<(u16, u16), CodecError> {
+    if got != need || width == 0 || height == 0 || refuse {
         return Err(CodecError::BadInput {
             width,
             height,
             need,
-            got: rgb.len(),
+            got,
         });
     }
     match (u16::try_from(width), u16::try_from(height)) {

@@ -174,6 +174,18 @@ struct Rect {
     h: u32,
 }
 
+impl Rect {
+    /// The rectangle cut to a `width` x `height` frame, as `(x0, x1, y0, y1)` half-open
+    /// pixel ranges; `None` when nothing of it is inside.
+    fn clip(&self, width: u32, height: u32) -> Option<(usize, usize, usize, usize)> {
+        let x0 = self.x.min(width) as usize;
+        let x1 = self.x.saturating_add(self.w).min(width) as usize;
+        let y0 = self.y.min(height) as usize;
+        let y1 = self.y.saturating_add(self.h).min(height) as usize;
+        (x0 < x1 && y0 < y1).then_some((x0, x1, y0, y1))
+    }
+}
+
 impl fmt::Debug for Pattern {
     // Hand-written so that printing a pattern does not dump megabytes of
     // background pixels.
@@ -324,10 +336,9 @@ impl Pattern {
 
     /// Copies the background back under `r`, row by row.
     fn restore(&self, out: &mut [u8], r: Rect) {
-        let x0 = r.x.min(self.width) as usize;
-        let x1 = r.x.saturating_add(r.w).min(self.width) as usize;
-        let y0 = r.y.min(self.height) as usize;
-        let y1 = r.y.saturating_add(r.h).min(self.height) as usize;
+        let Some((x0, x1, y0, y1)) = r.clip(self.width, self.height) else {
+            return;
+        };
         let stride = self.width as usize * 3;
         for y in y0..y1 {
             let row = y * stride + x0 * 3..y * stride + x1 * 3;
@@ -447,13 +458,9 @@ fn i420_region(
     r: Rect,
     mut op: impl FnMut(&mut [u8], std::ops::Range<usize>),
 ) {
-    let x0 = r.x.min(w) as usize;
-    let x1 = r.x.saturating_add(r.w).min(w) as usize;
-    let y0 = r.y.min(h) as usize;
-    let y1 = r.y.saturating_add(r.h).min(h) as usize;
-    if x0 >= x1 || y0 >= y1 {
+    let Some((x0, x1, y0, y1)) = r.clip(w, h) else {
         return;
-    }
+    };
     let (w, h) = (w as usize, h as usize);
     for y in y0..y1 {
         let range = y * w + x0..y * w + x1;
@@ -495,13 +502,9 @@ fn bounce(n: u64, speed: u32, range: u32) -> u32 {
 }
 
 fn fill_rect(buf: &mut [u8], width: u32, height: u32, r: Rect, colour: [u8; 3]) {
-    let x0 = r.x.min(width) as usize;
-    let x1 = r.x.saturating_add(r.w).min(width) as usize;
-    let y0 = r.y.min(height) as usize;
-    let y1 = r.y.saturating_add(r.h).min(height) as usize;
-    if x0 >= x1 || y0 >= y1 {
+    let Some((x0, x1, y0, y1)) = r.clip(width, height) else {
         return;
-    }
+    };
     let stride = width as usize * 3;
     let first = y0 * stride + x0 * 3..y0 * stride + x1 * 3;
     for px in buf[first.clone()].chunks_exact_mut(3) {
