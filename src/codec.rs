@@ -33,7 +33,7 @@ pub const PREFERS_I420: bool = cfg!(feature = "turbojpeg");
 /// odd-sized source, which stays RGB.
 pub fn i420_len(width: u32, height: u32) -> usize {
     let (w, h) = (width as usize, height as usize);
-    w * h + 2 * w.div_ceil(2) * h.div_ceil(2)
+    w * h + 2 * (w / 2) * (h / 2)
 }
 
 /// Full-range BT.601 YCbCr of one RGB pixel, as JPEG defines it.
@@ -57,17 +57,16 @@ pub fn rgb_to_i420(
     height: u32,
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
-    check_rgb_input(rgb, width, height)?;
-    if width % 2 == 1 || height % 2 == 1 {
-        return Err(CodecError::BadInput {
-            width,
-            height,
-            need: rgb.len(),
-            got: rgb.len(),
-        });
-    }
+    let odd = width % 2 == 1 || height % 2 == 1;
+    check_input(
+        rgb.len(),
+        width as usize * height as usize * 3,
+        width,
+        height,
+        odd,
+    )?;
     let (w, h) = (width as usize, height as usize);
-    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let (cw, ch) = (w / 2, h / 2);
     out.clear();
     out.resize(i420_len(width, height), 0);
     let (y_plane, chroma) = out.split_at_mut(w * h);
@@ -77,17 +76,17 @@ pub fn rgb_to_i420(
     }
     for cy in 0..ch {
         for cx in 0..cw {
-            let (mut sum, mut n) = ([0u32; 3], 0u32);
-            for y in 2 * cy..(2 * cy + 2).min(h) {
-                for x in 2 * cx..(2 * cx + 2).min(w) {
+            // Sides are even, so every 2x2 block is whole.
+            let mut sum = [0u32; 3];
+            for y in 2 * cy..2 * cy + 2 {
+                for x in 2 * cx..2 * cx + 2 {
                     let p = (y * w + x) * 3;
                     for k in 0..3 {
                         sum[k] += rgb[p + k] as u32;
                     }
-                    n += 1;
                 }
             }
-            let avg = sum.map(|s| ((s + n / 2) / n) as u8);
+            let avg = sum.map(|s| ((s + 2) / 4) as u8);
             let [_, u, v] = rgb_to_ycbcr(avg);
             u_plane[cy * cw + cx] = u;
             v_plane[cy * cw + cx] = v;
@@ -106,9 +105,9 @@ pub fn i420_to_rgb(
 ) -> Result<(), CodecError> {
     check_i420_input(yuv, width, height)?;
     let (w, h) = (width as usize, height as usize);
-    let cw = w.div_ceil(2);
+    let cw = w / 2;
     let (y_plane, chroma) = yuv.split_at(w * h);
-    let (u_plane, v_plane) = chroma.split_at(cw * h.div_ceil(2));
+    let (u_plane, v_plane) = chroma.split_at(cw * (h / 2));
     out.clear();
     out.reserve(w * h * 3);
     for y in 0..h {

@@ -396,11 +396,7 @@ pub fn run_send_with(
     mut on_update: impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
     check_mtu(&cfg)?;
-    let one_shot = source.total_frames() == Some(1) && cfg.messages.is_none();
-    let total = match (cfg.frames, source.total_frames()) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+    let (total, one_shot) = frame_budget(&cfg, &*source);
     let sock = connect_sender(cfg.dest)?;
     let session = fastrand::u32(..);
 
@@ -447,6 +443,27 @@ pub fn run_send_with(
         let _ = h.join();
     }
     result
+}
+
+/// How many frames the run sends (`--frames` or the source's own count, whichever is less)
+/// and whether it is a one-shot picture (one frame, no messages).
+pub(crate) fn frame_budget(cfg: &SendConfig, source: &dyn Source) -> (Option<u64>, bool) {
+    let total = match (cfg.frames, source.total_frames()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let one_shot = source.total_frames() == Some(1) && cfg.messages.is_none();
+    (total, one_shot)
+}
+
+/// `--max-rate` megabits per second as datagrams per second, counting each datagram as
+/// `datagram` bytes; 0 (unpaced) stays 0.
+pub(crate) fn pace_rate(mbps: f64, datagram: usize) -> f64 {
+    if mbps > 0.0 {
+        mbps * 1e6 / 8.0 / datagram as f64
+    } else {
+        0.0
+    }
 }
 
 /// Where a finite stream stands: frames taken so far and whether the last one is in.
@@ -497,11 +514,7 @@ fn network_loop(
     stop: &Stop,
     on_update: &mut impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
-    let pace_per_sec = if cfg.max_rate_mbps > 0.0 {
-        cfg.max_rate_mbps * 1e6 / 8.0 / cfg.mtu as f64
-    } else {
-        0.0
-    };
+    let pace_per_sec = pace_rate(cfg.max_rate_mbps, cfg.mtu);
     let mut sender = Sender::new(
         SenderConfig {
             mtu: cfg.mtu,

@@ -12,7 +12,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use super::send::{encode, SendConfig, SendOutcome, SendUpdate};
+use super::send::{encode, frame_budget, pace_rate, SendConfig, SendOutcome, SendUpdate};
 use super::{AppError, Stop};
 use crate::message::{MessageError, MessageOutcome, MAX_MESSAGE_LEN};
 use crate::net::{connect_sender, is_transient};
@@ -77,19 +77,10 @@ pub fn run_send_tutorial(
     stop: Stop,
     mut on_update: impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
-    let one_shot = source.total_frames() == Some(1) && cfg.messages.is_none();
-    let total = match (cfg.frames, source.total_frames()) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+    let (total, one_shot) = frame_budget(&cfg, &*source);
     let pic_sock = connect_sender(cfg.dest)?;
     let json_sock = connect_sender(json_dest)?;
-    let per_sec = if cfg.max_rate_mbps > 0.0 {
-        cfg.max_rate_mbps * 1e6 / 8.0 / tutorial::CHUNK as f64
-    } else {
-        0.0
-    };
-    let mut pacer = Pacer::new(per_sec, 32);
+    let mut pacer = Pacer::new(pace_rate(cfg.max_rate_mbps, tutorial::CHUNK), 32);
     let start = Instant::now();
     let mut book = StatsBook::new(Role::Send, start);
     let mut next_report = start + Duration::from_secs(1);
