@@ -469,7 +469,8 @@ fn net_loop(
                 }
             }
             while let Some(TutorialEvent::Picture { from, jpeg }) = t.poll_event() {
-                tut_frames.push((from, tutorial_frame(&mut tut_seq, jpeg)));
+                let frame = tutorial_frame(&mut tut_seq, jpeg);
+                tut_frames.push(ReceiverEvent::Frame { from, frame });
             }
         }
         // ACK first: the sender's next frame should not wait on anything below.
@@ -484,11 +485,9 @@ fn net_loop(
             proto.recycle(b);
         }
         let mut reached_limit = false;
-        let tut_events = tut_frames
-            .into_iter()
-            .map(|(from, frame)| ReceiverEvent::Frame { from, frame });
+        // Collected first: handling an event gives buffers back to `proto`.
         let events: Vec<ReceiverEvent> = std::iter::from_fn(|| proto.poll_event())
-            .chain(tut_events)
+            .chain(tut_frames)
             .collect();
         for ev in events {
             match ev {
