@@ -5,7 +5,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use camwire::codec::{self, pure};
+use camwire::media::codec::{self, pure};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;

@@ -6,9 +6,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use camwire::reassembly::{Insert, Reassembler, ReassemblyConfig};
-use camwire::sender::{OutgoingFrame, Sender, SenderConfig};
-use camwire::wire::{self, Codec, Datagram, FrameInfo};
+use camwire::protocol::reassembly::{Insert, Reassembler, ReassemblyConfig};
+use camwire::protocol::sender::{OutgoingFrame, Sender, SenderConfig};
+use camwire::protocol::wire::{self, Codec, Datagram, FrameInfo};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 const MTU: usize = 1200;

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use camwire::app::window::{Display, DisplayFrame};
-use camwire::codec::{encode_rgb, Decoder};
-use camwire::pattern::Pattern;
+use camwire::media::codec::{encode_rgb, Decoder};
+use camwire::media::pattern::Pattern;
 
 const FRAMES: usize = 300;
 
@@ -65,7 +65,7 @@ fn main() {
     let (t50, t90) = (pct(&mut total, 0.5), pct(&mut total, 0.9));
     println!(
         "window path, 1920x1080, {} ({FRAMES} frames, one thread)",
-        camwire::codec::ACTIVE
+        camwire::media::codec::ACTIVE
     );
     println!("| stage | median ms | p90 ms |");
     println!("|---|---|---|");

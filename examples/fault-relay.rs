@@ -9,8 +9,13 @@
 use std::time::Duration;
 
 use camwire::app::Stop;
-use camwire::relay::{Faults, Relay};
+// The relay is test tooling, not part of the library: only the tests and this example see it.
+#[path = "../tests/support/relay.rs"]
+#[allow(dead_code)] // the tests use more of it than this example does
+mod relay;
+
 use clap::Parser;
+use relay::{Faults, Relay};
 
 /// Relay UDP between cam-send and cam-view, dropping, duplicating, reordering, delaying and
 /// corrupting datagrams deterministically from a seed.

@@ -41,7 +41,7 @@ categorize() {
     NF >= 5 {
         n = trim($2) + 0; comm = trim($3); dso = trim($4); sym = trim($5); total += n
         k = (sym ~ /^\[k\]/)
-        if (sym ~ /camwire::pattern/) c = "pattern render"
+        if (sym ~ /camwire::media::pattern/) c = "pattern render"
         else if (sym ~ /jpeg_encoder/) c = "JPEG encode (jpeg-encoder)"
         else if (dso ~ /turbojpeg|libjpeg/ && comm == "encode") c = "JPEG encode (libjpeg-turbo)"
         else if (dso ~ /turbojpeg|libjpeg/) c = "JPEG decode (libjpeg-turbo, incl. colour conversion)"

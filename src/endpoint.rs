@@ -43,13 +43,17 @@
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
-use crate::codec::{encode_rgb, CodecError, Decoder};
-use crate::message::{MessageError, MessageOutcome};
-use crate::net::{bind_viewer, connect_sender, is_transient, read_wait, NetError};
-use crate::receiver::{EndReason, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats};
-use crate::sender::{OutgoingFrame, PushError, Sender, SenderConfig, SenderEvent, SenderStats};
-use crate::source::now_us;
-use crate::wire::{Codec, MAX_DATAGRAM, MAX_NACK_LEN};
+use crate::media::codec::{encode_rgb, CodecError, Decoder};
+use crate::media::source::now_us;
+use crate::protocol::message::{MessageError, MessageOutcome};
+use crate::protocol::receiver::{
+    EndReason, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats,
+};
+use crate::protocol::sender::{
+    OutgoingFrame, PushError, Sender, SenderConfig, SenderEvent, SenderStats,
+};
+use crate::protocol::wire::{Codec, MAX_DATAGRAM, MAX_NACK_LEN};
+use crate::runtime::net::{bind_viewer, connect_sender, is_transient, read_wait, NetError};
 
 /// What can go wrong at an endpoint.
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +132,7 @@ impl FrameSender {
         Ok(FrameSender {
             sock,
             dest,
-            buf: vec![0; cfg.mtu.clamp(crate::wire::MIN_MTU, MAX_DATAGRAM)],
+            buf: vec![0; cfg.mtu.clamp(crate::protocol::wire::MIN_MTU, MAX_DATAGRAM)],
             rx: vec![0; MAX_DATAGRAM],
             encoded: Vec::new(),
             proto,

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use camwire::app::send::{run_send_with, SendConfig, SendNotice, SendUpdate};
 use camwire::app::view::{run_view, Notice, ViewConfig, ViewOutcome, ViewUpdate};
 use camwire::app::{AppError, Stop};
-use camwire::camera::fake::{samples, FakeCamera, RecordedBuffer};
-use camwire::camera::mjpeg;
-use camwire::camera::mode::PixelFormat;
-use camwire::codec::Decoder;
+use camwire::media::camera::fake::{samples, FakeCamera, RecordedBuffer};
+use camwire::media::camera::mjpeg;
+use camwire::media::camera::mode::PixelFormat;
+use camwire::media::codec::Decoder;
 
 const T: Duration = Duration::from_secs(60);
 

@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use camwire::relay::{Faults, Relay};
+use support::relay::{Faults, Relay};
 use support::*;
 
 const T: Duration = Duration::from_secs(90);

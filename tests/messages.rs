@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use camwire::relay::{Faults, Relay};
+use support::relay::{Faults, Relay};
 use support::*;
 
 const T: Duration = Duration::from_secs(90);

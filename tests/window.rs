@@ -12,7 +12,7 @@ mod xwd;
 
 use std::time::{Duration, Instant};
 
-use camwire::pattern::BAR_COLOURS;
+use camwire::media::pattern::BAR_COLOURS;
 use support::*;
 use xwd::Screenshot;
 
@@ -112,7 +112,7 @@ fn still_image_and_message_overlay(display: &str, failures: &mut Vec<String>) {
     let (w, h) = (640u32, 480u32);
     let rgb: Vec<u8> = (0..w * h).flat_map(|_| COLOUR).collect();
     let mut jpeg = Vec::new();
-    camwire::codec::encode_rgb(&rgb, w, h, 90, &mut jpeg).unwrap();
+    camwire::media::codec::encode_rgb(&rgb, w, h, 90, &mut jpeg).unwrap();
     let path = dir.path().join("still.jpg");
     std::fs::write(&path, &jpeg).unwrap();
 

@@ -1,6 +1,6 @@
 //! A test frame that compresses like a clean, well-lit webcam scene, shared by the benches.
 //!
-//! The built-in pattern (`camwire::pattern`) is flat colour bars and gradients, which JPEG
+//! The built-in pattern (`camwire::media::pattern`) is flat colour bars and gradients, which JPEG
 //! compresses far better than camera footage, so it would flatter every codec. This frame has
 //! gradients, shaded discs, flat boxes, a fine "fabric" texture and ±8 levels of per-pixel
 //! noise; at quality 80 and 4:2:0 it gives about 28 KB at 640x480, 75 KB at 1280x720 and

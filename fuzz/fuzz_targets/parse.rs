@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(d) = camwire::wire::parse(data) {
+    if let Ok(d) = camwire::protocol::wire::parse(data) {
         let mut out = vec![0u8; d.encoded_len()];
         let n = d.encode(&mut out).expect("a parsed datagram encodes");
         assert_eq!(&out[..n], data, "re-encoding changed the bytes");

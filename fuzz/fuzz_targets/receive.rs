@@ -3,14 +3,14 @@
 #![no_main]
 use std::time::{Duration, Instant};
 
-use camwire::receiver::{Receiver, ReceiverConfig, ReceiverEvent};
+use camwire::protocol::receiver::{Receiver, ReceiverConfig, ReceiverEvent};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut r = Receiver::new(ReceiverConfig::default());
     let mut now = Instant::now();
     let from = "127.0.0.1:9".parse().unwrap();
-    let mut buf = vec![0u8; camwire::wire::MAX_NACK_LEN];
+    let mut buf = vec![0u8; camwire::protocol::wire::MAX_NACK_LEN];
     // Each record: a length byte, a time step byte, then that many bytes of datagram.
     let mut rest = data;
     while rest.len() >= 2 {
@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 // Only valid JSON is ever delivered.
                 ReceiverEvent::Message { json, .. } => {
-                    assert!(camwire::tutorial::parse_json(&json).is_ok());
+                    assert!(camwire::compat::tutorial::parse_json(&json).is_ok());
                 }
                 _ => {}
             }

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use camwire::tutorial::{TutorialConfig, TutorialReceiver};
+use camwire::compat::tutorial::{TutorialConfig, TutorialReceiver};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         r.handle_timeout(now);
         while r.poll_transmit().is_some() {}
         while let Some(e) = r.poll_event() {
-            let camwire::tutorial::TutorialEvent::Picture { jpeg, .. } = e;
+            let camwire::compat::tutorial::TutorialEvent::Picture { jpeg, .. } = e;
             assert!(!jpeg.is_empty() && jpeg.len() <= 1 << 20);
         }
     }

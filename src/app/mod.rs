@@ -2,9 +2,10 @@
 //! protocol. `cam-send` and `cam-view` are thin command-line front ends over [`send`] and
 //! [`view`]; a Rust program can call them the same way.
 
+pub mod cli;
 pub mod messages;
 pub mod send;
-pub mod tutorial_send;
+pub mod stats;
 pub mod view;
 pub mod window;
 
@@ -69,13 +70,13 @@ impl Stop {
 pub enum AppError {
     /// Socket set-up failed.
     #[error(transparent)]
-    Net(#[from] crate::net::NetError),
+    Net(#[from] crate::runtime::net::NetError),
     /// The source failed.
     #[error(transparent)]
-    Source(#[from] crate::source::SourceError),
+    Source(#[from] crate::media::source::SourceError),
     /// A frame could not be encoded.
     #[error(transparent)]
-    Codec(#[from] crate::codec::CodecError),
+    Codec(#[from] crate::media::codec::CodecError),
     /// The window could not be opened.
     #[error("{0}")]
     Display(String),

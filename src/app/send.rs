@@ -22,17 +22,18 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, never, select, Receiver, Sender as Tx};
 
 use super::{AppError, Stop};
-use crate::camera::{CameraRequest, REOPEN_INTERVAL};
-use crate::codec::{encode_i420, encode_rgb};
-use crate::latest::newest_wins;
-use crate::message::{MessageError, MessageOutcome};
-use crate::net::{connect_sender, is_transient};
-use crate::sender::{OutgoingFrame, Sender, SenderConfig, SenderEvent};
-use crate::source::{
-    CapturedFrame, ImageSource, NoFrames, PatternSource, Pixels, Source, SourceError, Ticker,
+use crate::app::stats::{Report, Role, StatsBook};
+use crate::media::camera::{CameraRequest, REOPEN_INTERVAL};
+use crate::media::codec::{encode_i420, encode_rgb};
+use crate::media::images::ImageSource;
+use crate::media::source::{
+    CapturedFrame, NoFrames, PatternSource, Pixels, Source, SourceError, Ticker,
 };
-use crate::stats::{Report, Role, StatsBook};
-use crate::wire::{Codec, MAX_DATAGRAM};
+use crate::protocol::message::{MessageError, MessageOutcome};
+use crate::protocol::sender::{OutgoingFrame, Sender, SenderConfig, SenderEvent};
+use crate::protocol::wire::{Codec, MAX_DATAGRAM};
+use crate::runtime::latest::newest_wins;
+use crate::runtime::net::{connect_sender, is_transient};
 
 /// Where frames come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,7 +170,7 @@ pub fn open_source(spec: &SourceSpec) -> Result<Box<dyn Source>, SourceError> {
             looping,
             resize,
         } => Box::new(ImageSource::open(path, *looping, *resize)?),
-        SourceSpec::Camera(req) => crate::camera::open(req)?,
+        SourceSpec::Camera(req) => crate::media::camera::open(req)?,
         SourceSpec::Nothing => Box::new(NoFrames),
     })
 }
@@ -377,10 +378,10 @@ pub fn run_send(
 }
 
 fn check_mtu(cfg: &SendConfig) -> Result<(), AppError> {
-    if !(crate::wire::MIN_MTU..=MAX_DATAGRAM).contains(&cfg.mtu) {
+    if !(crate::protocol::wire::MIN_MTU..=MAX_DATAGRAM).contains(&cfg.mtu) {
         return Err(AppError::Config(format!(
             "--mtu must be between {} and {MAX_DATAGRAM} bytes",
-            crate::wire::MIN_MTU
+            crate::protocol::wire::MIN_MTU
         )));
     }
     Ok(())

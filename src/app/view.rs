@@ -20,15 +20,15 @@ use crossbeam_channel::{bounded, select, Receiver, SendTimeoutError, Sender as T
 use super::messages::{Carrier, MessageRecord};
 use super::window::{Display, DisplayFrame};
 use super::{AppError, Stop};
-use crate::codec::Decoder;
-use crate::latest::{newest_wins, LatestSender};
-use crate::net::{bind_viewer, is_transient, small_rcvbuf_advice};
-use crate::reassembly::{CompleteFrame, ReassemblyConfig};
-use crate::receiver::{EndReason, Receiver as Proto, ReceiverConfig, ReceiverEvent};
-use crate::source::now_us;
-use crate::stats::{Report, Role, StatsBook};
-use crate::tutorial::{self, TutorialConfig, TutorialEvent, TutorialReceiver};
-use crate::wire::{self, Codec, FrameInfo, MAX_DATAGRAM, MAX_NACK_LEN};
+use crate::app::stats::{Report, Role, StatsBook};
+use crate::compat::tutorial::{self, TutorialConfig, TutorialEvent, TutorialReceiver};
+use crate::media::codec::Decoder;
+use crate::media::source::now_us;
+use crate::protocol::reassembly::{CompleteFrame, ReassemblyConfig};
+use crate::protocol::receiver::{EndReason, Receiver as Proto, ReceiverConfig, ReceiverEvent};
+use crate::protocol::wire::{self, Codec, FrameInfo, MAX_DATAGRAM, MAX_NACK_LEN};
+use crate::runtime::latest::{newest_wins, LatestSender};
+use crate::runtime::net::{bind_viewer, is_transient, small_rcvbuf_advice};
 
 /// Everything the viewing pipeline needs to know.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ pub struct ViewConfig {
     /// Draw the latest JSON message over the picture in the window.
     pub show_messages: bool,
     /// Also accept the classic tutorial's pictures on the main port, and its JSON datagrams
-    /// on a second one (see [`crate::tutorial`]).
+    /// on a second one (see [`crate::compat::tutorial`]).
     pub tutorial: Option<TutorialMode>,
 }
 
@@ -165,7 +165,7 @@ pub fn run_view(
             let addr = SocketAddr::new(local.ip(), t.json_port);
             // The generic message would point at --listen, which is not the busy port.
             let (s, _) = bind_viewer(addr).map_err(|e| match e {
-                crate::net::NetError::InUse { .. } => AppError::Config(format!(
+                crate::runtime::net::NetError::InUse { .. } => AppError::Config(format!(
                     "cannot open the tutorial JSON port {addr}: the address is already in use \
                      (choose another with --json-port)"
                 )),

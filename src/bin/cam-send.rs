@@ -5,15 +5,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use camwire::app::cli::{parse_dest, parse_size, run_main, Compat, ReportPrinter};
 use camwire::app::send::{
     open_source, run_send_with, SendConfig, SendNotice, SendUpdate, SourceSpec,
 };
-use camwire::app::tutorial_send::run_send_tutorial;
 use camwire::app::Stop;
-use camwire::camera::mode::ModeRequest;
-use camwire::camera::{CameraRequest, CameraSelector};
-use camwire::cli::{parse_dest, parse_size, run_main, Compat, ReportPrinter};
-use camwire::message::MessageOutcome;
+use camwire::compat::tutorial_send::run_send_tutorial;
+use camwire::media::camera::mode::ModeRequest;
+use camwire::media::camera::{CameraRequest, CameraSelector};
+use camwire::protocol::message::MessageOutcome;
 use clap::Parser;
 
 /// Stream a webcam, the built-in test pattern or image files to cam-view over UDP.
@@ -273,7 +273,7 @@ fn spawn_messages(
 }
 
 fn list_cameras() -> Result<(), String> {
-    let cameras = camwire::camera::list_cameras().map_err(|e| e.to_string())?;
+    let cameras = camwire::media::camera::list_cameras().map_err(|e| e.to_string())?;
     if cameras.is_empty() {
         return Err("no cameras found".into());
     }

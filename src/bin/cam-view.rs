@@ -4,11 +4,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use camwire::app::cli::{run_main, Compat, ReportPrinter};
 use camwire::app::send::{run_send, SendConfig, SourceSpec};
 use camwire::app::view::{run_view, Notice, TutorialMode, ViewConfig, ViewUpdate};
 use camwire::app::Stop;
-use camwire::cli::{run_main, Compat, ReportPrinter};
-use camwire::receiver::EndReason;
+use camwire::protocol::receiver::EndReason;
 use clap::Parser;
 
 /// Receive frames from cam-send over UDP and show them in a window, or headless.

@@ -2,6 +2,8 @@
 //! waits, and read what they print.
 #![allow(dead_code)]
 
+pub mod relay;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -193,7 +195,7 @@ pub fn write_jpegs(dir: &Path, n: usize, w: u32, h: u32) -> Vec<Vec<u8>> {
                 })
                 .collect();
             let mut jpeg = Vec::new();
-            camwire::codec::encode_rgb(&rgb, w, h, 85, &mut jpeg).unwrap();
+            camwire::media::codec::encode_rgb(&rgb, w, h, 85, &mut jpeg).unwrap();
             std::fs::write(dir.join(format!("frame_{i:03}.jpg")), &jpeg).unwrap();
             jpeg
         })

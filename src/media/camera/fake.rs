@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::frame::{to_captured, BadFrameGuard};
 use super::mode::PixelFormat;
 use super::CameraError;
-use crate::source::{now_us, CapturedFrame, Source, SourceError};
+use crate::media::source::{now_us, CapturedFrame, Source, SourceError};
 
 /// One recorded camera buffer, exactly as a backend would hand it over (for MJPEG, possibly
 /// with stale bytes after the JPEG).
@@ -143,8 +143,8 @@ impl Source for FakeCamera {
 
 /// Camera-like buffers made from any RGB picture: the quirks of real webcams, reproduced.
 pub mod samples {
-    use crate::camera::mjpeg;
-    use crate::codec::{encode_rgb, CodecError};
+    use crate::media::camera::mjpeg;
+    use crate::media::codec::{encode_rgb, CodecError};
 
     /// A picture with gradients, flat colour and fine detail (so its JPEG has stuffed `FF 00`
     /// bytes in the scan data), varied by `seed`.
@@ -273,8 +273,8 @@ pub mod samples {
 mod tests {
     use super::samples::*;
     use super::*;
-    use crate::codec::Decoder;
-    use crate::source::Pixels;
+    use crate::media::codec::Decoder;
+    use crate::media::source::Pixels;
 
     fn mjpeg(bytes: Vec<u8>, width: u32, height: u32) -> RecordedBuffer {
         RecordedBuffer {
@@ -329,7 +329,7 @@ mod tests {
         };
         assert_eq!(
             fixed.len(),
-            bare.len() + crate::camera::mjpeg::STANDARD_DHT.len()
+            bare.len() + crate::media::camera::mjpeg::STANDARD_DHT.len()
         );
         assert_eq!(decoded(&fixed), decoded(&plain));
         let Pixels::Jpeg(fixed) = next().pixels else {

@@ -16,8 +16,8 @@ use nokhwa::{Camera, NokhwaError};
 use super::frame::{to_captured, BadFrameGuard};
 use super::mode::{closest_mode, Mode, PixelFormat};
 use super::{CameraError, CameraListing, CameraRequest, CameraSelector};
-use crate::latest::newest_wins;
-use crate::source::{now_us, CapturedFrame, Source, SourceError};
+use crate::media::source::{now_us, CapturedFrame, Source, SourceError};
+use crate::runtime::latest::newest_wins;
 
 /// Every format nokhwa reports that [`super::frame::to_captured`] handles.
 const READABLE: &[FrameFormat] = &[

@@ -302,13 +302,13 @@ impl Pattern {
     fn background_i420(&self) -> &[u8] {
         self.background_i420.get_or_init(|| {
             let mut out = Vec::new();
-            crate::codec::rgb_to_i420(&self.background, self.width, self.height, &mut out)
+            crate::media::codec::rgb_to_i420(&self.background, self.width, self.height, &mut out)
                 .expect("the background has the pattern's size, and the caller checked has_i420");
             out
         })
     }
 
-    /// [`Pattern::render_over`] as planar 4:2:0 (see [`crate::codec::i420_len`]), for encoders
+    /// [`Pattern::render_over`] as planar 4:2:0 (see [`crate::media::codec::i420_len`]), for encoders
     /// that take it without a colour conversion. Only when [`Pattern::has_i420`]. Chroma is
     /// painted per 2x2 block, so a region's colour reaches half a block past an odd edge.
     pub fn render_i420_over(&self, n: u64, out: &mut Vec<u8>, previous: Option<u64>) {
@@ -326,7 +326,7 @@ impl Pattern {
             }
         }
         self.draw(n, &mut |r, c| {
-            let [y, u, v] = crate::codec::rgb_to_ycbcr(c);
+            let [y, u, v] = crate::media::codec::rgb_to_ycbcr(c);
             i420_region(out, w, h, r, |dst, range| {
                 let plane = plane_of(range.start, w, h);
                 dst.fill([y, u, v][plane]);
@@ -688,7 +688,7 @@ mod tests {
                     );
                     prev = Some(n);
                 }
-                assert_eq!(full.len(), crate::codec::i420_len(w, h));
+                assert_eq!(full.len(), crate::media::codec::i420_len(w, h));
             }
             // A buffer of the wrong size is rendered from scratch.
             let mut odd = vec![1u8; 10];

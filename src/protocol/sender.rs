@@ -16,16 +16,16 @@
 //!   probed, one datagram every `probe_interval`, until it answers again.
 //! - Chunks leave through a token-bucket pacer, so a large frame does not arrive as one burst.
 //! - JSON messages ([`Sender::push_message`]) go beside the frames, reliably and in order,
-//!   through the same pacer and ahead of frame chunks (see [`crate::message`]).
+//!   through the same pacer and ahead of frame chunks (see [`crate::protocol::message`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use fixedbitset::FixedBitSet;
 
-use crate::message::{MessageError, MessageOutcome, Outbox};
-use crate::timing::{Pacer, RttEstimator};
-use crate::wire::{self, chunk_count, nack_missing, Codec, Datagram, FrameInfo};
+use crate::protocol::message::{MessageError, MessageOutcome, Outbox};
+use crate::protocol::timing::{Pacer, RttEstimator};
+use crate::protocol::wire::{self, chunk_count, nack_missing, Codec, Datagram, FrameInfo};
 
 /// Tunables of the sender.
 #[derive(Debug, Clone, Copy)]

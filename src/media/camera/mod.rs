@@ -2,7 +2,7 @@
 //!
 //! Everything that can be decided without a device is here and is built (and tested) without
 //! the `camera` feature: MJPEG pass-through ([`mjpeg`]), pixel conversion ([`convert`]), the
-//! choice of mode ([`mode`]), turning a camera buffer into a [`CapturedFrame`](crate::source::CapturedFrame)
+//! choice of mode ([`mode`]), turning a camera buffer into a [`CapturedFrame`](crate::media::source::CapturedFrame)
 //! ([`frame`]), and a [`fake::FakeCamera`] that replays recorded buffers through that same
 //! path. Only the thin glue to nokhwa (`device`) needs the feature and a camera.
 
@@ -17,7 +17,7 @@ pub mod mode;
 use std::fmt;
 use std::time::Duration;
 
-use crate::source::{Source, SourceError};
+use crate::media::source::{Source, SourceError};
 use mode::{Mode, ModeRequest};
 
 /// How often a camera that went away is looked for again.
@@ -183,6 +183,18 @@ impl CameraError {
     /// True when the camera may come back by itself and is worth reopening.
     pub fn is_lost(&self) -> bool {
         matches!(self, CameraError::Lost { .. })
+    }
+}
+
+impl crate::media::source::DeviceError for CameraError {
+    fn is_lost(&self) -> bool {
+        CameraError::is_lost(self)
+    }
+}
+
+impl From<CameraError> for SourceError {
+    fn from(e: CameraError) -> Self {
+        SourceError::Device(Box::new(e))
     }
 }
 

@@ -12,15 +12,15 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use super::send::{encode, frame_budget, pace_rate, SendConfig, SendOutcome, SendUpdate};
-use super::{AppError, Stop};
-use crate::message::{MessageError, MessageOutcome, MAX_MESSAGE_LEN};
-use crate::net::{connect_sender, is_transient};
-use crate::source::{Source, Ticker};
-use crate::stats::{Role, StatsBook};
-use crate::timing::Pacer;
-use crate::tutorial::{self, REPLY_JSON, REPLY_PICTURE};
-use crate::wire::MessageStatus;
+use crate::app::send::{encode, frame_budget, pace_rate, SendConfig, SendOutcome, SendUpdate};
+use crate::app::stats::{Role, StatsBook};
+use crate::app::{AppError, Stop};
+use crate::compat::tutorial::{self, REPLY_JSON, REPLY_PICTURE};
+use crate::media::source::{Source, Ticker};
+use crate::protocol::message::{MessageError, MessageOutcome, MAX_MESSAGE_LEN};
+use crate::protocol::timing::Pacer;
+use crate::protocol::wire::MessageStatus;
+use crate::runtime::net::{connect_sender, is_transient};
 
 /// How long to wait for the server's answer to a picture or a message.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -109,11 +109,11 @@ pub fn run_send_tutorial(
                 Ok(m) => {
                     let seq = msg_seq;
                     msg_seq = msg_seq.wrapping_add(1);
-                    if m.len() > MAX_MESSAGE_LEN.min(crate::wire::MAX_DATAGRAM) {
+                    if m.len() > MAX_MESSAGE_LEN.min(crate::protocol::wire::MAX_DATAGRAM) {
                         failed += 1;
                         on_update(SendUpdate::MessageNotSent(MessageError::TooLarge {
                             len: m.len(),
-                            max: MAX_MESSAGE_LEN.min(crate::wire::MAX_DATAGRAM),
+                            max: MAX_MESSAGE_LEN.min(crate::protocol::wire::MAX_DATAGRAM),
                         }));
                         continue;
                     }

@@ -290,14 +290,14 @@ fn with_dht_at(jpeg: &[u8], at: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::fake::samples;
+    use crate::media::camera::fake::samples;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
     /// Always the pure Rust decoder: it is the one that needs the inserted tables
     /// (libjpeg-turbo falls back to the standard ones by itself).
-    fn decode(jpeg: &[u8]) -> Result<(u32, u32, Vec<u8>), crate::codec::CodecError> {
-        let mut d = crate::codec::pure::Decoder::new();
+    fn decode(jpeg: &[u8]) -> Result<(u32, u32, Vec<u8>), crate::media::codec::CodecError> {
+        let mut d = crate::media::codec::pure::Decoder::new();
         let (w, h) = d.decode_rgb(jpeg)?;
         Ok((w, h, d.rgb().to_vec()))
     }

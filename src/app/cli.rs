@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use crate::stats::Report;
+use crate::app::stats::Report;
 
 /// The port both programs use when none is given.
 pub const DEFAULT_PORT: u16 = 9999;

@@ -11,18 +11,18 @@
 //! older session that is still sending is *ignored* (its datagrams are counted, never
 //! acknowledged) until the active one ends, with a BYE or `session_timeout` of silence.
 //!
-//! Messages (JSON, see [`crate::message`]) are taken from every session that has not said
+//! Messages (JSON, see [`crate::protocol::message`]) are taken from every session that has not said
 //! BYE, shown or not: they are not pictures, so two senders cannot fight over them.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::message::{Inbox, InboxOutcome, MAX_MESSAGE_LEN};
-use crate::reassembly::{
+use crate::protocol::message::{Inbox, InboxOutcome, MAX_MESSAGE_LEN};
+use crate::protocol::reassembly::{
     CompleteFrame, Insert, NackRequest, Reassembler, ReassemblyConfig, ReassemblyStats,
 };
-use crate::wire::{self, Datagram, MessageStatus};
+use crate::protocol::wire::{self, Datagram, MessageStatus};
 
 /// Tunables of the receiver.
 #[derive(Debug, Clone, Copy)]
@@ -585,8 +585,8 @@ impl Receiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sender::{OutgoingFrame, Sender, SenderConfig, SenderEvent};
-    use crate::wire::Codec;
+    use crate::protocol::sender::{OutgoingFrame, Sender, SenderConfig, SenderEvent};
+    use crate::protocol::wire::Codec;
 
     const MS: Duration = Duration::from_millis(1);
 

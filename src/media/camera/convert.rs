@@ -172,7 +172,7 @@ pub fn rgb24_to_rgb(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::fake::samples;
+    use crate::media::camera::fake::samples;
 
     fn close(got: &[u8], want: [u8; 3], tol: i32) {
         for k in 0..3 {

@@ -1,20 +1,19 @@
-//! Where frames come from: the built-in test pattern, image files, or a webcam (see
-//! [`crate::camera`]). Every source is behind the same [`Source`] trait, so the pipeline, and its tests,
-//! do not care which one runs.
+//! Where frames come from: the built-in test pattern, image files ([`crate::media::images`]),
+//! or a webcam ([`crate::media::camera`]). Every source is behind the same [`Source`] trait,
+//! so the pipeline, and its tests, do not care which one runs.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::codec::Decoder;
-use crate::pattern::Pattern;
+use crate::media::pattern::Pattern;
 
 /// A frame's pixels as a source delivers them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pixels {
     /// Packed RGB24, to be encoded.
     Rgb(Vec<u8>),
-    /// Planar 4:2:0 with even sides (see [`crate::codec::i420_len`]), to be encoded.
+    /// Planar 4:2:0 with even sides (see [`crate::media::codec::i420_len`]), to be encoded.
     I420(Vec<u8>),
     /// A complete JPEG file, sent byte for byte without re-encoding.
     Jpeg(Vec<u8>),
@@ -55,16 +54,27 @@ pub enum SourceError {
         /// Why.
         reason: String,
     },
-    /// The camera could not be used.
-    #[error(transparent)]
-    Camera(#[from] crate::camera::CameraError),
+    /// The device behind a source (a camera) failed; see [`DeviceError`].
+    #[error("{0}")]
+    Device(Box<dyn DeviceError>),
+    /// [`Source::reopen`] on a source that cannot be lost.
+    #[error("{0} cannot be reopened")]
+    NotReopenable(String),
+}
+
+/// The error of a device that a source reads from, such as a camera
+/// ([`crate::media::camera::CameraError`]). Sources depend on this trait, not on the devices,
+/// so that a device module can be added or left out without touching the pipeline.
+pub trait DeviceError: std::error::Error + Send + Sync + 'static {
+    /// True when the device went away but may come back (an unplugged camera).
+    fn is_lost(&self) -> bool;
 }
 
 impl SourceError {
     /// True when the source went away but may come back (an unplugged camera): the pipeline
     /// then keeps its session and calls [`Source::reopen`] periodically instead of ending.
     pub fn is_lost(&self) -> bool {
-        matches!(self, SourceError::Camera(e) if e.is_lost())
+        matches!(self, SourceError::Device(e) if e.is_lost())
     }
 }
 
@@ -95,10 +105,7 @@ pub trait Source: Send {
     /// caller checks its stop signal between attempts. Sources that cannot be lost keep the
     /// default, which refuses.
     fn reopen(&mut self) -> Result<(), SourceError> {
-        Err(SourceError::Camera(crate::camera::CameraError::Backend {
-            camera: self.describe(),
-            reason: "this source cannot be reopened".into(),
-        }))
+        Err(SourceError::NotReopenable(self.describe()))
     }
 }
 
@@ -154,7 +161,7 @@ impl Source for PatternSource {
             None => (Vec::new(), None),
         };
         // Planar 4:2:0 where the encoder takes it without converting (libjpeg-turbo).
-        let pixels = if crate::codec::PREFERS_I420 && self.pattern.has_i420() {
+        let pixels = if crate::media::codec::PREFERS_I420 && self.pattern.has_i420() {
             self.pattern.render_i420_over(self.n, &mut buf, previous);
             Pixels::I420(buf)
         } else {
@@ -183,140 +190,6 @@ impl Source for PatternSource {
             self.pattern.width(),
             self.pattern.height()
         )
-    }
-}
-
-/// Still images: one file, or every .jpg/.jpeg/.png in a folder in name order.
-pub struct ImageSource {
-    files: Vec<PathBuf>,
-    next: usize,
-    looping: bool,
-    resize: Option<(u32, u32)>,
-    decoder: Decoder,
-    described: String,
-}
-
-fn is_image(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .map(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
-        .unwrap_or(false)
-}
-
-impl ImageSource {
-    /// Opens a file or a folder. With `looping`, a folder (or file) repeats for ever.
-    /// With `resize`, every image is scaled to that size (and JPEGs are then re-encoded).
-    pub fn open(
-        path: &Path,
-        looping: bool,
-        resize: Option<(u32, u32)>,
-    ) -> Result<Self, SourceError> {
-        let meta = std::fs::metadata(path).map_err(|source| SourceError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let files = if meta.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|source| SourceError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && is_image(p))
-                .collect();
-            files.sort();
-            if files.is_empty() {
-                return Err(SourceError::NoImages(path.to_owned()));
-            }
-            files
-        } else {
-            vec![path.to_owned()]
-        };
-        let described = if meta.is_dir() {
-            format!("{} images from {}", files.len(), path.display())
-        } else {
-            format!("image {}", path.display())
-        };
-        Ok(ImageSource {
-            files,
-            next: 0,
-            looping,
-            resize,
-            decoder: Decoder::new(),
-            described,
-        })
-    }
-
-    fn load(&mut self, path: &Path) -> Result<CapturedFrame, SourceError> {
-        let bytes = std::fs::read(path).map_err(|source| SourceError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let bad = |reason: String| SourceError::BadImage {
-            path: path.to_owned(),
-            reason,
-        };
-        let timestamp_us = now_us();
-        let is_jpeg = bytes.starts_with(&[0xFF, 0xD8]);
-        if is_jpeg && self.resize.is_none() {
-            // Sent as it is; reading the header checks that it really is a JPEG.
-            let (width, height) = Decoder::dimensions(&bytes).map_err(|e| bad(e.to_string()))?;
-            return Ok(CapturedFrame {
-                width,
-                height,
-                pixels: Pixels::Jpeg(bytes),
-                timestamp_us,
-            });
-        }
-        let (w, h, rgb) = if is_jpeg {
-            let (w, h) = self
-                .decoder
-                .decode_rgb(&bytes)
-                .map_err(|e| bad(e.to_string()))?;
-            (w, h, self.decoder.rgb().to_vec())
-        } else {
-            let img = image::load_from_memory(&bytes).map_err(|e| bad(e.to_string()))?;
-            let rgb = img.to_rgb8();
-            (rgb.width(), rgb.height(), rgb.into_raw())
-        };
-        let (width, height, rgb) = match self.resize {
-            Some((rw, rh)) if (rw, rh) != (w, h) => {
-                let img = image::RgbImage::from_raw(w, h, rgb)
-                    .ok_or_else(|| bad("inconsistent pixel buffer".into()))?;
-                let scaled =
-                    image::imageops::resize(&img, rw, rh, image::imageops::FilterType::Triangle);
-                (rw, rh, scaled.into_raw())
-            }
-            _ => (w, h, rgb),
-        };
-        Ok(CapturedFrame {
-            width,
-            height,
-            pixels: Pixels::Rgb(rgb),
-            timestamp_us,
-        })
-    }
-}
-
-impl Source for ImageSource {
-    fn next_frame(&mut self) -> Result<Option<CapturedFrame>, SourceError> {
-        if self.next >= self.files.len() {
-            if !self.looping {
-                return Ok(None);
-            }
-            self.next = 0;
-        }
-        let path = self.files[self.next].clone();
-        self.next += 1;
-        self.load(&path).map(Some)
-    }
-
-    fn describe(&self) -> String {
-        self.described.clone()
-    }
-
-    fn total_frames(&self) -> Option<u64> {
-        (!self.looping).then_some(self.files.len() as u64)
     }
 }
 
@@ -383,41 +256,6 @@ mod tests {
         let b = s.next_frame().unwrap().unwrap();
         assert_eq!((a.width, a.height), (64, 48));
         assert_ne!(a.pixels, b.pixels, "the pattern moves");
-    }
-
-    #[test]
-    fn folder_in_name_order_and_jpeg_bytes_untouched() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut jpeg = Vec::new();
-        crate::codec::encode_rgb(&vec![100; 16 * 8 * 3], 16, 8, 80, &mut jpeg).unwrap();
-        std::fs::write(dir.path().join("b.jpg"), &jpeg).unwrap();
-        image::RgbImage::from_pixel(4, 2, image::Rgb([1, 2, 3]))
-            .save(dir.path().join("a.png"))
-            .unwrap();
-        std::fs::write(dir.path().join("notes.txt"), b"not an image").unwrap();
-        let mut s = ImageSource::open(dir.path(), false, None).unwrap();
-        assert_eq!(s.total_frames(), Some(2));
-        let a = s.next_frame().unwrap().unwrap();
-        assert_eq!((a.width, a.height), (4, 2));
-        assert_eq!(a.pixels, Pixels::Rgb([1, 2, 3].repeat(8)));
-        let b = s.next_frame().unwrap().unwrap();
-        assert_eq!(b.pixels, Pixels::Jpeg(jpeg));
-        assert!(s.next_frame().unwrap().is_none());
-    }
-
-    #[test]
-    fn helpful_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        let e = ImageSource::open(dir.path(), false, None).err().unwrap();
-        assert!(e.to_string().contains("no .jpg"), "{e}");
-        let e = ImageSource::open(&dir.path().join("missing.jpg"), false, None)
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("cannot read"), "{e}");
-        std::fs::write(dir.path().join("x.jpg"), b"\xFF\xD8 junk").unwrap();
-        let mut s = ImageSource::open(&dir.path().join("x.jpg"), false, None).unwrap();
-        let e = s.next_frame().err().unwrap();
-        assert!(e.to_string().contains("not a readable JPEG"), "{e}");
     }
 
     #[test]

@@ -315,7 +315,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::pure;
+    use crate::media::codec::pure;
 
     fn noisy(w: u32, h: u32) -> Vec<u8> {
         let mut rng = fastrand::Rng::with_seed(7);

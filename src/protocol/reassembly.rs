@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use fixedbitset::FixedBitSet;
 
-use crate::wire::{FrameInfo, MAX_NACK_BITS};
+use crate::protocol::wire::{FrameInfo, MAX_NACK_BITS};
 
 /// Limits that bound the reassembler's memory.
 #[derive(Debug, Clone, Copy)]
@@ -465,7 +465,7 @@ impl Reassembler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{chunk_count, Codec};
+    use crate::protocol::wire::{chunk_count, Codec};
     use proptest::prelude::*;
 
     fn frame_info(seq: u32, data: &[u8], mtu: usize) -> FrameInfo {
@@ -650,7 +650,8 @@ mod tests {
         r.handle_timeout(t0 + Duration::from_millis(2));
         let n = r.poll_nack().expect("a NACK");
         assert_eq!((n.session, n.seq, n.base, n.nbits), (1, 3, 2, 9));
-        let missing: Vec<u16> = crate::wire::nack_missing(n.base, n.nbits, &n.bitmap).collect();
+        let missing: Vec<u16> =
+            crate::protocol::wire::nack_missing(n.base, n.nbits, &n.bitmap).collect();
         assert_eq!(missing, vec![2, 9, 10]);
         // Nothing arrives: the NACK is repeated after the retry interval.
         r.handle_timeout(t0 + Duration::from_millis(11));

@@ -9,7 +9,7 @@ use super::convert::{gray_to_rgb, nv12_to_rgb, rgb24_to_rgb, yuyv_to_rgb, Conver
 use super::mjpeg;
 use super::mode::PixelFormat;
 use super::CameraError;
-use crate::source::{CapturedFrame, Pixels};
+use crate::media::source::{CapturedFrame, Pixels};
 
 /// Unreadable frames in a row before the camera counts as broken: a camera may send a bad
 /// frame now and then (USB hiccups), which is skipped, but one that sends nothing else would

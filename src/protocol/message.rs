@@ -1,12 +1,12 @@
 //! Reliable JSON messages beside the video, as two sans-IO halves.
 //!
-//! [`Outbox`] (inside [`crate::sender::Sender`]) sends one message at a time: all its chunks,
+//! [`Outbox`] (inside [`crate::protocol::sender::Sender`]) sends one message at a time: all its chunks,
 //! then waits for the viewer's MESSAGE_ACK; with no answer within the retransmission timeout
 //! it sends the whole message again (the viewer keeps the chunks it already has, so every
 //! round fills more of the gaps), until `message_timeout` gives up. One message in flight per
 //! session is what makes delivery *in order*; sequence numbers make it *exactly once*.
 //!
-//! [`Inbox`] (one per session inside [`crate::receiver::Receiver`]) reassembles a message,
+//! [`Inbox`] (one per session inside [`crate::protocol::receiver::Receiver`]) reassembles a message,
 //! checks its CRC, validates the JSON and answers with a verdict: delivered, invalid JSON (with
 //! the parser's reason) or too large. A repeat of the last message (its ACK was lost) gets the
 //! same verdict again and is not delivered twice.
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use fixedbitset::FixedBitSet;
 
-use crate::wire::{self, Content, Datagram, MessageInfo, MessageStatus};
+use crate::protocol::wire::{self, Content, Datagram, MessageInfo, MessageStatus};
 
 /// The largest message, in bytes of JSON text. Chosen so a message is at most 56 datagrams at
 /// the default MTU: big enough for telemetry, annotations and small documents, small enough

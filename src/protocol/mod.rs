@@ -1,0 +1,16 @@
+//! The protocol core: sans-IO state machines that take bytes and instants and return bytes
+//! and events. Nothing here touches a socket, a thread or the clock, so every rule is tested
+//! on a virtual clock (the model is quinn-proto).
+//!
+//! - [`wire`]: every datagram, parsed and built byte by byte (`docs/PROTOCOL.md`).
+//! - [`reassembly`]: chunks in any order become whole, CRC-checked frames, in bounded memory.
+//! - [`sender`] / [`receiver`]: the two endpoints: per-frame ACKs, selective repair by NACK,
+//!   adaptive timeouts ([`timing`]), sessions and keepalives.
+//! - [`message`]: reliable JSON messages beside the frames, exactly once and in order.
+
+pub mod message;
+pub mod reassembly;
+pub mod receiver;
+pub mod sender;
+pub mod timing;
+pub mod wire;
