@@ -1,8 +1,9 @@
 //! The two classes to embed: [`FrameSender`] and [`FrameReceiver`], blocking and
 //! single-threaded, in the spirit of ImageZMQ's `ImageSender` and `ImageHub`.
 //!
-//! Each wraps one UDP socket around the sans-IO [`Sender`] or [`Receiver`]: the calling
-//! thread drives the protocol while it waits, so there is no background thread to manage.
+//! Each runs the sans-IO [`Sender`] or [`Receiver`] in the same [`Driver`] as `cam-send` and
+//! `cam-view`: the calling thread drives the protocol while it waits (a small thread of the
+//! driver's own only reads the socket), so the library is exactly as fast as the programs.
 //! `FrameSender::send_jpeg` returns once the viewer has the frame (stop-and-wait, like
 //! ImageZMQ's REQ/REP), `send_json` once the viewer has accepted the message; a
 //! `FrameReceiver` yields [`Event`]s and acknowledges as it goes.
@@ -40,7 +41,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use crate::media::codec::{encode_rgb, CodecError, Decoder};
@@ -52,8 +53,9 @@ use crate::protocol::receiver::{
 use crate::protocol::sender::{
     OutgoingFrame, PushError, Sender, SenderConfig, SenderEvent, SenderStats,
 };
-use crate::protocol::wire::{Codec, MAX_DATAGRAM, MAX_NACK_LEN};
-use crate::runtime::net::{bind_viewer, connect_sender, is_transient, read_wait, NetError};
+use crate::protocol::wire::{Codec, MAX_DATAGRAM, MAX_NACK_LEN, MIN_MTU};
+use crate::runtime::driver::{Driver, DriverError};
+use crate::runtime::net::{bind_viewer, connect_sender, NetError};
 
 /// What can go wrong at an endpoint.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,9 @@ pub enum EndpointError {
     /// The socket failed.
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
+    /// The socket failed while the protocol ran.
+    #[error(transparent)]
+    Driver(#[from] DriverError),
     /// Encoding or decoding a picture failed.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -102,11 +107,8 @@ fn resolve(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<SocketAddr, End
 
 /// Sends frames and JSON messages to one viewer, waiting for each to be acknowledged.
 pub struct FrameSender {
-    sock: UdpSocket,
+    driver: Driver<Sender>,
     dest: SocketAddr,
-    proto: Sender,
-    buf: Vec<u8>,
-    rx: Vec<u8>,
     encoded: Vec<u8>,
     timeout: Duration,
 }
@@ -128,14 +130,12 @@ impl FrameSender {
         let dest = resolve(addr)?;
         let sock = connect_sender(dest)?;
         cfg.max_attempts = None;
+        cfg.mtu = cfg.mtu.clamp(MIN_MTU, MAX_DATAGRAM);
         let proto = Sender::new(cfg, fastrand::u32(..));
         Ok(FrameSender {
-            sock,
+            driver: Driver::new(proto, sock, cfg.mtu)?,
             dest,
-            buf: vec![0; cfg.mtu.clamp(crate::protocol::wire::MIN_MTU, MAX_DATAGRAM)],
-            rx: vec![0; MAX_DATAGRAM],
             encoded: Vec::new(),
-            proto,
             timeout: Duration::from_secs(2),
         })
     }
@@ -147,18 +147,22 @@ impl FrameSender {
 
     /// This sender's session id (the viewer reports it with every frame and message).
     pub fn session(&self) -> u32 {
-        self.proto.session()
+        self.driver.machine().session()
     }
 
     /// Counters so far.
     pub fn stats(&self) -> &SenderStats {
-        self.proto.stats()
+        self.driver.machine().stats()
     }
 
     /// Sends one JPEG and waits until the viewer has it, whole and CRC-checked. `width` and
     /// `height` are only reported to the viewer (0 when unknown).
     pub fn send_jpeg(&mut self, jpeg: &[u8], width: u16, height: u16) -> Result<(), EndpointError> {
-        let mut data = self.proto.take_spare_buffer().unwrap_or_default();
+        let mut data = self
+            .driver
+            .machine_mut()
+            .take_spare_buffer()
+            .unwrap_or_default();
         data.clear();
         data.extend_from_slice(jpeg);
         self.send_frame(data, width, height)
@@ -177,14 +181,14 @@ impl FrameSender {
         encode_rgb(rgb, width, height, quality, &mut out)?;
         let side = |v: u32| u16::try_from(v).unwrap_or(0);
         let r = self.send_frame(out, side(width), side(height));
-        if let Some(spare) = self.proto.take_spare_buffer() {
+        if let Some(spare) = self.driver.machine_mut().take_spare_buffer() {
             self.encoded = spare;
         }
         r
     }
 
     fn send_frame(&mut self, data: Vec<u8>, width: u16, height: u16) -> Result<(), EndpointError> {
-        let seq = self.proto.push_frame(
+        let seq = self.driver.machine_mut().push_frame(
             Instant::now(),
             OutgoingFrame {
                 data,
@@ -212,7 +216,7 @@ impl FrameSender {
 
     /// Sends JSON text as it is (the viewer validates it); see [`FrameSender::send_json`].
     pub fn send_json_text(&mut self, json: impl Into<Vec<u8>>) -> Result<(), EndpointError> {
-        let seq = self.proto.push_message(json.into())?;
+        let seq = self.driver.machine_mut().push_message(json.into())?;
         let (dest, timeout) = (self.dest, self.timeout);
         self.drive(|ev| match ev {
             SenderEvent::Message {
@@ -238,33 +242,19 @@ impl FrameSender {
     ) -> Result<(), EndpointError> {
         let deadline = Instant::now() + self.timeout;
         loop {
-            let now = Instant::now();
-            while let Some(n) = self.proto.poll_transmit(now, &mut self.buf) {
-                if let Err(e) = self.sock.send(&self.buf[..n]) {
-                    if !is_transient(&e) {
-                        return Err(e.into());
-                    }
-                }
-            }
-            while let Some(ev) = self.proto.poll_event() {
+            self.driver.flush()?;
+            while let Some(ev) = self.driver.machine_mut().poll_event() {
                 if let Some(r) = done(&ev) {
                     return r;
                 }
             }
-            if now >= deadline {
+            if Instant::now() >= deadline {
                 return Err(EndpointError::NoAnswer {
                     addr: self.dest,
                     timeout: self.timeout,
                 });
             }
-            let wait = read_wait(self.proto.poll_timeout(), deadline, now);
-            self.sock.set_read_timeout(Some(wait))?;
-            match self.sock.recv(&mut self.rx) {
-                Ok(n) => self.proto.handle_datagram(Instant::now(), &self.rx[..n]),
-                Err(e) if is_transient(&e) => {}
-                Err(e) => return Err(e.into()),
-            }
-            self.proto.handle_timeout(Instant::now());
+            self.driver.turn(deadline)?;
         }
     }
 }
@@ -272,10 +262,8 @@ impl FrameSender {
 impl Drop for FrameSender {
     /// Says BYE, so the viewer knows at once that this sender is done.
     fn drop(&mut self) {
-        self.proto.close();
-        while let Some(n) = self.proto.poll_transmit(Instant::now(), &mut self.buf) {
-            let _ = self.sock.send(&self.buf[..n]);
-        }
+        self.driver.machine_mut().close();
+        let _ = self.driver.flush();
     }
 }
 
@@ -347,10 +335,7 @@ pub enum Event {
 
 /// Receives frames and messages on one UDP socket, acknowledging each.
 pub struct FrameReceiver {
-    sock: UdpSocket,
-    proto: Receiver,
-    buf: Vec<u8>,
-    out: Vec<u8>,
+    driver: Driver<Receiver>,
 }
 
 impl FrameReceiver {
@@ -366,21 +351,18 @@ impl FrameReceiver {
     ) -> Result<Self, EndpointError> {
         let (sock, _) = bind_viewer(resolve(addr)?)?;
         Ok(FrameReceiver {
-            sock,
-            proto: Receiver::new(cfg),
-            buf: vec![0; MAX_DATAGRAM],
-            out: vec![0; MAX_NACK_LEN],
+            driver: Driver::new(Receiver::new(cfg), sock, MAX_NACK_LEN)?,
         })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> Result<SocketAddr, EndpointError> {
-        Ok(self.sock.local_addr()?)
+        Ok(self.driver.socket().local_addr()?)
     }
 
     /// Counters so far.
     pub fn stats(&mut self) -> &ReceiverStats {
-        self.proto.stats()
+        self.driver.machine_mut().stats()
     }
 
     /// Waits for the next event, however long it takes.
@@ -403,29 +385,13 @@ impl FrameReceiver {
             if now >= deadline {
                 return Ok(None);
             }
-            let wait = read_wait(self.proto.poll_timeout(), deadline, now);
-            self.sock.set_read_timeout(Some(wait))?;
-            match self.sock.recv_from(&mut self.buf) {
-                Ok((n, from)) => self
-                    .proto
-                    .handle_datagram(Instant::now(), from, &self.buf[..n]),
-                Err(e) if is_transient(&e) => {}
-                Err(e) => return Err(e.into()),
-            }
-            self.proto.handle_timeout(Instant::now());
-            while let Some((to, n)) = self.proto.poll_transmit(&mut self.out) {
-                if let Err(e) = self.sock.send_to(&self.out[..n], to) {
-                    if !is_transient(&e) {
-                        return Err(e.into());
-                    }
-                }
-            }
+            self.driver.turn(deadline)?;
         }
     }
 
     fn next_event(&mut self) -> Option<Event> {
         loop {
-            let ev = self.proto.poll_event()?;
+            let ev = self.driver.machine_mut().poll_event()?;
             return Some(match ev {
                 ReceiverEvent::Frame { from, frame } => Event::Frame(Frame {
                     from,
@@ -472,6 +438,7 @@ impl FrameReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::UdpSocket;
 
     #[test]
     fn jpeg_bytes_and_messages_round_trip_and_refusals_come_back() {

@@ -40,6 +40,12 @@ pub struct Counters {
     pub messages: u64,
     /// JSON messages refused (invalid, too large) or, at the sender, never answered.
     pub messages_refused: u64,
+    /// Datagrams left unprocessed while the viewer was behind (viewer): message chunks held
+    /// back while the reader of messages was slow (their sender repeats them), and datagrams
+    /// dropped while the network thread was a whole queue behind.
+    pub deferred_datagrams: u64,
+    /// Frames `--save` did not write because the disk was behind or failed (viewer).
+    pub unsaved_frames: u64,
 }
 
 impl Counters {
@@ -59,6 +65,8 @@ impl Counters {
             ignored_datagrams: self.ignored_datagrams - o.ignored_datagrams,
             messages: self.messages - o.messages,
             messages_refused: self.messages_refused - o.messages_refused,
+            deferred_datagrams: self.deferred_datagrams - o.deferred_datagrams,
+            unsaved_frames: self.unsaved_frames - o.unsaved_frames,
         }
     }
 }
@@ -297,6 +305,8 @@ impl Report {
             (c.rejected_datagrams, "rejected"),
             (c.messages, "messages"),
             (c.messages_refused, "messages refused"),
+            (c.deferred_datagrams, "deferred"),
+            (c.unsaved_frames, "unsaved"),
         ] {
             if n > 0 {
                 s.push_str(&format!("  {n} {what}"));

@@ -14,6 +14,7 @@ use camwire::compat::tutorial_send::run_send_tutorial;
 use camwire::media::camera::mode::ModeRequest;
 use camwire::media::camera::{CameraRequest, CameraSelector};
 use camwire::protocol::message::MessageOutcome;
+use camwire::protocol::sender::SenderConfig;
 use clap::Parser;
 
 /// Stream a webcam, the built-in test pattern or image files to cam-view over UDP.
@@ -166,10 +167,13 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         fps,
         quality: args.quality,
         frames: args.frames,
-        mtu: args.mtu as usize,
-        ack_timeout: Duration::from_millis(args.ack_timeout),
-        max_latency: Duration::from_millis(args.max_latency),
-        max_rate_mbps: args.max_rate,
+        protocol: SenderConfig {
+            mtu: args.mtu as usize,
+            ack_timeout: Duration::from_millis(args.ack_timeout),
+            max_latency: Duration::from_millis(args.max_latency),
+            ..SenderConfig::default()
+        }
+        .with_max_rate_mbps(args.max_rate),
         ..SendConfig::default()
     };
     let dest = cfg.dest;

@@ -12,13 +12,13 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use crate::app::send::{encode, frame_budget, pace_rate, SendConfig, SendOutcome, SendUpdate};
+use crate::app::send::{encode, frame_budget, SendConfig, SendOutcome, SendUpdate};
 use crate::app::stats::{Role, StatsBook};
 use crate::app::{AppError, Stop};
 use crate::compat::tutorial::{self, REPLY_JSON, REPLY_PICTURE};
 use crate::media::source::{Source, Ticker};
 use crate::protocol::message::{MessageError, MessageOutcome, MAX_MESSAGE_LEN};
-use crate::protocol::timing::Pacer;
+use crate::protocol::timing::{datagrams_per_sec, Pacer};
 use crate::protocol::wire::MessageStatus;
 use crate::runtime::net::{connect_sender, is_transient};
 
@@ -80,7 +80,10 @@ pub fn run_send_tutorial(
     let (total, one_shot) = frame_budget(&cfg, &*source);
     let pic_sock = connect_sender(cfg.dest)?;
     let json_sock = connect_sender(json_dest)?;
-    let mut pacer = Pacer::new(pace_rate(cfg.max_rate_mbps, tutorial::CHUNK), 32);
+    let mut pacer = Pacer::new(
+        datagrams_per_sec(cfg.protocol.max_rate_mbps(), tutorial::CHUNK),
+        32,
+    );
     let start = Instant::now();
     let mut book = StatsBook::new(Role::Send, start);
     let mut next_report = start + Duration::from_secs(1);

@@ -14,8 +14,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use fixedbitset::FixedBitSet;
-
+use crate::protocol::chunks::{ChunkBuffer, Put};
+use crate::protocol::serial;
 use crate::protocol::wire::{self, Content, Datagram, MessageInfo, MessageStatus};
 
 /// The largest message, in bytes of JSON text. Chosen so a message is at most 56 datagrams at
@@ -243,9 +243,7 @@ impl Outbox {
 
 struct Partial {
     info: MessageInfo,
-    data: Vec<u8>,
-    have: FixedBitSet,
-    missing: usize,
+    chunks: ChunkBuffer,
 }
 
 /// What the inbox made of one message chunk.
@@ -297,7 +295,7 @@ impl Inbox {
         }
         // Before the next expected: a delayed copy of something long answered.
         if let Some(n) = self.next {
-            if (msg.seq.wrapping_sub(n) as i32) < 0 {
+            if serial::before(msg.seq, n) {
                 return InboxOutcome::Nothing;
             }
         }
@@ -318,33 +316,30 @@ impl Inbox {
             _ => {
                 self.partial = Some(Partial {
                     info: *msg,
-                    data: vec![0; msg.len as usize],
-                    have: FixedBitSet::with_capacity(msg.count as usize),
-                    missing: msg.count as usize,
+                    chunks: ChunkBuffer::new(Vec::new(), msg.len as usize, msg.count as usize),
                 })
             }
         }
         let p = self.partial.as_mut().expect("set above");
-        if p.have.contains(index as usize) {
-            return InboxOutcome::Nothing;
-        }
-        p.have.insert(index as usize);
-        p.missing -= 1;
-        p.data[msg.chunk_range(index)].copy_from_slice(payload);
-        if p.missing > 0 {
-            return InboxOutcome::Nothing;
+        match p
+            .chunks
+            .put(index as usize, msg.chunk_range(index), payload)
+        {
+            Put::Duplicate | Put::Stored => return InboxOutcome::Nothing,
+            Put::Complete => {}
         }
         let p = self.partial.take().expect("set above");
-        if crc32fast::hash(&p.data) != p.info.crc32 {
+        let data = p.chunks.into_data();
+        if crc32fast::hash(&data) != p.info.crc32 {
             return InboxOutcome::CrcMismatch;
         }
-        match serde_json::from_slice::<serde::de::IgnoredAny>(&p.data) {
+        match serde_json::from_slice::<serde::de::IgnoredAny>(&data) {
             Ok(_) => self.conclude(
                 msg.seq,
                 attempt,
                 MessageStatus::Delivered,
                 String::new(),
-                Some(p.data),
+                Some(data),
             ),
             Err(e) => {
                 let mut reason = format!("invalid JSON: {e}");

@@ -3,14 +3,18 @@
 //! on a virtual clock (the model is quinn-proto).
 //!
 //! - [`wire`]: every datagram, parsed and built byte by byte (`docs/PROTOCOL.md`).
+//! - [`chunks`]: the bytes of one frame or message while its chunks arrive (shared).
 //! - [`reassembly`]: chunks in any order become whole, CRC-checked frames, in bounded memory.
 //! - [`sender`] / [`receiver`]: the two endpoints: per-frame ACKs, selective repair by NACK,
 //!   adaptive timeouts ([`timing`]), sessions and keepalives.
+//! - [`serial`]: the one wrapping comparison of sequence numbers.
 //! - [`message`]: reliable JSON messages beside the frames, exactly once and in order.
 
+pub mod chunks;
 pub mod message;
 pub mod reassembly;
 pub mod receiver;
 pub mod sender;
+pub mod serial;
 pub mod timing;
 pub mod wire;

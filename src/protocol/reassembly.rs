@@ -9,8 +9,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use fixedbitset::FixedBitSet;
-
+use crate::protocol::chunks::{ChunkBuffer, Put};
+use crate::protocol::serial;
 use crate::protocol::wire::{FrameInfo, MAX_NACK_BITS};
 
 /// Limits that bound the reassembler's memory.
@@ -122,9 +122,7 @@ pub struct NackRequest {
 struct Partial {
     session: u32,
     info: FrameInfo,
-    data: Vec<u8>,
-    have: FixedBitSet,
-    missing: u32,
+    chunks: ChunkBuffer,
     last_seen: Instant,
     /// The burst's end was seen: the last chunk, or a resent chunk.
     end_seen: bool,
@@ -137,13 +135,13 @@ struct Partial {
 /// chunk that fits one NACK datagram.
 fn nack_for(p: &Partial) -> Option<NackRequest> {
     let count = p.info.count as usize;
-    let base = (0..count).find(|&i| !p.have.contains(i))?;
+    let base = (0..count).find(|&i| !p.chunks.has(i))?;
     let end = count.min(base + MAX_NACK_BITS);
-    let last = (base..end).rev().find(|&i| !p.have.contains(i))?;
+    let last = (base..end).rev().find(|&i| !p.chunks.has(i))?;
     let nbits = last - base + 1;
     let mut bitmap = vec![0u8; nbits.div_ceil(8)];
     for i in base..=last {
-        if !p.have.contains(i) {
+        if !p.chunks.has(i) {
             let b = i - base;
             bitmap[b / 8] |= 0x80 >> (b % 8);
         }
@@ -155,11 +153,6 @@ fn nack_for(p: &Partial) -> Option<NackRequest> {
         nbits: nbits as u16,
         bitmap,
     })
-}
-
-/// Serial-number comparison (RFC 1982) so that sequence numbers may wrap.
-pub(crate) fn seq_before(a: u32, b: u32) -> bool {
-    a != b && b.wrapping_sub(a) < 0x8000_0000
 }
 
 const RECENT: usize = 32;
@@ -253,7 +246,7 @@ impl Reassembler {
             return Insert::AlreadyComplete;
         }
         if let Some(newest) = self.newest_of(session) {
-            if seq_before(info.seq, newest) {
+            if serial::before(info.seq, newest) {
                 self.stats.stale_chunks += 1;
                 return Insert::Stale;
             }
@@ -276,15 +269,11 @@ impl Reassembler {
                     return Insert::TooLarge;
                 }
                 self.make_room();
-                let mut data = self.spare.pop().unwrap_or_default();
-                // Zeroed, so bytes of missing chunks can never leak from a previous frame.
-                data.resize(info.len as usize, 0);
+                let spare = self.spare.pop().unwrap_or_default();
                 self.partials.push(Partial {
                     session,
                     info: *info,
-                    data,
-                    have: FixedBitSet::with_capacity(info.count as usize),
-                    missing: info.count as u32,
+                    chunks: ChunkBuffer::new(spare, info.len as usize, info.count as usize),
                     last_seen: now,
                     end_seen: false,
                     nack_at: None,
@@ -314,19 +303,21 @@ impl Reassembler {
         if p.nacks_sent < self.cfg.max_nacks {
             p.nack_at = Some(now + quiet);
         }
-        if p.have.put(index as usize) {
-            self.stats.duplicate_chunks += 1;
-            return Insert::Duplicate;
-        }
         // The parser guarantees the payload length matches this range.
-        let range = info.chunk_range(index);
-        p.data[range].copy_from_slice(payload);
-        p.missing -= 1;
-        if p.missing > 0 {
-            return Insert::Stored;
+        match p
+            .chunks
+            .put(index as usize, info.chunk_range(index), payload)
+        {
+            Put::Duplicate => {
+                self.stats.duplicate_chunks += 1;
+                return Insert::Duplicate;
+            }
+            Put::Stored => return Insert::Stored,
+            Put::Complete => {}
         }
         let p = self.partials.swap_remove(pos);
-        if crc32fast::hash(&p.data) != p.info.crc32 {
+        let data = p.chunks.into_data();
+        if crc32fast::hash(&data) != p.info.crc32 {
             self.stats.crc_failures += 1;
             // Which chunk was damaged is unknown: ask for the whole frame again at once,
             // rather than leave the sender to find out by timeout.
@@ -343,7 +334,7 @@ impl Reassembler {
                 nbits: nbits as u16,
                 bitmap,
             });
-            self.recycle(p.data);
+            self.recycle(data);
             return Insert::CrcMismatch;
         }
         self.finish(session, info.seq);
@@ -351,7 +342,7 @@ impl Reassembler {
         Insert::Complete(CompleteFrame {
             session,
             info: p.info,
-            data: p.data,
+            data,
             attempt,
         })
     }
@@ -364,7 +355,7 @@ impl Reassembler {
         let newest = match self.newest.iter().position(|(s, _)| *s == session) {
             Some(i) => {
                 let (_, old) = self.newest.remove(i);
-                if seq_before(old, seq) {
+                if serial::before(old, seq) {
                     seq
                 } else {
                     old
@@ -382,9 +373,10 @@ impl Reassembler {
         let before = self.partials.len();
         let mut freed = Vec::new();
         self.partials.retain_mut(|p| {
-            let stale = p.session == session && seq_before(p.info.seq, seq);
+            let stale = p.session == session && serial::before(p.info.seq, seq);
             if stale {
-                freed.push(std::mem::take(&mut p.data));
+                let chunks = std::mem::replace(&mut p.chunks, ChunkBuffer::new(Vec::new(), 0, 0));
+                freed.push(chunks.into_data());
             }
             !stale
         });
@@ -407,7 +399,7 @@ impl Reassembler {
                 .unwrap_or(0);
             let p = self.partials.swap_remove(oldest);
             self.stats.incomplete_dropped += 1;
-            self.recycle(p.data);
+            self.recycle(p.chunks.into_data());
         }
     }
 
@@ -430,7 +422,7 @@ impl Reassembler {
             if now.saturating_duration_since(self.partials[i].last_seen) >= cfg.partial_timeout {
                 let p = self.partials.swap_remove(i);
                 self.stats.incomplete_dropped += 1;
-                self.recycle(p.data);
+                self.recycle(p.chunks.into_data());
                 continue;
             }
             let p = &mut self.partials[i];
@@ -458,7 +450,7 @@ impl Reassembler {
 
     /// Bytes currently held by partial frames (never more than the configured bound).
     pub fn partial_bytes(&self) -> usize {
-        self.partials.iter().map(|p| p.data.len()).sum()
+        self.partials.iter().map(|p| p.chunks.len()).sum()
     }
 }
 
@@ -723,14 +715,6 @@ mod tests {
             }
         }
         assert_eq!(done.expect("frame survived the flood").data, d);
-    }
-
-    #[test]
-    fn seq_comparison_wraps() {
-        assert!(seq_before(1, 2));
-        assert!(!seq_before(2, 1));
-        assert!(seq_before(u32::MAX, 0));
-        assert!(!seq_before(5, 5));
     }
 
     proptest! {

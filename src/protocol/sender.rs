@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use fixedbitset::FixedBitSet;
 
 use crate::protocol::message::{MessageError, MessageOutcome, Outbox};
-use crate::protocol::timing::{Pacer, RttEstimator};
+use crate::protocol::timing::{datagrams_per_sec, Pacer, RttEstimator};
 use crate::protocol::wire::{self, chunk_count, nack_missing, Codec, Datagram, FrameInfo};
 
 /// Tunables of the sender.
@@ -47,7 +47,8 @@ pub struct SenderConfig {
     pub peer_timeout: Duration,
     /// While the viewer is gone, one probe datagram per this interval.
     pub probe_interval: Duration,
-    /// Pacing rate in datagrams per second; 0 disables pacing.
+    /// Pacing rate in datagrams per second; 0 disables pacing. Users think in megabits per
+    /// second: see [`SenderConfig::with_max_rate_mbps`].
     pub pace_per_sec: f64,
     /// Datagrams that may leave back to back before pacing applies.
     pub pace_burst: u32,
@@ -57,6 +58,23 @@ pub struct SenderConfig {
     /// KEEPALIVE, so that the viewer does not count the sender gone. Well under the viewer's
     /// 2 s session timeout.
     pub keepalive: Duration,
+}
+
+/// The default pacing rate, megabits per second of datagrams (`cam-send --max-rate`).
+pub const DEFAULT_MAX_RATE_MBPS: f64 = 1000.0;
+
+impl SenderConfig {
+    /// The same settings, paced at `mbps` megabits per second of datagrams of this `mtu`
+    /// (0 sends unpaced). Set `mtu` first.
+    pub fn with_max_rate_mbps(mut self, mbps: f64) -> Self {
+        self.pace_per_sec = datagrams_per_sec(mbps, self.mtu);
+        self
+    }
+
+    /// The pacing rate in megabits per second (0 when unpaced).
+    pub fn max_rate_mbps(&self) -> f64 {
+        self.pace_per_sec * self.mtu as f64 * 8.0 / 1e6
+    }
 }
 
 impl Default for SenderConfig {
@@ -69,9 +87,9 @@ impl Default for SenderConfig {
             max_attempts: None,
             peer_timeout: Duration::from_secs(1),
             probe_interval: Duration::from_millis(250),
-            // About 1 Gbit/s of 1200-byte datagrams, in bursts of 32 (~74 KB of kernel buffer
-            // each, a third of Linux's default receive buffer).
-            pace_per_sec: 100_000.0,
+            // 1 Gbit/s of 1200-byte datagrams, in bursts of 32 (~74 KB of kernel buffer each,
+            // a third of Linux's default receive buffer).
+            pace_per_sec: datagrams_per_sec(DEFAULT_MAX_RATE_MBPS, 1200),
             pace_burst: 32,
             message_timeout: Duration::from_secs(5),
             keepalive: Duration::from_millis(500),

@@ -77,6 +77,15 @@ impl RttEstimator {
     }
 }
 
+/// A rate in megabits per second as datagrams of `size` bytes per second; 0 (unpaced) stays 0.
+pub fn datagrams_per_sec(mbps: f64, size: usize) -> f64 {
+    if mbps > 0.0 && size > 0 {
+        mbps * 1e6 / 8.0 / size as f64
+    } else {
+        0.0
+    }
+}
+
 /// A token bucket over datagrams: up to `burst` datagrams back to back, then `rate` per
 /// second. It keeps one frame's chunks from arriving as a single burst larger than the
 /// viewer's receive buffer (208 KiB by default on Linux, about 92 datagrams).

@@ -96,19 +96,6 @@ pub fn is_transient(e: &io::Error) -> bool {
     )
 }
 
-/// How long a socket read may block: until the protocol's next timer or `deadline`, whichever
-/// is first, and at least 100 us (a zero read timeout would mean "block for ever").
-pub fn read_wait(
-    next_timer: Option<std::time::Instant>,
-    deadline: std::time::Instant,
-    now: std::time::Instant,
-) -> std::time::Duration {
-    next_timer
-        .map_or(deadline, |t| t.min(deadline))
-        .saturating_duration_since(now)
-        .max(std::time::Duration::from_micros(100))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,312 @@
+//! The sending pipeline's network loop: takes encoded frames and messages into the sans-IO
+//! [`Sender`], runs it in the shared [`Driver`], keeps the statistics and decides how the run
+//! ended.
+
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{never, select, Receiver, Sender as Tx, TryRecvError};
+
+use super::{SendConfig, SendNotice, SendOutcome, SendUpdate};
+use crate::app::stats::{Role, StatsBook};
+use crate::app::{AppError, Stop};
+use crate::protocol::message::MessageOutcome;
+use crate::protocol::sender::{OutgoingFrame, Sender, SenderEvent};
+use crate::runtime::driver::{Driver, DriverError};
+
+/// Messages taken into the sender before the loop stops reading the message channel.
+const MESSAGE_WINDOW: usize = 64;
+
+/// What the producer threads feed the loop, and what it gives back to them.
+pub(super) struct Inputs {
+    /// Encoded frames, one at a time.
+    pub frames: Receiver<Result<OutgoingFrame, AppError>>,
+    /// Buffers of frames that are done with, for the encoder to reuse.
+    pub recycle: Tx<Vec<u8>>,
+    /// Frames the capture thread dropped for newer ones.
+    pub capture_drops: Arc<AtomicU64>,
+    /// A source lost or back.
+    pub notices: Receiver<SendNotice>,
+}
+
+/// Where a finite stream stands: frames taken so far and whether the last one is in.
+struct Progress {
+    total: Option<u64>,
+    pushed: u64,
+    source_done: bool,
+    last_acked: bool,
+}
+
+/// The message side of the loop.
+struct Msgs {
+    rx: Receiver<Vec<u8>>,
+    /// The channel is closed (or there never was one).
+    done: bool,
+    failed: u64,
+    timed_out: bool,
+}
+
+impl From<DriverError> for AppError {
+    fn from(e: DriverError) -> Self {
+        match e {
+            DriverError::Io(e) => AppError::Io(e),
+        }
+    }
+}
+
+/// The loop's state: one instance per run.
+pub(super) struct NetworkLoop<'a> {
+    cfg: &'a SendConfig,
+    driver: Driver<Sender>,
+    inputs: Inputs,
+    /// Pictures are part of the run (not messages alone).
+    video: bool,
+    one_shot: bool,
+    progress: Progress,
+    msgs: Msgs,
+    book: StatsBook,
+    next_report: Instant,
+}
+
+impl<'a> NetworkLoop<'a> {
+    /// A loop for `cfg` over `sock`, sending `total` frames (`None`: until stopped).
+    pub fn new(
+        cfg: &'a SendConfig,
+        sock: UdpSocket,
+        inputs: Inputs,
+        total: Option<u64>,
+        one_shot: bool,
+    ) -> Result<Self, AppError> {
+        let sender = Sender::new(cfg.protocol, fastrand::u32(..));
+        let start = Instant::now();
+        Ok(NetworkLoop {
+            cfg,
+            driver: Driver::new(sender, sock, cfg.protocol.mtu)?,
+            inputs,
+            video: total != Some(0),
+            one_shot,
+            progress: Progress {
+                total,
+                pushed: 0,
+                source_done: total == Some(0),
+                last_acked: false,
+            },
+            msgs: Msgs {
+                rx: cfg.messages.clone().unwrap_or_else(never),
+                done: cfg.messages.is_none(),
+                failed: 0,
+                timed_out: false,
+            },
+            book: StatsBook::new(Role::Send, start),
+            next_report: start + Duration::from_secs(1),
+        })
+    }
+
+    /// Runs until the frames and messages are done or `stop` fires.
+    pub fn run(
+        mut self,
+        stop: &Stop,
+        on_update: &mut impl FnMut(SendUpdate<'_>),
+    ) -> Result<SendOutcome, AppError> {
+        let mut notices = self.inputs.notices.clone();
+        loop {
+            // The newest frame wins: one that missed its ACK is replaced as soon as a newer
+            // exists.
+            if self.wants_frame() {
+                match self.inputs.frames.try_recv() {
+                    Ok(f) => self.take(Some(f))?,
+                    Err(TryRecvError::Disconnected) => self.take(None)?,
+                    Err(TryRecvError::Empty) => {}
+                }
+            }
+            self.driver.flush()?;
+            self.events(on_update);
+            self.count();
+            let sender = self.driver.machine();
+            let messages_done = self.msgs.done && sender.messages_pending() == 0;
+            if (self.progress.source_done && sender.is_idle() && messages_done) || stop.is_set() {
+                break;
+            }
+            if !self.video && self.msgs.timed_out {
+                // Without a stream to keep going, a viewer that does not answer one message
+                // will not answer the rest: stop now rather than wait out every timeout.
+                break;
+            }
+            let now = Instant::now();
+            if now >= self.next_report {
+                on_update(SendUpdate::Report(&self.book.interval(now)));
+                self.next_report = (self.next_report + Duration::from_secs(1)).max(now);
+            }
+            self.wait(stop, &mut notices, on_update)?;
+        }
+        while let Ok(n) = self.inputs.notices.try_recv() {
+            on_update(SendUpdate::Source(n));
+        }
+        self.finish()
+    }
+
+    fn wants_frame(&self) -> bool {
+        !self.progress.source_done && self.driver.machine().wants_frame(Instant::now())
+    }
+
+    /// Waits for the first of: a message, a frame (when the sender wants one), a datagram, a
+    /// source notice, the stop signal, or the next timer; and handles it.
+    fn wait(
+        &mut self,
+        stop: &Stop,
+        notices: &mut Receiver<SendNotice>,
+        on_update: &mut impl FnMut(SendUpdate<'_>),
+    ) -> Result<(), AppError> {
+        let deadline = self.driver.deadline(self.next_report);
+        let no_frames = never();
+        let frames = if self.wants_frame() {
+            &self.inputs.frames
+        } else {
+            &no_frames
+        };
+        // Take messages only while few are waiting: the bounded channel then holds the
+        // producer back.
+        let sender = self.driver.machine();
+        let messages = if !self.msgs.done && sender.messages_pending() < MESSAGE_WINDOW {
+            self.msgs.rx.clone()
+        } else {
+            never()
+        };
+        let incoming = self.driver.incoming().clone();
+        select! {
+            recv(messages) -> m => match m {
+                Ok(m) => {
+                    if let Err(e) = self.driver.machine_mut().push_message(m) {
+                        self.msgs.failed += 1;
+                        on_update(SendUpdate::MessageNotSent(e));
+                    }
+                }
+                Err(_) => self.msgs.done = true,
+            },
+            recv(frames) -> f => {
+                let f = f.ok();
+                self.take(f)?;
+            }
+            recv(incoming) -> d => match d {
+                Ok(d) => self.driver.handle(d),
+                Err(_) => return Err(self.driver.reader_failure().into()),
+            },
+            recv(notices) -> n => match n {
+                Ok(n) => on_update(SendUpdate::Source(n)),
+                // No capture thread (or it ended): a disconnected channel is always ready,
+                // so stop listening to it rather than spin on it.
+                Err(_) => *notices = never(),
+            },
+            recv(stop.channel()) -> _ => {},
+            default(deadline.saturating_duration_since(Instant::now())) => {},
+        }
+        self.driver.handle_timeout();
+        Ok(())
+    }
+
+    /// Takes the encoder's next frame, or `None` when the source has ended. After the last
+    /// frame (the source ended, or `--frames` reached) the wait for its ACK is bounded.
+    fn take(&mut self, next: Option<Result<OutgoingFrame, AppError>>) -> Result<(), AppError> {
+        let sender = self.driver.machine_mut();
+        let p = &mut self.progress;
+        if let Some(f) = next {
+            sender
+                .push_frame(Instant::now(), f?)
+                .map_err(|e| AppError::Config(format!("{e}; raise --mtu or lower --quality")))?;
+            p.last_acked = false;
+            p.pushed += 1;
+            if !p.total.is_some_and(|t| p.pushed >= t) {
+                return Ok(());
+            }
+        }
+        p.source_done = true;
+        sender.set_max_attempts(Some(self.cfg.final_attempts.max(1)));
+        Ok(())
+    }
+
+    /// Acts on what the sender has to say.
+    fn events(&mut self, on_update: &mut impl FnMut(SendUpdate<'_>)) {
+        let now = Instant::now();
+        while let Some(ev) = self.driver.machine_mut().poll_event() {
+            match ev {
+                SenderEvent::Acked { rtt, .. } => {
+                    if let Some(rtt) = rtt {
+                        self.book.rtt.record(rtt);
+                    }
+                    self.book.first_frame.get_or_insert(now);
+                    self.book.last_frame = Some(now);
+                    self.progress.last_acked = true;
+                }
+                SenderEvent::Message { seq, outcome, .. } => {
+                    match outcome {
+                        MessageOutcome::Delivered => {}
+                        MessageOutcome::TimedOut => {
+                            self.msgs.failed += 1;
+                            self.msgs.timed_out = true;
+                        }
+                        MessageOutcome::Refused { .. } => self.msgs.failed += 1,
+                    }
+                    on_update(SendUpdate::Message { seq, outcome });
+                }
+                SenderEvent::PeerLost => on_update(SendUpdate::ViewerLost),
+                SenderEvent::PeerBack => on_update(SendUpdate::ViewerBack),
+                SenderEvent::TimedOut { .. }
+                | SenderEvent::Abandoned { .. }
+                | SenderEvent::GaveUp { .. } => {}
+            }
+        }
+        if let Some(b) = self.driver.machine_mut().take_spare_buffer() {
+            let _ = self.inputs.recycle.try_send(b);
+        }
+    }
+
+    /// Copies the sender's counters into the statistics.
+    fn count(&mut self) {
+        let st = self.driver.machine().stats();
+        let c = &mut self.book.counts;
+        c.frames = st.frames_acked;
+        c.bytes = st.bytes_acked;
+        c.dropped_frames = st.frames_dropped + self.inputs.capture_drops.load(Ordering::Relaxed);
+        c.retransmitted_chunks = st.retransmitted_chunks;
+        c.timeouts = st.timeouts;
+        c.rejected_datagrams = st.invalid_datagrams;
+        c.abandoned_frames = st.frames_abandoned;
+        c.nacks = st.nacks;
+        c.messages = st.messages_delivered;
+        c.messages_refused = self.msgs.failed;
+    }
+
+    /// Says BYE, and turns the run into its outcome.
+    fn finish(mut self) -> Result<SendOutcome, AppError> {
+        self.driver.machine_mut().close();
+        let _ = self.driver.flush();
+        let summary = self.book.summary(Instant::now());
+        let cfg = self.cfg;
+        if !self.video && self.msgs.timed_out {
+            return Err(AppError::NoAck(format!(
+                "no answer from {} to a message within {} s: is cam-view running there, and is UDP port {} open?",
+                cfg.dest,
+                cfg.protocol.message_timeout.as_secs_f64(),
+                cfg.dest.port()
+            )));
+        }
+        if self.one_shot && !self.progress.last_acked {
+            return Err(AppError::NoAck(format!(
+                "no ACK from {} after {} tries of {} ms: is cam-view running there, and is UDP port {} open?",
+                cfg.dest,
+                cfg.final_attempts.max(1),
+                cfg.protocol.ack_timeout.as_millis(),
+                cfg.dest.port()
+            )));
+        }
+        Ok(SendOutcome {
+            summary,
+            one_shot: self.one_shot,
+            last_acked: self.progress.last_acked,
+            messages_delivered: self.driver.machine().stats().messages_delivered,
+            messages_failed: self.msgs.failed,
+        })
+    }
+}

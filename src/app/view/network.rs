@@ -1,0 +1,313 @@
+//! The viewer's network thread: the sans-IO [`Receiver`] (and, with `--compat tutorial`, the
+//! tutorial's receiver on the same socket) in the shared [`Driver`]. It only reads,
+//! reassembles and acknowledges; frames go on to the decoder and `--save` writer, messages
+//! and notices to the owner, each through a queue that never makes this thread wait, so that
+//! a slow disk or a slow reader of stdout never delays an ACK.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver as Rx, Sender as Tx};
+
+use super::save::Saver;
+use super::{with_book, Book, Notice, ViewConfig};
+use crate::app::messages::{Carrier, MessageRecord};
+use crate::app::{AppError, Stop};
+use crate::compat::tutorial::{TutorialConfig, TutorialEvent, TutorialReceiver};
+use crate::media::source::now_us;
+use crate::protocol::reassembly::{CompleteFrame, ReassemblyConfig};
+use crate::protocol::receiver::{Receiver, ReceiverConfig, ReceiverEvent};
+use crate::protocol::wire::{self, Codec, FrameInfo, Kind, MAX_NACK_LEN};
+use crate::runtime::driver::{Driver, Machine};
+use crate::runtime::latest::LatestSender;
+
+/// The longest the thread waits without looking at the stop signal.
+const MAX_WAIT: Duration = Duration::from_millis(20);
+
+/// Everything that arrives on the viewer's port: camwire's protocol and, in compatibility
+/// mode, the tutorial's, told apart datagram by datagram.
+pub(super) struct ViewMachine {
+    proto: Receiver,
+    tutorial: Option<TutorialReceiver>,
+    /// Message datagrams are left unanswered while the owner's queue is nearly full: the
+    /// sender repeats them later, so a slow reader of messages slows their sender down
+    /// instead of this thread.
+    hold_messages: bool,
+    held_messages: u64,
+}
+
+impl Machine for ViewMachine {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        match &mut self.tutorial {
+            // In compatibility mode whatever is not camwire is the tutorial's.
+            Some(t) if wire::parse(bytes).is_err() => t.handle_datagram(now, from, bytes),
+            _ if self.hold_messages && Kind::peek(bytes) == Some(Kind::MessageChunk) => {
+                self.held_messages += 1;
+            }
+            _ => self.proto.handle_datagram(now, from, bytes),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.proto.handle_timeout(now);
+        if let Some(t) = &mut self.tutorial {
+            t.handle_timeout(now);
+        }
+    }
+
+    fn poll_transmit(
+        &mut self,
+        _now: Instant,
+        buf: &mut [u8],
+    ) -> Option<(Option<SocketAddr>, usize)> {
+        if let Some((to, n)) = self.proto.poll_transmit(buf) {
+            return Some((Some(to), n));
+        }
+        let (to, reply) = self.tutorial.as_mut()?.poll_transmit()?;
+        buf[..reply.len()].copy_from_slice(reply);
+        Some((Some(to), reply.len()))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let tut = self.tutorial.as_ref().and_then(|t| t.poll_timeout());
+        match (self.proto.poll_timeout(), tut) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Where the network thread sends what it receives.
+pub(super) struct Outputs {
+    /// Whole frames to the decoder (newest wins).
+    pub decode: LatestSender<CompleteFrame>,
+    /// Frame buffers the decoder is done with.
+    pub frame_back: Rx<Vec<u8>>,
+    /// Sender changes, for the owner.
+    pub notices: Tx<Notice>,
+    /// JSON messages, for the owner; never dropped once acknowledged.
+    pub messages: Tx<MessageRecord>,
+    /// `--save`, on a thread of its own.
+    pub saver: Option<Saver>,
+}
+
+/// The network thread's state.
+pub(super) struct NetLoop<'a> {
+    cfg: &'a ViewConfig,
+    driver: Driver<ViewMachine>,
+    out: Outputs,
+    book: Book,
+    delivered: u64,
+    tutorial_seq: u32,
+}
+
+impl<'a> NetLoop<'a> {
+    /// The loop for `cfg` on the bound socket `sock`.
+    pub fn new(
+        cfg: &'a ViewConfig,
+        sock: UdpSocket,
+        out: Outputs,
+        book: Book,
+    ) -> Result<Self, AppError> {
+        let proto = Receiver::new(ReceiverConfig {
+            reassembly: ReassemblyConfig {
+                max_frame_bytes: cfg.max_frame_bytes,
+                ..ReassemblyConfig::default()
+            },
+            ..ReceiverConfig::default()
+        });
+        let machine = ViewMachine {
+            proto,
+            tutorial: cfg
+                .tutorial
+                .map(|_| TutorialReceiver::new(TutorialConfig::default())),
+            hold_messages: false,
+            held_messages: 0,
+        };
+        Ok(NetLoop {
+            cfg,
+            driver: Driver::new(machine, sock, MAX_NACK_LEN)?,
+            out,
+            book,
+            delivered: 0,
+            tutorial_seq: 0,
+        })
+    }
+
+    /// Runs until `--frames` is reached or a stop signal fires.
+    pub fn run(mut self, stop: &Stop, local_stop: &Stop) -> Result<(), AppError> {
+        loop {
+            if stop.is_set() || local_stop.is_set() {
+                return Ok(());
+            }
+            let room = self.out.messages.capacity().unwrap_or(usize::MAX) - self.out.messages.len();
+            // One batch of datagrams completes at most one message per session.
+            self.driver.machine_mut().hold_messages = room < HOLD_MARGIN;
+            // ACKs leave inside the turn, the moment a frame is whole: the sender's next
+            // frame waits on nothing below.
+            self.driver.turn(Instant::now() + MAX_WAIT)?;
+            let reached_limit = self.events(stop);
+            self.count();
+            if reached_limit {
+                // Dropping the decoder's queue lets it finish the frames it has, then end.
+                return Ok(());
+            }
+        }
+    }
+
+    /// Passes on what the receivers made; true once `--frames` is reached.
+    fn events(&mut self, stop: &Stop) -> bool {
+        while let Ok(b) = self.out.frame_back.try_recv() {
+            self.driver.machine_mut().proto.recycle(b);
+        }
+        let mut reached_limit = false;
+        // Collected first: handling an event gives buffers back to the receiver.
+        let m = self.driver.machine_mut();
+        let mut events: Vec<ReceiverEvent> = std::iter::from_fn(|| m.proto.poll_event()).collect();
+        if let Some(t) = &mut m.tutorial {
+            while let Some(TutorialEvent::Picture { from, jpeg }) = t.poll_event() {
+                let frame = tutorial_frame(&mut self.tutorial_seq, jpeg);
+                events.push(ReceiverEvent::Frame { from, frame });
+            }
+        }
+        for ev in events {
+            match ev {
+                ReceiverEvent::Frame { frame, .. } => reached_limit |= self.frame(frame),
+                ReceiverEvent::SessionStarted { session, from } => {
+                    with_book(&self.book, |b| b.peer = "connected");
+                    let _ = self
+                        .out
+                        .notices
+                        .try_send(Notice::SenderConnected { session, from });
+                }
+                ReceiverEvent::SessionEnded {
+                    session,
+                    from,
+                    reason,
+                } => {
+                    with_book(&self.book, |b| b.peer = "disconnected");
+                    let _ = self.out.notices.try_send(Notice::SenderDisconnected {
+                        session,
+                        from,
+                        reason,
+                    });
+                }
+                ReceiverEvent::Message {
+                    from,
+                    session,
+                    seq,
+                    json,
+                } => {
+                    // Validated by the receiver, so this parse cannot fail; re-serialized so
+                    // that it prints as one line.
+                    if let Ok(message) = serde_json::from_slice(&json) {
+                        let m = MessageRecord {
+                            from,
+                            session: Some(session),
+                            seq: seq as u64,
+                            via: Carrier::Camwire,
+                            message,
+                        };
+                        hand_over(&self.out.messages, m, stop);
+                    }
+                }
+                ReceiverEvent::SessionIgnored { session, from } => {
+                    let _ = self
+                        .out
+                        .notices
+                        .try_send(Notice::SenderIgnored { session, from });
+                }
+            }
+        }
+        reached_limit
+    }
+
+    /// A whole frame: to `--save`, the statistics and the decoder. True once `--frames` is
+    /// reached.
+    fn frame(&mut self, frame: CompleteFrame) -> bool {
+        let now = Instant::now();
+        if let Some(saver) = &mut self.out.saver {
+            saver.save(&frame);
+        }
+        self.delivered += 1;
+        with_book(&self.book, |b| {
+            b.first_frame.get_or_insert(now);
+            b.last_frame = Some(now);
+            b.counts.bytes += frame.data.len() as u64;
+            if frame.info.width > 0 && frame.info.height > 0 {
+                b.size = Some((frame.info.width as u32, frame.info.height as u32));
+            }
+        });
+        if let Some(old) = self.out.decode.send(frame) {
+            with_book(&self.book, |b| b.counts.skipped_frames += 1);
+            self.driver.machine_mut().proto.recycle(old.data);
+        }
+        self.cfg.frames.is_some_and(|n| self.delivered >= n)
+    }
+
+    /// Copies the receivers' counters into the statistics.
+    fn count(&mut self) {
+        let overflow = self.driver.overflow();
+        let m = self.driver.machine_mut();
+        let tut = m.tutorial.as_ref().map(|t| *t.stats()).unwrap_or_default();
+        let held = m.held_messages;
+        let st = m.proto.stats();
+        let saver = self.out.saver.as_ref().map(|s| s.skipped()).unwrap_or(0);
+        with_book(&self.book, |b| {
+            b.counts.frames = self.delivered;
+            b.counts.dropped_frames = st.reassembly.incomplete_dropped + tut.lost;
+            b.counts.crc_failures = st.reassembly.crc_failures;
+            b.counts.rejected_datagrams = st.rejected_total() + tut.junk;
+            b.counts.retransmitted_chunks = st.retransmitted_chunks;
+            b.counts.nacks = st.nacks;
+            b.counts.ignored_datagrams = st.ignored_datagrams;
+            b.counts.deferred_datagrams = held + overflow;
+            b.counts.messages = st.messages;
+            b.counts.messages_refused = st.messages_refused;
+            b.counts.unsaved_frames = saver;
+            if b.rejected_by_kind != st.rejected {
+                b.rejected_by_kind = st.rejected.clone();
+            }
+        });
+    }
+}
+
+/// Free places in the owner's message queue below which message datagrams are held back:
+/// one batch of datagrams completes at most one message per session, and the receiver keeps
+/// at most this many sessions.
+const HOLD_MARGIN: usize = 32;
+
+/// Hands a message record to the owner. Never drops one that its sender was told was
+/// delivered: with [`HOLD_MARGIN`] places kept free this does not wait, but if it must, it
+/// waits rather than lose the message.
+pub(crate) fn hand_over(messages: &Tx<MessageRecord>, mut m: MessageRecord, stop: &Stop) {
+    loop {
+        match messages.send_timeout(m, Duration::from_millis(50)) {
+            Ok(()) => return,
+            Err(crossbeam_channel::SendTimeoutError::Timeout(back)) if !stop.is_set() => m = back,
+            Err(_) => return,
+        }
+    }
+}
+
+/// A tutorial picture as a frame of the pipeline: numbered per run, stamped on arrival (the
+/// tutorial sends no capture time), size read by the decoder.
+fn tutorial_frame(seq: &mut u32, jpeg: Vec<u8>) -> CompleteFrame {
+    let info = FrameInfo {
+        seq: *seq,
+        count: 1,
+        len: jpeg.len() as u32,
+        crc32: 0,
+        codec: Codec::Jpeg,
+        width: 0,
+        height: 0,
+        timestamp_us: now_us(),
+    };
+    *seq = seq.wrapping_add(1);
+    CompleteFrame {
+        session: 0,
+        info,
+        data: jpeg,
+        attempt: 0,
+    }
+}
