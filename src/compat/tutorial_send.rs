@@ -72,37 +72,45 @@ fn send_paced(sock: &UdpSocket, pacer: &mut Pacer, d: &[u8]) -> Result<(), AppEr
 /// `cfg.messages` to `json_dest`, one at a time, each waiting for its answer.
 pub fn run_send_tutorial(
     cfg: SendConfig,
-    mut source: Box<dyn Source>,
+    source: Box<dyn Source>,
     json_dest: SocketAddr,
     stop: Stop,
     mut on_update: impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
     let (total, one_shot) = frame_budget(&cfg, &*source);
-    let pic_sock = connect_sender(cfg.dest)?;
-    let json_sock = connect_sender(json_dest)?;
-    let mut pacer = Pacer::new(
-        datagrams_per_sec(cfg.protocol.max_rate_mbps(), tutorial::CHUNK),
-        32,
-    );
     let start = Instant::now();
-    let mut book = StatsBook::new(Role::Send, start);
-    let mut next_report = start + Duration::from_secs(1);
-    let mut ticker =
-        (cfg.fps > 0.0 && !source.is_live()).then(|| Ticker::new(cfg.fps, Instant::now()));
-    let (mut sent, mut acked, mut last_acked) = (0u64, 0u64, false);
-    let mut pictures_done = total == Some(0);
+    let mut client = Client {
+        pic_sock: connect_sender(cfg.dest)?,
+        json_sock: connect_sender(json_dest)?,
+        json_dest,
+        pacer: Pacer::new(
+            datagrams_per_sec(cfg.protocol.max_rate_mbps(), tutorial::CHUNK),
+            32,
+        ),
+        ticker: (cfg.fps > 0.0 && !source.is_live()).then(|| Ticker::new(cfg.fps, start)),
+        source,
+        quality: cfg.quality,
+        total,
+        book: StatsBook::new(Role::Send, start),
+        sent: 0,
+        acked: 0,
+        last_acked: false,
+        pictures_done: total == Some(0),
+        delivered: 0,
+        failed: 0,
+        msg_seq: 0,
+        spare: Vec::new(),
+    };
     let mut messages_done = cfg.messages.is_none();
-    let (mut delivered, mut failed, mut msg_seq) = (0u64, 0u64, 0u32);
-    let mut spare = Vec::new();
-
+    let mut next_report = start + Duration::from_secs(1);
     loop {
-        let all_done = pictures_done && messages_done;
+        let all_done = client.pictures_done && messages_done;
         if all_done || stop.is_set() {
             break;
         }
         // Messages first: they are small and someone may be waiting on them.
         if let Some(rx) = &cfg.messages {
-            let next = if pictures_done {
+            let next = if client.pictures_done {
                 rx.recv_timeout(Duration::from_millis(50))
                     .map_err(|e| e.is_disconnected())
             } else {
@@ -110,96 +118,28 @@ pub fn run_send_tutorial(
             };
             match next {
                 Ok(m) => {
-                    let seq = msg_seq;
-                    msg_seq = msg_seq.wrapping_add(1);
-                    if m.len() > MAX_MESSAGE_LEN.min(crate::protocol::wire::MAX_DATAGRAM) {
-                        failed += 1;
-                        on_update(SendUpdate::MessageNotSent(MessageError::TooLarge {
-                            len: m.len(),
-                            max: MAX_MESSAGE_LEN.min(crate::protocol::wire::MAX_DATAGRAM),
-                        }));
-                        continue;
-                    }
-                    send_paced(&json_sock, &mut pacer, &m)?;
-                    let outcome = match await_reply(&json_sock, REPLY_JSON, &stop)? {
-                        Answer::Expected => MessageOutcome::Delivered,
-                        Answer::Other(reason) => MessageOutcome::Refused {
-                            status: MessageStatus::InvalidJson,
-                            reason,
-                        },
-                        Answer::Silence => MessageOutcome::TimedOut,
-                    };
-                    if outcome == MessageOutcome::Delivered {
-                        delivered += 1;
-                    } else {
-                        failed += 1;
-                    }
-                    let no_answer = outcome == MessageOutcome::TimedOut;
-                    on_update(SendUpdate::Message { seq, outcome });
-                    if no_answer && pictures_done {
-                        return Err(AppError::NoAck(format!(
-                            "no answer from {json_dest} to a message within {} s: is the server running there?",
-                            REPLY_TIMEOUT.as_secs_f64()
-                        )));
-                    }
+                    client.message(m, &stop, &mut on_update)?;
                     continue;
                 }
                 Err(true) => messages_done = true,
                 Err(false) => {}
             }
         }
-        if !pictures_done {
-            if let Some(t) = &mut ticker {
-                let wait = t.wait_from(Instant::now());
-                if !wait.is_zero() {
-                    let _ = stop.channel().recv_timeout(wait);
-                    continue;
-                }
-            }
-            match source.next_frame()? {
-                None => pictures_done = true,
-                Some(f) => {
-                    let (frame, rgb) = encode(f, cfg.quality, std::mem::take(&mut spare))?;
-                    if let Some(rgb) = rgb {
-                        source.recycle(rgb);
-                    }
-                    send_paced(&pic_sock, &mut pacer, &tutorial::header(frame.data.len()))?;
-                    for chunk in tutorial::picture_datagrams(&frame.data) {
-                        send_paced(&pic_sock, &mut pacer, chunk)?;
-                    }
-                    sent += 1;
-                    last_acked = matches!(
-                        await_reply(&pic_sock, REPLY_PICTURE, &stop)?,
-                        Answer::Expected
-                    );
-                    let now = Instant::now();
-                    if last_acked {
-                        acked += 1;
-                        book.counts.bytes += frame.data.len() as u64;
-                        book.first_frame.get_or_insert(now);
-                        book.last_frame = Some(now);
-                    }
-                    book.counts.frames = acked;
-                    book.counts.dropped_frames = sent - acked;
-                    spare = frame.data;
-                    if total.is_some_and(|t| sent >= t) {
-                        pictures_done = true;
-                    }
-                }
-            }
+        if !client.pictures_done {
+            client.picture(&stop)?;
         }
-        book.counts.messages = delivered;
-        book.counts.messages_refused = failed;
+        client.book.counts.messages = client.delivered;
+        client.book.counts.messages_refused = client.failed;
         let now = Instant::now();
         if now >= next_report {
-            on_update(SendUpdate::Report(&book.interval(now)));
+            on_update(SendUpdate::Report(&client.book.interval(now)));
             next_report = (next_report + Duration::from_secs(1)).max(now);
         }
     }
-    book.counts.messages = delivered;
-    book.counts.messages_refused = failed;
-    let summary = book.summary(Instant::now());
-    if one_shot && !last_acked {
+    client.book.counts.messages = client.delivered;
+    client.book.counts.messages_refused = client.failed;
+    let summary = client.book.summary(Instant::now());
+    if one_shot && !client.last_acked {
         return Err(AppError::NoAck(format!(
             "no \"get message!!!\" from {} within {} s: is the server running there?",
             cfg.dest,
@@ -209,8 +149,121 @@ pub fn run_send_tutorial(
     Ok(SendOutcome {
         summary,
         one_shot,
-        last_acked,
-        messages_delivered: delivered,
-        messages_failed: failed,
+        last_acked: client.last_acked,
+        messages_delivered: client.delivered,
+        messages_failed: client.failed,
     })
+}
+
+/// The tutorial client's state: its two sockets, the source, and what it has counted.
+struct Client {
+    pic_sock: UdpSocket,
+    json_sock: UdpSocket,
+    json_dest: SocketAddr,
+    pacer: Pacer,
+    ticker: Option<Ticker>,
+    source: Box<dyn Source>,
+    quality: u8,
+    total: Option<u64>,
+    book: StatsBook,
+    sent: u64,
+    acked: u64,
+    last_acked: bool,
+    pictures_done: bool,
+    delivered: u64,
+    failed: u64,
+    msg_seq: u32,
+    spare: Vec<u8>,
+}
+
+impl Client {
+    /// Sends one message datagram and waits for its answer.
+    fn message(
+        &mut self,
+        m: Vec<u8>,
+        stop: &Stop,
+        on_update: &mut impl FnMut(SendUpdate<'_>),
+    ) -> Result<(), AppError> {
+        let seq = self.msg_seq;
+        self.msg_seq = self.msg_seq.wrapping_add(1);
+        let max = MAX_MESSAGE_LEN.min(crate::protocol::wire::MAX_DATAGRAM);
+        if m.len() > max {
+            self.failed += 1;
+            on_update(SendUpdate::MessageNotSent(MessageError::TooLarge {
+                len: m.len(),
+                max,
+            }));
+            return Ok(());
+        }
+        send_paced(&self.json_sock, &mut self.pacer, &m)?;
+        let outcome = match await_reply(&self.json_sock, REPLY_JSON, stop)? {
+            Answer::Expected => MessageOutcome::Delivered,
+            Answer::Other(reason) => MessageOutcome::Refused {
+                status: MessageStatus::InvalidJson,
+                reason,
+            },
+            Answer::Silence => MessageOutcome::TimedOut,
+        };
+        if outcome == MessageOutcome::Delivered {
+            self.delivered += 1;
+        } else {
+            self.failed += 1;
+        }
+        let no_answer = outcome == MessageOutcome::TimedOut;
+        on_update(SendUpdate::Message { seq, outcome });
+        if no_answer && self.pictures_done {
+            return Err(AppError::NoAck(format!(
+                "no answer from {} to a message within {} s: is the server running there?",
+                self.json_dest,
+                REPLY_TIMEOUT.as_secs_f64()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Captures, encodes and sends the next picture when it is due, and waits for its answer.
+    fn picture(&mut self, stop: &Stop) -> Result<(), AppError> {
+        if let Some(t) = &mut self.ticker {
+            let wait = t.wait_from(Instant::now());
+            if !wait.is_zero() {
+                let _ = stop.channel().recv_timeout(wait);
+                return Ok(());
+            }
+        }
+        let Some(f) = self.source.next_frame()? else {
+            self.pictures_done = true;
+            return Ok(());
+        };
+        let (frame, rgb) = encode(f, self.quality, std::mem::take(&mut self.spare))?;
+        if let Some(rgb) = rgb {
+            self.source.recycle(rgb);
+        }
+        send_paced(
+            &self.pic_sock,
+            &mut self.pacer,
+            &tutorial::header(frame.data.len()),
+        )?;
+        for chunk in tutorial::picture_datagrams(&frame.data) {
+            send_paced(&self.pic_sock, &mut self.pacer, chunk)?;
+        }
+        self.sent += 1;
+        self.last_acked = matches!(
+            await_reply(&self.pic_sock, REPLY_PICTURE, stop)?,
+            Answer::Expected
+        );
+        let now = Instant::now();
+        if self.last_acked {
+            self.acked += 1;
+            self.book.counts.bytes += frame.data.len() as u64;
+            self.book.first_frame.get_or_insert(now);
+            self.book.last_frame = Some(now);
+        }
+        self.book.counts.frames = self.acked;
+        self.book.counts.dropped_frames = self.sent - self.acked;
+        self.spare = frame.data;
+        if self.total.is_some_and(|t| self.sent >= t) {
+            self.pictures_done = true;
+        }
+        Ok(())
+    }
 }

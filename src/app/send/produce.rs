@@ -13,7 +13,7 @@ use super::{encode, SendNotice, REOPEN_INTERVAL};
 use crate::app::{AppError, Stop};
 use crate::media::source::{CapturedFrame, Source, SourceError, Ticker};
 use crate::protocol::sender::OutgoingFrame;
-use crate::runtime::latest::newest_wins;
+use crate::runtime::latest::{newest_wins, LatestSender};
 
 /// A captured frame, or why capture failed (handed on so the network loop can report it).
 type Captured = Result<CapturedFrame, AppError>;
@@ -37,7 +37,7 @@ pub(super) struct Producer {
 /// Ends when the source ends, the consumer goes away, or `stop` fires.
 pub(super) fn spawn(p: Producer, stop: Stop) -> Vec<thread::JoinHandle<()>> {
     let Producer {
-        mut source,
+        source,
         fps,
         quality,
         out,
@@ -46,98 +46,120 @@ pub(super) fn spawn(p: Producer, stop: Stop) -> Vec<thread::JoinHandle<()>> {
         notices,
     } = p;
     let mut handles = Vec::new();
-    let paced = fps > 0.0 || source.is_live();
-    // With a pace of its own, capture runs on its own thread into a newest-wins slot.
-    let (cap_rx, on_demand): (Option<Receiver<Captured>>, Option<Box<dyn Source>>) = if paced {
+    // With a pace of its own, capture runs on its own thread into a newest-wins slot;
+    // otherwise the encoder captures just in time.
+    let input = if fps > 0.0 || source.is_live() {
         let (cap_tx, cap_rx) = newest_wins::<Captured>();
-        let stop_c = stop.clone();
+        let stop = stop.clone();
         handles.push(
             thread::Builder::new()
                 .name("capture".into())
-                .spawn(move || {
-                    // A live source (a camera) delivers at its own rate: pacing it here too
-                    // would only make it hand over older frames.
-                    let mut ticker =
-                        (fps > 0.0 && !source.is_live()).then(|| Ticker::new(fps, Instant::now()));
-                    while !stop_c.is_set() {
-                        if let Some(t) = &mut ticker {
-                            let wait = t.wait_from(Instant::now());
-                            if !wait.is_zero() {
-                                // Sleep on the stop channel so that Ctrl-C is prompt.
-                                let _ = stop_c.channel().recv_timeout(wait);
-                                if stop_c.is_set() {
-                                    break;
-                                }
-                            }
-                        }
-                        match source.next_frame() {
-                            Ok(Some(f)) => {
-                                if cap_tx.send(Ok(f)).is_some() {
-                                    capture_drops.fetch_add(1, Ordering::Relaxed);
-                                }
-                            }
-                            Ok(None) => break,
-                            Err(e) if e.is_lost() => {
-                                if !wait_for_source(&mut *source, e, &notices, &stop_c) {
-                                    break;
-                                }
-                            }
-                            Err(e) => {
-                                cap_tx.send(Err(e.into()));
-                                break;
-                            }
-                        }
-                    }
-                })
+                .spawn(move || capture_loop(source, fps, cap_tx, capture_drops, notices, stop))
                 .expect("spawning a thread"),
         );
-        (Some(cap_rx), None)
+        Input::Captured(cap_rx)
     } else {
-        (None, Some(source))
+        Input::OnDemand(source)
     };
     handles.push(
         thread::Builder::new()
             .name("encode".into())
-            .spawn(move || {
-                let mut on_demand = on_demand;
-                loop {
-                    if stop.is_set() {
-                        break;
-                    }
-                    let captured = match (&cap_rx, &mut on_demand) {
-                        (Some(rx), _) => match rx.recv() {
-                            Ok(r) => r,
-                            Err(_) => break,
-                        },
-                        (None, Some(src)) => match src.next_frame() {
-                            Ok(Some(f)) => Ok(f),
-                            Ok(None) => break,
-                            Err(e) => Err(e.into()),
-                        },
-                        (None, None) => break,
-                    };
-                    let buf = recycled.try_recv().unwrap_or_default();
-                    let encoded = captured
-                        .and_then(|f| encode(f, quality, buf))
-                        .map(|(f, rgb)| {
-                            // Only here, where each frame is encoded as soon as it is taken, is the
-                            // buffer surely the source's last frame: a paced capture thread may
-                            // have dropped newer ones.
-                            if let (Some(src), Some(rgb)) = (&mut on_demand, rgb) {
-                                src.recycle(rgb);
-                            }
-                            f
-                        });
-                    let failed = encoded.is_err();
-                    // Blocks until the network loop wants a frame: the hand-off is the queue.
-                    if out.send(encoded).is_err() || failed {
-                        break;
-                    }
-                }
-            })
+            .spawn(move || encode_loop(input, quality, out, recycled, stop))
             .expect("spawning a thread"),
     );
     handles
+}
+
+/// Where the encoder gets its frames.
+enum Input {
+    /// From the capture thread.
+    Captured(Receiver<Captured>),
+    /// Straight from a source that can produce a frame whenever asked.
+    OnDemand(Box<dyn Source>),
+}
+
+/// The capture thread: frames on the source's own clock (or `fps`) into the newest-wins slot.
+fn capture_loop(
+    mut source: Box<dyn Source>,
+    fps: f64,
+    cap_tx: LatestSender<Captured>,
+    capture_drops: Arc<AtomicU64>,
+    notices: Tx<SendNotice>,
+    stop: Stop,
+) {
+    // A live source (a camera) delivers at its own rate: pacing it here too would only make
+    // it hand over older frames.
+    let mut ticker = (fps > 0.0 && !source.is_live()).then(|| Ticker::new(fps, Instant::now()));
+    while !stop.is_set() {
+        if let Some(t) = &mut ticker {
+            let wait = t.wait_from(Instant::now());
+            if !wait.is_zero() {
+                // Sleep on the stop channel so that Ctrl-C is prompt.
+                let _ = stop.channel().recv_timeout(wait);
+                if stop.is_set() {
+                    break;
+                }
+            }
+        }
+        match source.next_frame() {
+            Ok(Some(f)) => {
+                if cap_tx.send(Ok(f)).is_some() {
+                    capture_drops.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(None) => break,
+            Err(e) if e.is_lost() => {
+                if !wait_for_source(&mut *source, e, &notices, &stop) {
+                    break;
+                }
+            }
+            Err(e) => {
+                cap_tx.send(Err(e.into()));
+                break;
+            }
+        }
+    }
+}
+
+/// The encode thread: each frame encoded (JPEG passes through) and handed to the network
+/// loop when it wants one.
+fn encode_loop(
+    mut input: Input,
+    quality: u8,
+    out: Tx<Result<OutgoingFrame, AppError>>,
+    recycled: Receiver<Vec<u8>>,
+    stop: Stop,
+) {
+    while !stop.is_set() {
+        let captured = match &mut input {
+            Input::Captured(rx) => match rx.recv() {
+                Ok(r) => r,
+                Err(_) => break,
+            },
+            Input::OnDemand(src) => match src.next_frame() {
+                Ok(Some(f)) => Ok(f),
+                Ok(None) => break,
+                Err(e) => Err(e.into()),
+            },
+        };
+        let buf = recycled.try_recv().unwrap_or_default();
+        let encoded = captured
+            .and_then(|f| encode(f, quality, buf))
+            .map(|(f, pixels)| {
+                // Only here, where each frame is encoded as soon as it is taken, is the buffer
+                // surely the source's last frame: a paced capture thread may have dropped
+                // newer ones.
+                if let (Input::OnDemand(src), Some(pixels)) = (&mut input, pixels) {
+                    src.recycle(pixels);
+                }
+                f
+            });
+        let failed = encoded.is_err();
+        // Blocks until the network loop wants a frame: the hand-off is the queue.
+        if out.send(encoded).is_err() || failed {
+            break;
+        }
+    }
 }
 
 /// Reopens a lost source every [`REOPEN_INTERVAL`] until it works (true) or `stop` fires
