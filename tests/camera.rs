@@ -233,15 +233,39 @@ fn ctrl_c_is_prompt_while_the_camera_is_away() {
     );
 }
 
+/// Without the feature, the camera flags say how to rebuild. With it, a camera that cannot
+/// exist (index 99) is a clear one-line "no camera 99" error, and `--list-cameras` either
+/// lists cameras or says there are none: both builds assert something.
 #[test]
-fn camera_flags_without_the_feature_say_how_to_rebuild() {
-    if cfg!(feature = "camera") {
+fn camera_flags_give_clear_answers_with_and_without_the_feature() {
+    // A bound socket that is never read: the destination is held for the whole test.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dest = silent.local_addr().unwrap().to_string();
+    if !cfg!(feature = "camera") {
+        for args in [&[&dest, "--camera", "1"][..], &["--list-cameras"][..]] {
+            let (st, _, err) = support::run(support::SEND, args, T);
+            assert_eq!(st.code(), Some(1), "{args:?}");
+            assert_eq!(err.len(), 1, "one line: {err:?}");
+            assert!(err[0].contains("--features camera"), "{err:?}");
+        }
         return;
     }
-    for args in [&["--camera", "1"][..], &["--list-cameras"][..]] {
-        let (st, _, err) = support::run(support::SEND, args, T);
-        assert_eq!(st.code(), Some(1), "{args:?}");
-        assert_eq!(err.len(), 1, "one line: {err:?}");
-        assert!(err[0].contains("--features camera"), "{err:?}");
+    let (st, _, err) = support::run(support::SEND, &[&dest, "--camera", "99"], T);
+    assert_eq!(st.code(), Some(1), "{err:?}");
+    let last = err.last().expect("an error line");
+    assert!(last.contains("no camera 99"), "{err:?}");
+    assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
+
+    let (st, out, err) = support::run(support::SEND, &["--list-cameras"], T);
+    match st.code() {
+        Some(0) => assert!(
+            !out.trim().is_empty() && out.lines().all(|l| !l.trim().is_empty()),
+            "listed cameras: {out:?}"
+        ),
+        Some(1) => {
+            assert_eq!(err.len(), 1, "one line: {err:?}");
+            assert!(err[0].contains("no cameras found"), "{err:?}");
+        }
+        other => panic!("--list-cameras exited with {other:?}: {err:?}"),
     }
 }
