@@ -255,14 +255,20 @@ fn sender_keeps_streaming_until_a_viewer_appears() {
 fn ctrl_c_ends_both_cleanly_with_a_summary() {
     let mut v = viewer(&["--stats-json"]);
     let dest = v.listening_addr().to_string();
-    let s = Proc::spawn(
+    let mut s = Proc::spawn(
         SEND,
         &[&dest, "--size", "320x240", "--fps", "30", "--stats-json"],
     );
     assert!(v
         .wait_line("connected from", Duration::from_secs(10))
         .is_some());
-    std::thread::sleep(Duration::from_millis(1200));
+    // Until both have reported a second's statistics and the viewer has 10 frames.
+    v.wait_reported_frames(10, T);
+    assert!(
+        s.wait_stdout(T, |l| l.iter().any(|l| l.contains(r#""type":"interval""#))),
+        "no per-second report from the sender: {:?}",
+        s.stdout_seen
+    );
     s.interrupt();
     let (sst, sout, serr) = s.finish(T);
     assert!(sst.success(), "{serr:?}");

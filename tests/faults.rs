@@ -326,7 +326,9 @@ fn sender_restart_is_picked_up_at_once_and_silence_means_disconnected() {
     let mut first = Proc::spawn(SEND, &[&dest, "--size", "320x240", "--fps", "30"]);
     v.wait_line("connected from", Duration::from_secs(10))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The first sender has delivered at least 10 frames before it dies: with the second's
+    // 30, the viewer's total is at least 40 (checked below).
+    v.wait_reported_frames(10, T);
     first.child.kill().unwrap();
     let _ = first.child.wait();
     let second = Proc::spawn(
