@@ -202,11 +202,10 @@ fn an_unplugged_camera_keeps_the_session_and_comes_back() {
 fn ctrl_c_is_prompt_while_the_camera_is_away() {
     let jpeg = samples::jpeg(&samples::scene(32, 32, 2), 32, 32).unwrap();
     let cam = FakeCamera::new(vec![mjpeg_buf(jpeg, 32, 32)]).losing_after(1, u32::MAX);
-    // Nobody listens: the sender keeps trying, as it does without a viewer.
-    let dest = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // Nobody answers: a socket of ours, bound for the whole test and never read. The sender
+    // keeps trying, as it does without a viewer.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dest = silent.local_addr().unwrap();
     let stop = Stop::new();
     let (tx, rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel();
@@ -233,6 +232,7 @@ fn ctrl_c_is_prompt_while_the_camera_is_away() {
         .recv_timeout(Duration::from_secs(10))
         .expect("the sender did not stop within 10 s of the stop signal");
     h.join().unwrap().unwrap();
+    drop(silent);
 }
 
 #[test]
