@@ -149,11 +149,10 @@ fn one_shot_image_exits_zero_with_viewer_and_nonzero_without() {
     );
     assert!(v.finish(T).0.success());
 
-    // Nobody listening: a port we just had and released.
-    let free = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // Nobody answering: a socket of ours, bound for the whole test and never read, so no
+    // other program can be listening on its port.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let free = silent.local_addr().unwrap();
     let (st, _, err) = run(
         SEND,
         &[&free.to_string(), "--image", file, "--ack-timeout", "50"],
@@ -212,12 +211,11 @@ fn window_without_display_says_to_use_headless() {
 
 #[test]
 fn sender_keeps_streaming_until_a_viewer_appears() {
-    // The port is free when the sender starts; the viewer takes it 300 ms later.
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let dest = port.to_string();
+    // The sender's destination is a relay's port, held for the whole test, that forwards to
+    // nobody until the viewer exists: the sender starts with nobody there, as a user may.
+    let relay =
+        relay::Relay::start_parked(relay::Faults::default(), relay::Faults::default(), 1).unwrap();
+    let dest = relay.addr().to_string();
     let s = Proc::spawn(
         SEND,
         &[
@@ -226,27 +224,25 @@ fn sender_keeps_streaming_until_a_viewer_appears() {
             "320x240",
             "--fps",
             "30",
-            "--frames",
-            "90",
             "--ack-timeout",
             "30",
         ],
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let v = Proc::spawn(
-        VIEW,
-        &[
-            "--headless",
-            "--listen",
-            &dest,
-            "--frames",
-            "10",
-            "--stats-json",
-        ],
-    );
+    // Streaming into the void: several frames' worth of datagrams (bounded: 20 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while relay.stats().0.received < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sender sent nothing without a viewer"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut v = viewer(&["--frames", "10", "--stats-json"]);
+    relay.set_upstream(v.listening_addr());
     let (vst, vout, verr) = v.finish(T);
     assert!(vst.success(), "{verr:?}");
     assert_eq!(summary(&vout)["frames"], 10);
+    s.interrupt();
     let (sst, _, serr) = s.finish(T);
     assert!(sst.success(), "{serr:?}");
 }
@@ -255,14 +251,20 @@ fn sender_keeps_streaming_until_a_viewer_appears() {
 fn ctrl_c_ends_both_cleanly_with_a_summary() {
     let mut v = viewer(&["--stats-json"]);
     let dest = v.listening_addr().to_string();
-    let s = Proc::spawn(
+    let mut s = Proc::spawn(
         SEND,
         &[&dest, "--size", "320x240", "--fps", "30", "--stats-json"],
     );
     assert!(v
         .wait_line("connected from", Duration::from_secs(10))
         .is_some());
-    std::thread::sleep(Duration::from_millis(1200));
+    // Until both have reported a second's statistics and the viewer has 10 frames.
+    v.wait_reported_frames(10, T);
+    assert!(
+        s.wait_stdout(T, |l| l.iter().any(|l| l.contains(r#""type":"interval""#))),
+        "no per-second report from the sender: {:?}",
+        s.stdout_seen
+    );
     s.interrupt();
     let (sst, sout, serr) = s.finish(T);
     assert!(sst.success(), "{serr:?}");

@@ -275,33 +275,36 @@ fn a_flood_of_junk_does_not_stop_a_live_stream() {
 
 #[test]
 fn viewer_restart_is_picked_up_without_restarting_the_sender() {
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let dest = port.to_string();
-    let s = Proc::spawn(
+    // The sender's destination is a relay's port, held for the whole test; each viewer binds
+    // a port of its own and the relay forwards to whichever is current, so to the sender the
+    // viewer at its destination stops and starts again.
+    let relay = Relay::start_parked(Faults::default(), Faults::default(), 3).unwrap();
+    let dest = relay.addr().to_string();
+    let mut s = Proc::spawn(
         SEND,
         &[&dest, "--size", "320x240", "--fps", "30", "--stats-json"],
     );
     let view = || {
-        Proc::spawn(
+        let mut v = Proc::spawn(
             VIEW,
             &[
                 "--headless",
                 "--listen",
-                &dest,
+                "127.0.0.1:0",
                 "--frames",
                 "15",
                 "--stats-json",
             ],
-        )
+        );
+        relay.set_upstream(v.listening_addr());
+        v
     };
     let (st, out, err) = view().finish(T);
     assert!(st.success(), "{err:?}");
     assert_eq!(summary(&out)["frames"], 15);
-    // Long enough for the sender to decide the viewer is gone and fall back to probing.
-    std::thread::sleep(Duration::from_millis(1500));
+    // The sender decides the viewer is gone and falls back to probing (bounded: 20 s).
+    s.wait_line("probing for the viewer", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("the sender never noticed the viewer left: {:?}", s.stderr));
     let started = Instant::now();
     let (st, out, err) = view().finish(T);
     assert!(st.success(), "{err:?}");
@@ -326,7 +329,9 @@ fn sender_restart_is_picked_up_at_once_and_silence_means_disconnected() {
     let mut first = Proc::spawn(SEND, &[&dest, "--size", "320x240", "--fps", "30"]);
     v.wait_line("connected from", Duration::from_secs(10))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The first sender has delivered at least 10 frames before it dies: with the second's
+    // 30, the viewer's total is at least 40 (checked below).
+    v.wait_reported_frames(10, T);
     first.child.kill().unwrap();
     let _ = first.child.wait();
     let second = Proc::spawn(

@@ -2,8 +2,18 @@
 //! server (Xvfb in CI), and a screenshot whose pixels are checked.
 //!
 //! Not a `#[test]`: windows belong on a main thread (macOS aborts otherwise), so this is a
-//! plain program (`harness = false`). Without `DISPLAY` it says so and passes; `.ci/run`
-//! always provides a display.
+//! plain program (`harness = false`).
+//!
+//! When it runs, and when it may not:
+//! - `CI=true` (CI services set it; `.ci/run` expects it there): it always runs. No display, or a display that cannot
+//!   be opened, is a failure, and `CAMWIRE_SKIP_DISPLAY_TESTS` is ignored.
+//! - `CAMWIRE_SKIP_DISPLAY_TESTS=1` (outside CI): skipped, saying so on stderr.
+//! - `DISPLAY` unset or empty (outside CI): skipped with one line on stderr, so that
+//!   `cargo test` passes on a fresh machine without a display as the README promises;
+//!   `.ci/run` starts Xvfb and runs it.
+//! - `DISPLAY` set but the display cannot be opened (or `xwd` cannot screenshot it): a
+//!   failure, with one line saying what is needed. A skip is never silent and never a pass
+//!   in disguise: the last line says `skipped`.
 
 mod support;
 #[allow(dead_code)]
@@ -26,16 +36,45 @@ fn bars_visible(shot: &Screenshot) -> Vec<f64> {
         .collect()
 }
 
+fn skip(why: &str) -> ! {
+    eprintln!("window test: SKIPPED, {why}");
+    println!("0 passed, 0 failed, 1 skipped");
+    std::process::exit(0);
+}
+
+fn fail(why: &str) -> ! {
+    eprintln!(
+        "window test: FAILED, {why}; it needs an X display: run it under Xvfb as .ci/run does, \
+         or set CAMWIRE_SKIP_DISPLAY_TESTS=1 to skip it (not honoured when CI=true)"
+    );
+    println!("0 passed, 1 failed");
+    std::process::exit(1);
+}
+
 fn main() {
-    let display = match std::env::var("DISPLAY") {
-        Ok(d) if !d.is_empty() && cfg!(target_os = "linux") => d,
-        _ => {
-            println!("window test skipped: DISPLAY is not set (CI runs it under Xvfb)");
-            println!("0 passed, 0 failed, 1 skipped");
-            return;
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if !ci && std::env::var("CAMWIRE_SKIP_DISPLAY_TESTS").is_ok_and(|v| v == "1") {
+        skip("CAMWIRE_SKIP_DISPLAY_TESTS=1");
+    }
+    if !cfg!(target_os = "linux") {
+        // The screenshot is X11's xwd; elsewhere there is nothing to check the window with.
+        if ci {
+            fail("the screenshot check is X11-only (Linux)");
         }
+        skip("the screenshot check is X11-only (Linux)");
+    }
+    let display = match std::env::var("DISPLAY") {
+        Ok(d) if !d.is_empty() => d,
+        _ if ci => fail("no display (DISPLAY unset) and CI=true"),
+        _ => skip("no display (DISPLAY unset); .ci/run runs it under Xvfb"),
     };
-    let before = Screenshot::capture(&display).expect("screenshot before the window");
+    let before = match Screenshot::capture(&display) {
+        Ok(shot) => shot,
+        Err(e) => fail(&format!(
+            "cannot open display {display:?}: {}",
+            e.replace('\n', " ")
+        )),
+    };
 
     let mut v = Proc::spawn(VIEW, &["--listen", "127.0.0.1:0"]);
     let dest = v.listening_addr().to_string();
@@ -58,9 +97,16 @@ fn main() {
         std::thread::sleep(Duration::from_millis(200));
     };
     // The pattern moves: a later screenshot differs (the box, the sweep line, the counter).
-    std::thread::sleep(Duration::from_millis(500));
-    let later = Screenshot::capture(&display).expect("second screenshot");
-    let moved = shot.diff_count(&later, TOL).unwrap();
+    // Polled until it does (bounded: 10 s).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let moved = loop {
+        let later = Screenshot::capture(&display).expect("second screenshot");
+        let moved = shot.diff_count(&later, TOL).unwrap();
+        if moved >= 500 || Instant::now() >= deadline {
+            break moved;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let changed_from_empty = before.diff_count(&shot, TOL).unwrap();
 
     s.interrupt();
@@ -71,7 +117,7 @@ fn main() {
     let mut failures = Vec::new();
     if moved < 500 {
         failures.push(format!(
-            "the picture did not move: {moved} pixels changed in 0.5 s"
+            "the picture did not move: {moved} pixels changed in 10 s"
         ));
     }
     if changed_from_empty < 50_000 {
@@ -87,7 +133,7 @@ fn main() {
     }
     still_image_and_message_overlay(&display, &mut failures);
     println!(
-        "window test: bar coverage {:?}, {moved} pixels moved in 0.5 s",
+        "window test: bar coverage {:?}, {moved} pixels moved",
         fractions
             .iter()
             .map(|f| format!("{:.1}%", f * 100.0))

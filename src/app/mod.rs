@@ -107,13 +107,21 @@ mod tests {
     fn stop_wakes_select() {
         let s = Stop::new();
         let s2 = s.clone();
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded(0);
         let t = std::thread::spawn(move || {
+            // Not set yet: the select below must be woken by the trigger, not find it set.
+            assert!(!s2.is_set());
+            ready_tx.send(()).unwrap();
             crossbeam_channel::select! {
                 recv(s2.channel()) -> _ => true,
                 default(std::time::Duration::from_secs(10)) => false,
             }
         });
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        // The thread is at its select (or about to be): either way the select must return
+        // on the trigger, not after its 10 s default.
+        ready_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
         s.trigger();
         assert!(t.join().unwrap());
         assert!(s.is_set());

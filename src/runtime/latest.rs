@@ -75,7 +75,17 @@ mod tests {
         });
         let mut last = None;
         let mut got = 0u32;
-        while let Ok(v) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+        // Until the producer is done and has dropped its end (bounded: 60 s), however slowly
+        // either thread is scheduled.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let v = match rx.recv_deadline(deadline) {
+                Ok(v) => v,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    panic!("the producer did not finish within 60 s")
+                }
+            };
             if let Some(l) = last {
                 assert!(
                     v > l,

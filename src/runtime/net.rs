@@ -112,7 +112,31 @@ mod tests {
     #[test]
     fn viewer_gets_a_large_buffer_where_allowed() {
         let (_, granted) = bind_viewer("127.0.0.1:0".parse().unwrap()).unwrap();
-        assert!(granted > 0);
+        // Linux: SO_RCVBUF is capped at net.core.rmem_max and the kernel books double the
+        // capped request (for its own overhead), so the granted size is exactly
+        // 2 * min(WANT_RCVBUF, rmem_max). (The kernel's floor, SOCK_MIN_RCVBUF, is a few KB,
+        // below any rmem_max a system runs with.)
+        let rmem_max = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok());
+        match rmem_max {
+            Some(max) if cfg!(target_os = "linux") => {
+                assert_eq!(
+                    granted,
+                    2 * WANT_RCVBUF.min(max),
+                    "rmem_max {max}, asked for {WANT_RCVBUF}"
+                );
+            }
+            _ => assert!(granted > 0, "{granted}"),
+        }
+        // The warning is given exactly when the grant is below SMALL_RCVBUF.
+        assert_eq!(
+            small_rcvbuf_advice(granted).is_some(),
+            granted < SMALL_RCVBUF,
+            "{granted}"
+        );
+        assert!(small_rcvbuf_advice(SMALL_RCVBUF - 1).is_some());
+        assert!(small_rcvbuf_advice(SMALL_RCVBUF).is_none());
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct Proc {
     lines: mpsc::Receiver<String>,
     pub stderr: Vec<String>,
     stdout: Option<thread::JoinHandle<String>>,
+    out_lines: mpsc::Receiver<String>,
+    /// The stdout lines seen so far by [`Proc::wait_stdout`].
+    pub stdout_seen: Vec<String>,
 }
 
 impl Proc {
@@ -68,17 +71,29 @@ impl Proc {
                 }
             }
         });
-        let mut out = child.stdout.take().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (otx, orx) = mpsc::channel();
         let stdout = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
+            // All of stdout for `finish`, and each line as it comes for `wait_stdout`.
+            let mut all = String::new();
+            let mut line = String::new();
+            while matches!(out.read_line(&mut line), Ok(n) if n > 0) {
+                all.push_str(&line);
+                let _ = otx.send(line.trim_end_matches('\n').to_string());
+                line.clear();
+            }
+            let mut rest = String::new();
+            let _ = out.read_to_string(&mut rest);
+            all.push_str(&rest);
+            all
         });
         Proc {
             child,
             lines: rx,
             stderr: Vec::new(),
             stdout: Some(stdout),
+            out_lines: orx,
+            stdout_seen: Vec::new(),
         }
     }
 
@@ -100,6 +115,37 @@ impl Proc {
                 Err(_) => return None,
             }
         }
+    }
+
+    /// Waits up to `timeout` until `done` is true of the stdout lines so far (it is asked
+    /// again after each new line); returns whether it became true.
+    pub fn wait_stdout(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&[String]) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if done(&self.stdout_seen) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.out_lines.recv_timeout(left) {
+                Ok(l) => self.stdout_seen.push(l),
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Waits up to `timeout` until the `--stats-json` interval reports on stdout add up to at
+    /// least `frames` frames; panics with what was seen if they do not.
+    pub fn wait_reported_frames(&mut self, frames: u64, timeout: Duration) {
+        let ok = self.wait_stdout(timeout, |lines| reported_frames(lines) >= frames);
+        assert!(
+            ok,
+            "fewer than {frames} frames reported within {timeout:?}: {:?}; stderr: {:?}",
+            self.stdout_seen, self.stderr
+        );
     }
 
     /// The address a viewer started with `--listen 127.0.0.1:0` is listening on.
@@ -175,6 +221,16 @@ pub fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
         .collect()
+}
+
+/// The frames counted by the `"interval"` reports among `--stats-json` lines.
+pub fn reported_frames(lines: &[String]) -> u64 {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "interval")
+        .filter_map(|v| v["frames"].as_u64())
+        .sum()
 }
 
 /// The last object of `--stats-json` output, which must be the summary.

@@ -158,6 +158,7 @@ pub struct Relay {
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
     models: Arc<Mutex<(FaultModel, FaultModel)>>,
+    retarget: Arc<Mutex<Option<SocketAddr>>>,
 }
 
 impl Relay {
@@ -169,9 +170,32 @@ impl Relay {
         back: Faults,
         seed: u64,
     ) -> io::Result<Relay> {
+        Self::start_inner(Some(upstream), forward, back, seed)
+    }
+
+    /// Starts a relay with nowhere to forward to yet: what the sender sends is dropped, as if
+    /// nobody listened, until [`Relay::set_upstream`]. The relay's own port stays bound, so a
+    /// test can point a sender at it before the viewer exists, and restart the viewer.
+    pub fn start_parked(forward: Faults, back: Faults, seed: u64) -> io::Result<Relay> {
+        Self::start_inner(None, forward, back, seed)
+    }
+
+    /// Forwards to `upstream` from now on (replies come back from there).
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        *self.retarget.lock().unwrap_or_else(|p| p.into_inner()) = Some(upstream);
+    }
+
+    fn start_inner(
+        upstream: Option<SocketAddr>,
+        forward: Faults,
+        back: Faults,
+        seed: u64,
+    ) -> io::Result<Relay> {
         let client_side = UdpSocket::bind(("127.0.0.1", 0))?;
         let upstream_side = UdpSocket::bind(("127.0.0.1", 0))?;
-        upstream_side.connect(upstream)?;
+        if let Some(upstream) = upstream {
+            upstream_side.connect(upstream)?;
+        }
         client_side.set_nonblocking(true)?;
         upstream_side.set_nonblocking(true)?;
         for s in [&client_side, &upstream_side] {
@@ -185,18 +209,21 @@ impl Relay {
             FaultModel::new(forward, seed),
             FaultModel::new(back, seed ^ 0x9E37_79B9_7F4A_7C15),
         )));
+        let retarget = Arc::new(Mutex::new(None));
         let thread = {
             let stop = stop.clone();
             let models = models.clone();
+            let retarget = retarget.clone();
             thread::Builder::new()
                 .name("fault-relay".into())
-                .spawn(move || run(client_side, upstream_side, &models, &stop))?
+                .spawn(move || run(client_side, upstream_side, &models, &retarget, &stop))?
         };
         Ok(Relay {
             addr,
             stop,
             thread: Some(thread),
             models,
+            retarget,
         })
     }
 
@@ -225,11 +252,16 @@ fn run(
     client_side: UdpSocket,
     upstream_side: UdpSocket,
     models: &Mutex<(FaultModel, FaultModel)>,
+    retarget: &Mutex<Option<SocketAddr>>,
     stop: &AtomicBool,
 ) {
     let mut buf = vec![0u8; 65_536];
     let mut client: Option<SocketAddr> = None;
     while !stop.load(Ordering::SeqCst) {
+        if let Some(to) = retarget.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            // Until connected, sends fail and the datagrams are lost, as with nobody there.
+            let _ = upstream_side.connect(to);
+        }
         let mut busy = false;
         let now = Instant::now();
         let mut m = models.lock().unwrap_or_else(|p| p.into_inner());
