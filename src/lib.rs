@@ -3,7 +3,7 @@
 //! The crate is split the way quinn and str0m are: the protocol is a set of sans-IO state
 //! machines that take bytes and instants and return bytes and events, and the programs are
 //! thin shells of sockets, threads, a camera and a window around them. `docs/ARCHITECTURE.md`
-//! draws the pipeline.
+//! draws the pipeline; `docs/PROTOCOL.md` specifies the wire format.
 //!
 //! - [`protocol`]: the wire format and the state machines (no I/O).
 //! - [`media`]: sources, the test pattern, the JPEG codec and webcams.

@@ -233,7 +233,7 @@ fn a_flood_of_junk_does_not_stop_a_live_stream() {
             let d = junk(&mut rng, sent);
             let _ = sock.send_to(&d[..d.len().min(65_507)], vaddr);
             sent += 1;
-            if sent % 200 == 0 {
+            if sent.is_multiple_of(200) {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }

@@ -1,7 +1,7 @@
 //! Helpers shared by the two command-line programs.
 
 use std::io::{IsTerminal, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 use crate::app::stats::Report;
 
@@ -29,26 +29,102 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((side(w)?, side(h)?))
 }
 
-/// Resolves `HOST[:PORT]` (IPv6 as `[::1]:PORT`); the port defaults to [`DEFAULT_PORT`].
+/// The forms `cam-send`'s destination and `cam-view --listen` accept, for help and errors.
+pub const ADDRESS_FORMS: &str = "PORT, HOST, HOST:PORT or [IPv6]:PORT, for example 9999, \
+     192.168.1.20, localhost:9999, 0.0.0.0:9999 or [::1]:9999";
+
+/// Where `cam-send` sends: `HOST[:PORT]` (IPv6 as `[::1]:PORT` or a bare `::1`), or a `PORT`
+/// alone for a viewer on this machine (127.0.0.1). The port defaults to [`DEFAULT_PORT`];
+/// port 0 is refused.
 pub fn parse_dest(s: &str) -> Result<SocketAddr, String> {
-    if let Ok(a) = s.parse::<SocketAddr>() {
-        return Ok(a);
+    let a = parse_address(s, IpAddr::from([127, 0, 0, 1]))?;
+    if a.port() == 0 {
+        return Err(format!(
+            "invalid port 0 in '{s}': a viewer listens on a port from 1 to 65535"
+        ));
     }
-    let with_port = if s.parse::<std::net::Ipv6Addr>().is_ok() {
-        format!("[{s}]:{DEFAULT_PORT}")
-    } else if s
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        s.to_string()
-    } else {
-        format!("{s}:{DEFAULT_PORT}")
+    Ok(a)
+}
+
+/// Where `cam-view` listens: the same forms as [`parse_dest`], but a `PORT` alone means every
+/// IPv4 interface (`0.0.0.0:PORT`), and port 0 picks a free one.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    parse_address(s, IpAddr::from([0, 0, 0, 0]))
+}
+
+/// The one address rule of both programs: `PORT` (on `bare_port_ip`), `HOST` (on
+/// [`DEFAULT_PORT`]), `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address, where `HOST` is an
+/// IP address or a name to resolve. A bad port is reported as such, before any lookup.
+fn parse_address(s: &str, bare_port_ip: IpAddr) -> Result<SocketAddr, String> {
+    let fail = |why: String| format!("{why}; expected {ADDRESS_FORMS}");
+    let t = s.trim();
+    let port = |p: &str| {
+        p.parse::<u16>().map_err(|_| {
+            fail(format!(
+                "invalid port '{p}' in '{s}': a port is a number from 0 to 65535"
+            ))
+        })
     };
-    with_port
+    if t.is_empty() {
+        return Err(fail("an empty address".into()));
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(SocketAddr::new(bare_port_ip, port(t)?));
+    }
+    let (host, p) = if let Some(rest) = t.strip_prefix('[') {
+        let (v6, after) = rest
+            .split_once(']')
+            .ok_or_else(|| fail(format!("'{s}' opens a '[' it never closes")))?;
+        let ip: Ipv6Addr = v6
+            .parse()
+            .map_err(|_| fail(format!("'{v6}' in '{s}' is not an IPv6 address")))?;
+        let p = match after {
+            "" => None,
+            _ => Some(port(after.strip_prefix(':').ok_or_else(|| {
+                fail(format!("'{after}' after the ']' in '{s}' is not ':PORT'"))
+            })?)?),
+        };
+        return Ok(SocketAddr::new(IpAddr::V6(ip), p.unwrap_or(DEFAULT_PORT)));
+    } else if let Ok(ip) = t.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
+    } else if let Some((h, p)) = t.rsplit_once(':') {
+        if h.contains(':') {
+            return Err(fail(format!(
+                "'{s}' is not an address: an IPv6 address with a port goes in brackets, as in [::1]:9999"
+            )));
+        }
+        (h, port(p)?)
+    } else {
+        (t, DEFAULT_PORT)
+    };
+    if host.is_empty() {
+        return Ok(SocketAddr::new(bare_port_ip, p));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, p));
+    }
+    let name_ok = host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    // Name the host alone when it is all there is.
+    let what = if host == t {
+        format!("'{host}'")
+    } else {
+        format!("the host '{host}' in '{s}'")
+    };
+    if !name_ok {
+        return Err(fail(format!(
+            "{what} is neither an IP address nor a host name"
+        )));
+    }
+    (host, p)
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve '{s}': {e}"))?
+        .map_err(|e| fail(format!("cannot resolve {what}: {e}")))?
         .next()
-        .ok_or_else(|| format!("'{s}' resolves to no address"))
+        .ok_or_else(|| fail(format!("{what} has no address")))
 }
 
 /// Runs a program's body with a printer and turns its outcome into the exit code: 0, or 1
@@ -160,8 +236,42 @@ mod tests {
         assert_eq!(parse_dest("127.0.0.1:5000").unwrap().port(), 5000);
         assert_eq!(parse_dest("127.0.0.1").unwrap().port(), DEFAULT_PORT);
         assert_eq!(parse_dest("[::1]:7").unwrap(), "[::1]:7".parse().unwrap());
+        assert_eq!(parse_dest("[::1]").unwrap(), "[::1]:9999".parse().unwrap());
         assert_eq!(parse_dest("::1").unwrap().port(), DEFAULT_PORT);
         assert_eq!(parse_dest("localhost:8000").unwrap().port(), 8000);
-        assert!(parse_dest("no.such.host.invalid").is_err());
+        assert_eq!(
+            parse_dest("5000").unwrap(),
+            "127.0.0.1:5000".parse().unwrap()
+        );
+        // Refused before any lookup: no name server is asked.
+        let e = parse_dest("127.0.0.1:99999").unwrap_err();
+        assert!(e.contains("invalid port '99999'"), "{e}");
+        assert!(parse_dest("127.0.0.1:0").unwrap_err().contains("port 0"));
+        assert!(parse_dest("no such host")
+            .unwrap_err()
+            .contains("HOST:PORT"));
+        assert!(parse_dest("::1:x").is_err());
+        assert!(parse_dest("[::1").is_err());
+        assert!(parse_dest("[::1]x").is_err());
+    }
+
+    #[test]
+    fn listen_addresses() {
+        let ok = |s: &str| parse_listen(s).unwrap().to_string();
+        assert_eq!(ok("9999"), "0.0.0.0:9999");
+        assert_eq!(ok("0"), "0.0.0.0:0");
+        assert_eq!(ok("127.0.0.1:0"), "127.0.0.1:0");
+        assert_eq!(ok("[::]:9999"), "[::]:9999");
+        assert_eq!(ok("[::1]:0"), "[::1]:0");
+        assert_eq!(ok("::"), "[::]:9999");
+        assert_eq!(ok(":7000"), "0.0.0.0:7000");
+        assert!(parse_listen("localhost:0").unwrap().ip().is_loopback());
+        for bad in ["", "70000", "1.2.3.4:port", "a b", "[zz]:1"] {
+            let e = parse_listen(bad).unwrap_err();
+            assert!(
+                e.contains("PORT, HOST, HOST:PORT or [IPv6]:PORT"),
+                "{bad}: {e}"
+            );
+        }
     }
 }

@@ -10,18 +10,35 @@ use camwire::app::send::{
     open_source, run_send_with, SendConfig, SendNotice, SendUpdate, SourceSpec,
 };
 use camwire::app::Stop;
+use camwire::compat::tutorial::JSON_PORT;
 use camwire::compat::tutorial_send::run_send_tutorial;
 use camwire::media::camera::mode::ModeRequest;
 use camwire::media::camera::{CameraRequest, CameraSelector};
 use camwire::protocol::message::MessageOutcome;
-use camwire::protocol::sender::SenderConfig;
-use clap::Parser;
+use camwire::protocol::sender::{SenderConfig, DEFAULT_MAX_RATE_MBPS};
+use camwire::protocol::wire::{MAX_DATAGRAM, MIN_MTU};
+use clap::{CommandFactory, Parser};
 
-/// Stream a webcam, the built-in test pattern or image files to cam-view over UDP.
+const EXAMPLES: &str = "\
+Examples:
+  cam-send 192.168.1.20                     the test pattern, 1280x720 at 30 fps, to port 9999
+  cam-send 192.168.1.20 --image photo.jpg   one picture; exits 0 once the viewer has it
+  cam-send 192.168.1.20 --image holiday/ --loop --interval 3000
+                                            a slideshow of a folder, 3 s a picture, for ever
+  cam-send 192.168.1.20 --camera 0 --size 1280x720 --fps 30
+                                            a webcam (a build with --features camera)
+  cam-send 192.168.1.20 --message '{\"door\":\"open\"}'
+                                            one JSON message, no picture
+  cam-send 192.168.1.20 --compat tutorial --image photo.jpg
+                                            to the classic tutorial's server (JSON on 6666)";
+
+/// Stream a webcam, the built-in moving test pattern or image files to cam-view over UDP,
+/// and send it JSON messages.
 #[derive(Parser, Debug)]
-#[command(name = "cam-send", version, about, long_about = None)]
+#[command(name = "cam-send", version, long_about = None, after_help = EXAMPLES)]
 struct Args {
-    /// Viewer address, HOST[:PORT] (the port defaults to 9999)
+    /// Viewer address: HOST[:PORT] (the port defaults to 9999), [IPv6]:PORT, or a PORT alone
+    /// for a viewer on this machine
     #[arg(default_value = "127.0.0.1:9999", value_parser = parse_dest)]
     dest: std::net::SocketAddr,
     /// Send the built-in moving test pattern (the default source)
@@ -38,36 +55,37 @@ struct Args {
     /// List the webcams with their formats, sizes and frame rates, and exit
     #[arg(long)]
     list_cameras: bool,
-    /// Repeat the --image file or folder for ever
-    #[arg(long = "loop", requires = "image")]
+    /// Only with --image: repeat the file or folder for ever
+    #[arg(long = "loop")]
     looping: bool,
     /// Picture size, WxH (default 1280x720 for the pattern; images are scaled only if given)
     #[arg(long, value_parser = parse_size, value_name = "WxH")]
     size: Option<(u32, u32)>,
     /// Frames per second; 0 sends as fast as the viewer's ACKs allow
-    #[arg(long, default_value_t = 30.0, value_name = "N")]
+    #[arg(long, default_value_t = SendConfig::default().fps, value_name = "N")]
     fps: f64,
     /// JPEG quality, 1-100
-    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
+    #[arg(long, default_value_t = SendConfig::default().quality,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: u8,
     /// Stop after N frames
     #[arg(long, value_name = "N")]
     frames: Option<u64>,
     /// Largest datagram in bytes of UDP payload (1200 is safe on any path)
-    #[arg(long, default_value_t = 1200, value_name = "BYTES",
-          value_parser = clap::value_parser!(u16).range(256..=65507))]
+    #[arg(long, default_value_t = SenderConfig::default().mtu as u16, value_name = "BYTES",
+          value_parser = clap::value_parser!(u16).range(MIN_MTU as i64..=MAX_DATAGRAM as i64))]
     mtu: u16,
     /// The longest wait for the viewer's answer before probing again, in milliseconds (the
     /// retransmission timeout adapts to the measured round trip below it)
-    #[arg(long, default_value_t = 100, value_name = "MS",
-          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    #[arg(long, default_value_t = SenderConfig::default().ack_timeout.as_millis() as u64,
+          value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
     ack_timeout: u64,
     /// A frame not delivered within this many milliseconds gives way to a newer one
-    #[arg(long, default_value_t = 150, value_name = "MS",
-          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    #[arg(long, default_value_t = SenderConfig::default().max_latency.as_millis() as u64,
+          value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
     max_latency: u64,
     /// Pacing: at most this many megabits per second (0 = unpaced)
-    #[arg(long, default_value_t = 1000.0, value_name = "MBIT")]
+    #[arg(long, default_value_t = DEFAULT_MAX_RATE_MBPS, value_name = "MBIT")]
     max_rate: f64,
     /// Print one JSON object of statistics per second, and a summary at exit, on stdout
     #[arg(long)]
@@ -76,12 +94,11 @@ struct Args {
     /// per line from stdin). Without --pattern, --image or --camera, no pictures are sent
     #[arg(long, value_name = "JSON")]
     message: Vec<String>,
-    /// Send the --message list this many times
-    #[arg(long, default_value_t = 1, value_name = "N", requires = "message",
-          value_parser = clap::value_parser!(u64).range(1..))]
-    repeat: u64,
-    /// Milliseconds between messages, and between the pictures of an --image folder
-    /// (instead of --fps)
+    /// Only with --message: send the --message list this many times [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: Option<u64>,
+    /// Only with --message or --image: milliseconds between messages, and between the
+    /// pictures of an --image folder (instead of --fps)
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     interval: Option<u64>,
     /// Speak another protocol: `tutorial` sends like the classic Python/OpenCV UDP tutorial's
@@ -89,13 +106,48 @@ struct Args {
     /// datagrams to --json-port), for its original server
     #[arg(long, value_enum, default_value_t = Compat::Camwire)]
     compat: Compat,
-    /// With --compat tutorial: the server's JSON port (default: the destination port + 1)
-    #[arg(long, value_name = "PORT", requires = "compat")]
+    /// Only with --compat tutorial: the server's JSON port, on the destination's host
+    /// (default 6666, the tutorial's own)
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     json_port: Option<u16>,
+}
+
+impl Args {
+    /// Options that only mean something with another one, in plain words.
+    fn check(&self) -> Result<(), String> {
+        if self.json_port.is_some() && self.compat != Compat::Tutorial {
+            return Err(
+                "--json-port only means something with --compat tutorial (it is the \
+                        tutorial server's JSON port): add --compat tutorial, or leave \
+                        --json-port out"
+                    .into(),
+            );
+        }
+        if self.looping && self.image.is_none() {
+            return Err("--loop repeats an --image file or folder: add --image PATH".into());
+        }
+        if self.repeat.is_some() && self.message.is_empty() {
+            return Err("--repeat repeats the --message list: add --message JSON".into());
+        }
+        if self.interval.is_some() && self.message.is_empty() && self.image.is_none() {
+            return Err(
+                "--interval is the time between --message values or between \
+                        --image pictures: add one of them, or use --fps for the test \
+                        pattern or a camera"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(msg) = args.check() {
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, msg)
+            .exit();
+    }
     let json = args.stats_json;
     run_main("cam-send", args, json, run)
 }
@@ -158,7 +210,12 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     stop.on_ctrl_c();
     let messages = (!args.message.is_empty()).then(|| {
         let every = Duration::from_millis(args.interval.unwrap_or(0));
-        spawn_messages(args.message.clone(), args.repeat, every, stop.clone())
+        spawn_messages(
+            args.message.clone(),
+            args.repeat.unwrap_or(1),
+            every,
+            stop.clone(),
+        )
     });
     let cfg = SendConfig {
         dest: args.dest,
@@ -205,7 +262,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     let outcome = match args.compat {
         Compat::Camwire => run_send_with(cfg, source, stop, on_update),
         Compat::Tutorial => {
-            let json_port = args.json_port.unwrap_or(dest.port().wrapping_add(1));
+            let json_port = args.json_port.unwrap_or(JSON_PORT);
             let json_dest = std::net::SocketAddr::new(dest.ip(), json_port);
             run_send_tutorial(cfg, source, json_dest, stop, on_update)
         }

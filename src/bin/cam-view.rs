@@ -4,19 +4,35 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use camwire::app::cli::{run_main, Compat, ReportPrinter};
+use camwire::app::cli::{parse_listen, run_main, Compat, ReportPrinter};
 use camwire::app::send::{run_send, SendConfig, SourceSpec};
 use camwire::app::view::{run_view, Notice, TutorialMode, ViewConfig, ViewUpdate};
 use camwire::app::Stop;
+use camwire::compat::tutorial::JSON_PORT;
 use camwire::protocol::receiver::EndReason;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
-/// Receive frames from cam-send over UDP and show them in a window, or headless.
+const EXAMPLES: &str = "\
+Examples:
+  cam-view                                  listen on UDP port 9999 on every interface, in a window
+  cam-view --demo                           the moving test pattern over loopback UDP, in a window
+  cam-view --listen 5000 --headless --stats-json
+                                            no window, port 5000, statistics as JSON lines
+  cam-view --listen [::]:9999 --save received/
+                                            IPv6, and keep every picture received
+  cam-view --show-messages                  draw the latest JSON message over the picture
+  cam-view --compat tutorial                also accept the classic tutorial's clients
+                                            (pictures on 9999, JSON on 6666)";
+
+/// Receive a live picture from cam-send over UDP and show it in a window (or headless: count,
+/// save, report). JSON messages from the sender are printed on stdout.
 #[derive(Parser, Debug)]
-#[command(name = "cam-view", version, about, long_about = None)]
+#[command(name = "cam-view", version, long_about = None, after_help = EXAMPLES)]
 struct Args {
-    /// Address to listen on (with --demo the default is 127.0.0.1:0, a free loopback port)
-    #[arg(long, value_name = "ADDR")]
+    /// Address to listen on: PORT (every IPv4 interface), HOST:PORT, [IPv6]:PORT or a name
+    /// such as localhost:9999; 0 as the port picks a free one. Default 0.0.0.0:9999, or with
+    /// --demo 127.0.0.1:0
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     listen: Option<SocketAddr>,
     /// No window: receive, decode, count, save and print statistics
     #[arg(long)]
@@ -33,21 +49,49 @@ struct Args {
     /// Demo: also run a sender of the moving test pattern in this process, over loopback UDP
     #[arg(long)]
     demo: bool,
-    /// Draw the latest JSON message over the picture (messages always print on stdout)
+    /// Draw the latest JSON message over the picture in the window, so not with --headless
+    /// (messages always print on stdout)
     #[arg(long)]
     show_messages: bool,
     /// Also speak another protocol: `tutorial` accepts the classic Python/OpenCV UDP
     /// tutorial's clients (pictures on the listening port, JSON on --json-port)
     #[arg(long, value_enum, default_value_t = Compat::Camwire)]
     compat: Compat,
-    /// With --compat tutorial: the port for JSON datagrams (default: the listening port + 1;
-    /// 0 picks a free one)
-    #[arg(long, value_name = "PORT", requires = "compat")]
+    /// Only with --compat tutorial: the port for the tutorial's JSON datagrams, on the
+    /// listening address (default 6666, the tutorial's own; 0 picks a free one)
+    #[arg(long, value_name = "PORT")]
     json_port: Option<u16>,
+}
+
+impl Args {
+    /// Options that only mean something with another one, in plain words.
+    fn check(&self) -> Result<(), String> {
+        if self.json_port.is_some() && self.compat != Compat::Tutorial {
+            return Err(
+                "--json-port only means something with --compat tutorial (it is the \
+                        port for the tutorial's JSON datagrams): add --compat tutorial, or \
+                        leave --json-port out"
+                    .into(),
+            );
+        }
+        if self.show_messages && self.headless {
+            return Err(
+                "--show-messages draws on the window, and --headless has none: \
+                        leave one of them out (messages are printed on stdout either way)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(msg) = args.check() {
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, msg)
+            .exit();
+    }
     let json = args.stats_json;
     run_main("cam-view", args, json, run)
 }
@@ -65,11 +109,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         save: args.save,
         show_messages: args.show_messages,
         tutorial: (args.compat == Compat::Tutorial).then(|| TutorialMode {
-            json_port: args.json_port.unwrap_or(if listen.port() == 0 {
-                0
-            } else {
-                listen.port().wrapping_add(1)
-            }),
+            json_port: args.json_port.unwrap_or(JSON_PORT),
         }),
         ..ViewConfig::default()
     };

@@ -3,8 +3,8 @@
 //! The tutorial's client sends a picture as a header datagram, `struct.pack('l', len)` (native
 //! size and order: 8 bytes little-endian on 64-bit Linux and macOS, 4 on Windows), then the
 //! JPEG in 1024-byte datagrams back to back; the server answers `get message!!!`. A variant
-//! sends the whole JPEG in one datagram. A second client sends JSON datagrams to another port,
-//! each answered `get the msg`.
+//! sends the whole JPEG in one datagram. A second client sends JSON datagrams to another port
+//! ([`JSON_PORT`], 6666), each answered `get the msg`.
 //!
 //! The original trusts the length and waits for ever: one lost datagram hangs it, or makes it
 //! read the next header as picture data. [`TutorialReceiver`] bounds every picture by length
@@ -25,6 +25,9 @@ pub const REPLY_JSON: &[u8] = b"get the msg";
 pub const REPLY_LOST: &[u8] = b"lost picture";
 /// The tutorial's chunk size.
 pub const CHUNK: usize = 1024;
+/// The port the tutorial's JSON server listens on and its JSON client sends to: the default
+/// of `--json-port` in both programs.
+pub const JSON_PORT: u16 = 6666;
 
 /// Limits of the tutorial receiver.
 #[derive(Debug, Clone, Copy)]

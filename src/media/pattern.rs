@@ -296,7 +296,7 @@ impl Pattern {
     /// True when frames can be rendered as planar 4:2:0 ([`Pattern::render_i420_over`]):
     /// both sides even.
     pub fn has_i420(&self) -> bool {
-        self.width % 2 == 0 && self.height % 2 == 0
+        self.width.is_multiple_of(2) && self.height.is_multiple_of(2)
     }
 
     fn background_i420(&self) -> &[u8] {

@@ -323,7 +323,7 @@ impl Reassembler {
             // rather than leave the sender to find out by timeout.
             let nbits = (info.count as usize).min(MAX_NACK_BITS);
             let mut bitmap = vec![0xFFu8; nbits.div_ceil(8)];
-            if nbits % 8 != 0 {
+            if !nbits.is_multiple_of(8) {
                 *bitmap.last_mut().expect("nbits > 0") = 0xFF << (8 - nbits % 8);
             }
             self.stats.nacks += 1;

@@ -631,7 +631,7 @@ impl Sender {
     }
 
     fn on_ack(&mut self, now: Instant, seq: u32, index: u16, attempt: u8) {
-        if !self.current.as_ref().is_some_and(|f| f.info.seq == seq) {
+        if self.current.as_ref().is_none_or(|f| f.info.seq != seq) {
             self.stats.stale_replies += 1;
             return;
         }

@@ -217,7 +217,7 @@ impl<'a> NetworkLoop<'a> {
                 .map_err(|e| AppError::Config(format!("{e}; raise --mtu or lower --quality")))?;
             p.last_acked = false;
             p.pushed += 1;
-            if !p.total.is_some_and(|t| p.pushed >= t) {
+            if p.total.is_none_or(|t| p.pushed < t) {
                 return Ok(());
             }
         }

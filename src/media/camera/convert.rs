@@ -85,7 +85,7 @@ pub fn yuyv_to_rgb(
     height: u32,
     out: &mut Vec<u8>,
 ) -> Result<(), ConvertError> {
-    if width % 2 != 0 {
+    if !width.is_multiple_of(2) {
         return Err(ConvertError::BadSize {
             format: "YUYV",
             width,
