@@ -7,6 +7,8 @@
 #   scripts/bench.sh --quick              # 60 frames per run: a smoke test
 #   scripts/bench.sh --frames 1000 --sizes "1280x720" --features turbojpeg
 #   scripts/bench.sh --no-gst             # camwire only
+#   scripts/bench.sh --bin-dir /tmp/old   # cam-send and cam-view from there, not built here
+#                                         # (A/B runs of two builds on the same machine)
 #
 # Prints one table. Only 127.0.0.1 is used; every wait is bounded.
 #
@@ -28,6 +30,7 @@ FRAMES=600
 SIZES="640x480 1280x720 1920x1080"
 FEATURES=""
 GST=1
+BIN_DIR=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) FRAMES=60 ;;
@@ -35,7 +38,8 @@ while [ $# -gt 0 ]; do
     --sizes) SIZES="$2"; shift ;;
     --features) FEATURES="$2"; shift ;;
     --no-gst) GST=0 ;;
-    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+    --bin-dir) BIN_DIR="$2"; shift ;;
+    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -44,10 +48,16 @@ case "$FRAMES" in '' | *[!0-9]* | 0) echo "bench.sh: --frames needs a positive n
 # The longest a single run may take: generous for a loaded 2-core machine at 1080p (~10 fps).
 RUN_TIMEOUT=$((30 + FRAMES / 5))
 
-echo "building: cargo build --release ${FEATURES:+--features $FEATURES}" >&2
-cargo build --release --quiet ${FEATURES:+--features "$FEATURES"}
-SEND=target/release/cam-send
-VIEW=target/release/cam-view
+if [ -n "$BIN_DIR" ]; then
+    SEND="$BIN_DIR/cam-send"
+    VIEW="$BIN_DIR/cam-view"
+    [ -x "$SEND" ] && [ -x "$VIEW" ] || { echo "bench.sh: no cam-send and cam-view in $BIN_DIR" >&2; exit 2; }
+else
+    echo "building: cargo build --release ${FEATURES:+--features $FEATURES}" >&2
+    cargo build --release --quiet ${FEATURES:+--features "$FEATURES"}
+    SEND=target/release/cam-send
+    VIEW=target/release/cam-view
+fi
 
 HAVE_GST=0
 if [ "$GST" = 1 ]; then
