@@ -182,7 +182,15 @@ fn bad_flags_and_busy_port_give_clear_errors() {
     );
     let (st, _, err) = run(SEND, &["--camera"], T);
     assert_eq!(st.code(), Some(1));
-    assert!(err.last().unwrap().contains("--features camera"), "{err:?}");
+    let last = err.last().unwrap();
+    assert!(
+        last.contains("cargo build --release --features camera") && last.contains("libclang-dev"),
+        "{err:?}"
+    );
+    assert!(
+        !last.contains("cargo install camwire"),
+        "the crate is not published: {err:?}"
+    );
 
     let busy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap().to_string();

@@ -155,9 +155,10 @@ fn main() -> ExitCode {
 fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     if !cfg!(feature = "camera") && (args.camera.is_some() || args.list_cameras) {
         return Err(
-            "this cam-send was built without camera support; rebuild with \
-             `cargo install camwire --features camera` (on Linux first install libclang: \
-             apt-get install libclang-dev), or use --pattern or --image"
+            "this cam-send was built without camera support; build it from the camwire \
+             checkout with `cargo build --release --features camera` (or `cargo install \
+             --path . --features camera`; on Linux first `apt-get install libclang-dev`), \
+             or use --pattern or --image"
                 .into(),
         );
     }
