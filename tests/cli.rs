@@ -340,3 +340,74 @@ fn status_line_without_json() {
         "{verr:?}"
     );
 }
+
+#[test]
+fn sender_reports_the_viewer_connected_then_disconnected() {
+    let mut v = viewer(&[]);
+    let dest = v.listening_addr().to_string();
+    let mut s = Proc::spawn(
+        SEND,
+        &[
+            &dest,
+            "--size",
+            "160x120",
+            "--fps",
+            "30",
+            "--stats-json",
+            "--ack-timeout",
+            "100",
+        ],
+    );
+    let connected = |l: &[String]| {
+        json_lines(&l.join("\n"))
+            .iter()
+            .any(|j| j["type"] == "interval" && j["peer"] == "connected" && j["frames"] != 0)
+    };
+    assert!(
+        s.wait_stdout(T, connected),
+        "the sender never reported the viewer connected: {:?}",
+        s.stdout_seen
+    );
+    // The viewer goes (without a word: Ctrl-C does not tell the sender).
+    v.interrupt();
+    let _ = v.finish(T);
+    s.wait_line("no answer from", T)
+        .expect("the sender notices the viewer is gone");
+    let disconnected = |l: &[String]| {
+        json_lines(&l.join("\n"))
+            .iter()
+            .any(|j| j["type"] == "interval" && j["peer"] == "disconnected")
+    };
+    assert!(
+        s.wait_stdout(T, disconnected),
+        "the sender never reported the viewer disconnected: {:?}",
+        s.stdout_seen
+    );
+    s.interrupt();
+    let (_, sout, serr) = s.finish(T);
+    assert_eq!(summary(&sout)["peer"], "disconnected", "{serr:?}");
+}
+
+#[test]
+fn sender_summary_says_connected_after_a_delivered_stream() {
+    let mut v = viewer(&["--frames", "20"]);
+    let dest = v.listening_addr().to_string();
+    let (st, out, err) = run(
+        SEND,
+        &[
+            &dest,
+            "--size",
+            "160x120",
+            "--fps",
+            "30",
+            "--frames",
+            "20",
+            "--stats-json",
+        ],
+        T,
+    );
+    assert!(st.success(), "{err:?}");
+    let s = summary(&out);
+    assert_eq!(s["peer"], "connected", "{s}");
+    assert!(v.finish(T).0.success());
+}

@@ -237,21 +237,35 @@ impl<'a> NetworkLoop<'a> {
                     }
                     self.book.first_frame.get_or_insert(now);
                     self.book.last_frame = Some(now);
+                    self.book.peer = "connected";
                     self.progress.last_acked = true;
                 }
                 SenderEvent::Message { seq, outcome, .. } => {
                     match outcome {
-                        MessageOutcome::Delivered => {}
+                        MessageOutcome::Delivered => self.book.peer = "connected",
                         MessageOutcome::TimedOut => {
                             self.msgs.failed += 1;
                             self.msgs.timed_out = true;
                         }
-                        MessageOutcome::Refused { .. } => self.msgs.failed += 1,
+                        MessageOutcome::Refused { .. } => {
+                            // Refused is an answer: the viewer is there.
+                            self.book.peer = "connected";
+                            self.msgs.failed += 1;
+                        }
                     }
                     on_update(SendUpdate::Message { seq, outcome });
                 }
-                SenderEvent::PeerLost => on_update(SendUpdate::ViewerLost),
-                SenderEvent::PeerBack => on_update(SendUpdate::ViewerBack),
+                SenderEvent::PeerLost => {
+                    // A viewer that never answered is still awaited, not lost.
+                    if self.book.peer == "connected" {
+                        self.book.peer = "disconnected";
+                    }
+                    on_update(SendUpdate::ViewerLost)
+                }
+                SenderEvent::PeerBack => {
+                    self.book.peer = "connected";
+                    on_update(SendUpdate::ViewerBack)
+                }
                 SenderEvent::TimedOut { .. }
                 | SenderEvent::Abandoned { .. }
                 | SenderEvent::GaveUp { .. } => {}
