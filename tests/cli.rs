@@ -153,15 +153,56 @@ fn one_shot_image_exits_zero_with_viewer_and_nonzero_without() {
     // other program can be listening on its port.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let free = silent.local_addr().unwrap();
-    let (st, _, err) = run(
+    let (st, out, err) = run(
         SEND,
-        &[&free.to_string(), "--image", file, "--ack-timeout", "50"],
+        &[
+            &free.to_string(),
+            "--image",
+            file,
+            "--ack-timeout",
+            "50",
+            "--stats-json",
+        ],
         T,
     );
     assert_eq!(st.code(), Some(1));
     let last = err.last().unwrap();
     assert!(last.contains("error: no ACK from"), "{err:?}");
     assert!(last.contains("is cam-view running"), "{err:?}");
+    // The summary is printed all the same: nothing acknowledged, one timeout or more.
+    let s = summary(&out);
+    assert_eq!(s["frames"], 0, "{s}");
+    assert!(s["timeouts"].as_u64().unwrap() >= 1, "{s}");
+    assert!(s["fps"].is_null(), "{s}");
+}
+
+#[test]
+fn a_save_folder_that_cannot_be_written_fails_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let in_the_way = tmp.path().join("a-file");
+    std::fs::write(&in_the_way, b"x").unwrap();
+    let under_a_file = in_the_way.join("saved");
+    for dir in [
+        in_the_way.to_str().unwrap(),
+        under_a_file.to_str().unwrap(),
+        "/proc/camwire-cannot-save-here",
+    ] {
+        let (st, _, err) = run(
+            VIEW,
+            &["--headless", "--listen", "127.0.0.1:0", "--save", dir],
+            T,
+        );
+        assert_eq!(st.code(), Some(1), "{dir}: {err:?}");
+        let last = err.last().unwrap();
+        assert!(
+            last.starts_with("cam-view: error: cannot write") && last.contains(dir),
+            "{dir}: {err:?}"
+        );
+        assert!(
+            !err.iter().any(|l| l.contains("connected")),
+            "refused before any sender: {err:?}"
+        );
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use camwire::app::cli::{parse_dest, parse_size, run_main, Compat, ReportPrinter}
 use camwire::app::send::{
     open_source, run_send_with, SendConfig, SendNotice, SendUpdate, SourceSpec,
 };
-use camwire::app::Stop;
+use camwire::app::{AppError, Stop};
 use camwire::compat::tutorial::JSON_PORT;
 use camwire::compat::tutorial_send::run_send_tutorial;
 use camwire::media::camera::mode::ModeRequest;
@@ -268,7 +268,16 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             run_send_tutorial(cfg, source, json_dest, stop, on_update)
         }
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| {
+        // A run that went unanswered still has its statistics to show.
+        if let AppError::NoAck {
+            summary: Some(s), ..
+        } = &e
+        {
+            out.summary(s);
+        }
+        e.to_string()
+    })?;
     out.summary(&outcome.summary);
     if !args.message.is_empty() {
         out.line(&format!(

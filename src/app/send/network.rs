@@ -299,21 +299,27 @@ impl<'a> NetworkLoop<'a> {
         let summary = self.book.summary(Instant::now());
         let cfg = self.cfg;
         if !self.video && self.msgs.timed_out {
-            return Err(AppError::NoAck(format!(
+            return Err(AppError::NoAck {
+                reason: format!(
                 "no answer from {} to a message within {} s: is cam-view running there, and is UDP port {} open?",
                 cfg.dest,
                 cfg.protocol.message_timeout.as_secs_f64(),
                 cfg.dest.port()
-            )));
+            ),
+                summary: Some(Box::new(summary)),
+            });
         }
         if self.one_shot && !self.progress.last_acked {
-            return Err(AppError::NoAck(format!(
+            return Err(AppError::NoAck {
+                reason: format!(
                 "no ACK from {} after {} tries of {} ms: is cam-view running there, and is UDP port {} open?",
                 cfg.dest,
                 cfg.final_attempts.max(1),
                 cfg.protocol.ack_timeout.as_millis(),
                 cfg.dest.port()
-            )));
+            ),
+                summary: Some(Box::new(summary)),
+            });
         }
         Ok(SendOutcome {
             summary,
