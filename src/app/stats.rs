@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 /// Rates need at least this many frames in their window: one frame has no rate.
 pub const MIN_RATE_FRAMES: u64 = 2;
@@ -117,8 +117,19 @@ pub enum Role {
     View,
 }
 
-/// One `--stats-json` line.
+/// Counters only a viewer keeps: left out of the sender's JSON.
+pub const VIEWER_ONLY: [&str; 5] = [
+    "skipped_frames",
+    "crc_failures",
+    "decode_errors",
+    "deferred_datagrams",
+    "unsaved_frames",
+];
+
+/// One `--stats-json` line. The sender's leaves out the [`VIEWER_ONLY`] counters.
 #[derive(Debug, Clone, Serialize)]
+// The derived serializer becomes `Report::serialize`, wrapped by the impl below.
+#[serde(remote = "Self")]
 pub struct Report {
     /// `"interval"` once a second, `"summary"` once at exit.
     #[serde(rename = "type")]
@@ -161,6 +172,31 @@ pub struct Report {
     /// Invalid datagrams by reason, in the summary (viewer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected_by_kind: Option<std::collections::BTreeMap<&'static str, u64>>,
+    /// The run sends or expects pictures (false for a run of messages alone: its status line
+    /// then says nothing of frames).
+    #[serde(skip)]
+    pub pictures: bool,
+}
+
+impl Serialize for Report {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct All<'a>(&'a Report);
+        impl Serialize for All<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                Report::serialize(self.0, s)
+            }
+        }
+        if self.role == Role::View {
+            return All(self).serialize(s);
+        }
+        let mut v = serde_json::to_value(All(self)).map_err(serde::ser::Error::custom)?;
+        if let Some(m) = v.as_object_mut() {
+            for k in VIEWER_ONLY {
+                m.remove(k);
+            }
+        }
+        v.serialize(s)
+    }
 }
 
 /// The statistics of one program run.
@@ -183,6 +219,8 @@ pub struct StatsBook {
     pub peer: &'static str,
     /// Invalid datagrams by reason, shown in the summary.
     pub rejected_by_kind: std::collections::BTreeMap<&'static str, u64>,
+    /// The run sends or expects pictures (default true); see [`Report::pictures`].
+    pub pictures: bool,
     /// When the first frame was delivered: summary rates are measured from here, so that
     /// time spent waiting for the peer does not count against the frame rate.
     pub first_frame: Option<Instant>,
@@ -208,6 +246,7 @@ impl StatsBook {
             rejected_by_kind: Default::default(),
             first_frame: None,
             last_frame: None,
+            pictures: true,
         }
     }
 
@@ -241,6 +280,7 @@ impl StatsBook {
             peer: self.peer,
             rejected_by_kind: (!h && !self.rejected_by_kind.is_empty())
                 .then(|| self.rejected_by_kind.clone()),
+            pictures: self.pictures,
         }
     }
 
@@ -290,7 +330,14 @@ impl Report {
             (Some(fps), Some(mbps)) => format!("{fps:.1} fps  {mbps:.1} Mbit/s  "),
             _ => String::new(),
         };
-        s.push_str(&format!("{} frames", self.counts.frames));
+        let c = &self.counts;
+        let words = c.messages + c.messages_refused;
+        // Frames are counted where pictures are (or are expected and nothing else came).
+        if c.frames > 0 || (self.pictures && words == 0) {
+            s.push_str(&format!("{} frames", c.frames));
+        } else if words == 0 {
+            s.push_str("0 messages");
+        }
         if self.peer == "disconnected" {
             s = format!("disconnected  {s}");
         }
@@ -303,7 +350,7 @@ impl Report {
         if let (Some(p50), Some(p95)) = (self.rtt_ms_p50, self.rtt_ms_p95) {
             s.push_str(&format!("  rtt {p50:.1}/{p95:.1} ms"));
         }
-        let c = &self.counts;
+
         for (n, what) in [
             (c.dropped_frames, "dropped"),
             (c.skipped_frames, "skipped"),
@@ -324,7 +371,7 @@ impl Report {
                 s.push_str(&format!("  {n} {what}"));
             }
         }
-        s
+        s.trim_start().to_string()
     }
 
     /// The report as one line of JSON.
@@ -409,5 +456,31 @@ mod tests {
             "{}",
             s.status_line()
         );
+    }
+
+    #[test]
+    fn the_senders_json_has_no_viewer_counters_and_message_runs_no_frames() {
+        let t0 = Instant::now();
+        let mut b = StatsBook::new(Role::Send, t0);
+        b.pictures = false;
+        b.counts.messages = 3;
+        let r = b.summary(t0 + Duration::from_secs(1));
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        for k in VIEWER_ONLY {
+            assert!(v.get(k).is_none(), "{k} in the sender's {v}");
+        }
+        assert_eq!(v["messages"], 3);
+        assert_eq!(v["frames"], 0);
+        assert!(v.get("pictures").is_none(), "{v}");
+        assert_eq!(r.status_line(), "3 messages");
+        b.counts.messages = 0;
+        assert_eq!(b.summary(t0).status_line(), "0 messages");
+        // The viewer keeps them all.
+        let r = StatsBook::new(Role::View, t0).summary(t0);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        for k in VIEWER_ONLY {
+            assert_eq!(v[k], 0, "{k} missing from the viewer's {v}");
+        }
+        assert_eq!(r.status_line(), "0 frames");
     }
 }

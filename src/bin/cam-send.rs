@@ -209,6 +209,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     };
     let stop = Stop::new();
     stop.on_ctrl_c();
+    let interrupted = stop.clone();
     let messages = (!args.message.is_empty()).then(|| {
         let every = Duration::from_millis(args.interval.unwrap_or(0));
         spawn_messages(
@@ -279,6 +280,13 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         e.to_string()
     })?;
     out.summary(&outcome.summary);
+    if interrupted.is_set() && outcome.summary.counts.frames == 0 && outcome.messages_delivered == 0
+    {
+        return Err(format!(
+            "stopped before anything was delivered: is cam-view running at {dest}, and is UDP port {} open?",
+            dest.port()
+        ));
+    }
     if !args.message.is_empty() {
         out.line(&format!(
             "viewer at {dest} accepted {} message(s)",

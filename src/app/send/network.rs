@@ -81,6 +81,8 @@ impl<'a> NetworkLoop<'a> {
     ) -> Result<Self, AppError> {
         let sender = Sender::new(cfg.protocol, fastrand::u32(..));
         let start = Instant::now();
+        let mut book = StatsBook::new(Role::Send, start);
+        book.pictures = total != Some(0);
         Ok(NetworkLoop {
             cfg,
             driver: Driver::new(sender, sock, cfg.protocol.mtu)?,
@@ -99,7 +101,7 @@ impl<'a> NetworkLoop<'a> {
                 failed: 0,
                 timed_out: false,
             },
-            book: StatsBook::new(Role::Send, start),
+            book,
             next_report: start + Duration::from_secs(1),
         })
     }
