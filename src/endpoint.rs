@@ -492,6 +492,29 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_over_the_viewers_limit_is_refused_at_once() {
+        let hub = FrameReceiver::bind("127.0.0.1:0").unwrap();
+        let mut tx = FrameSender::connect(hub.local_addr().unwrap()).unwrap();
+        let t0 = Instant::now();
+        let e = tx.send_jpeg(&vec![0u8; 20 << 20], 0, 0).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EndpointError::Frame(PushError::OverLimit {
+                    len: 20_971_520,
+                    limit: 16_777_216
+                })
+            ),
+            "{e}"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "not a wait for an ACK"
+        );
+        assert_eq!(tx.stats().frames_sent, 0);
+    }
+
+    #[test]
     fn no_viewer_is_a_clear_error_within_the_timeout() {
         let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut tx = FrameSender::connect(silent.local_addr().unwrap()).unwrap();

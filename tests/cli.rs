@@ -452,3 +452,62 @@ fn sender_summary_says_connected_after_a_delivered_stream() {
     assert_eq!(s["peer"], "connected", "{s}");
     assert!(v.finish(T).0.success());
 }
+
+#[test]
+fn a_picture_over_the_viewers_limit_is_skipped_in_a_folder_and_refused_alone() {
+    let src = tempfile::tempdir().unwrap();
+    let sent = write_jpegs(src.path(), 3, 64, 48);
+    // A real JPEG header with 17 MiB after it: the viewer would refuse it (16 MiB).
+    let mut big = sent[1].clone();
+    big.resize(17 << 20, 0);
+    let big_path = src.path().join("frame_001.jpg");
+    std::fs::write(&big_path, &big).unwrap();
+
+    let mut v = viewer(&["--frames", "2", "--stats-json"]);
+    let dest = v.listening_addr().to_string();
+    let (st, _, err) = run(
+        SEND,
+        &[&dest, "--image", src.path().to_str().unwrap(), "--fps", "0"],
+        T,
+    );
+    assert!(st.success(), "{err:?}");
+    let warnings: Vec<_> = err.iter().filter(|l| l.contains("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err:?}");
+    assert!(
+        warnings[0].contains(&format!(
+            "picture 2 skipped: frame of {} bytes is larger than the viewer's limit of 16777216 bytes",
+            17 << 20
+        )),
+        "{err:?}"
+    );
+    let (vst, vout, verr) = v.finish(T);
+    assert!(vst.success(), "{verr:?}");
+    let vs = summary(&vout);
+    assert_eq!(vs["frames"], 2, "{vs}");
+    assert_eq!(vs["rejected_datagrams"], 0, "nothing of it was sent: {vs}");
+
+    // Alone, it is refused at once with the reason (not "no ACK" after the retries).
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t0 = std::time::Instant::now();
+    let (st, _, err) = run(
+        SEND,
+        &[
+            &silent.local_addr().unwrap().to_string(),
+            "--image",
+            big_path.to_str().unwrap(),
+        ],
+        T,
+    );
+    assert_eq!(st.code(), Some(1), "{err:?}");
+    let last = err.last().unwrap();
+    assert!(
+        last.contains(
+            "error: frame of 17825792 bytes is larger than the viewer's limit of 16777216 bytes"
+        ),
+        "{err:?}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(20));
+    silent.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 2048];
+    assert!(silent.recv_from(&mut buf).is_err(), "nothing was sent");
+}

@@ -260,6 +260,9 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             }
         },
         SendUpdate::MessageNotSent(e) => out.line(&format!("message not sent: {e}")),
+        SendUpdate::FrameSkipped { index, reason } => {
+            out.line(&format!("warning: picture {} skipped: {reason}", index + 1))
+        }
     };
     let outcome = match args.compat {
         Compat::Camwire => run_send_with(cfg, source, stop, on_update),

@@ -32,7 +32,7 @@ use crate::media::codec::{encode_i420, encode_rgb};
 use crate::media::images::ImageSource;
 use crate::media::source::{CapturedFrame, NoFrames, PatternSource, Pixels, Source, SourceError};
 use crate::protocol::message::{MessageError, MessageOutcome};
-use crate::protocol::sender::{OutgoingFrame, SenderConfig};
+use crate::protocol::sender::{OutgoingFrame, PushError, SenderConfig};
 use crate::protocol::wire::{Codec, MAX_DATAGRAM, MIN_MTU};
 use crate::runtime::net::connect_sender;
 
@@ -135,6 +135,15 @@ pub enum SendUpdate<'a> {
     },
     /// A message was refused before sending (empty, too large, queue full).
     MessageNotSent(MessageError),
+    /// A frame was refused before sending ([`PushError::OverLimit`]: larger than a viewer
+    /// takes) and skipped; the run goes on with the next.
+    FrameSkipped {
+        /// Which frame of the run (0 for the first; for an `--image` folder, the file's place
+        /// in name order).
+        index: u64,
+        /// Why.
+        reason: PushError,
+    },
 }
 
 /// How a sending run ended.

@@ -13,7 +13,7 @@ use super::{SendConfig, SendNotice, SendOutcome, SendUpdate};
 use crate::app::stats::{Role, StatsBook};
 use crate::app::{AppError, Stop};
 use crate::protocol::message::MessageOutcome;
-use crate::protocol::sender::{OutgoingFrame, Sender, SenderEvent};
+use crate::protocol::sender::{OutgoingFrame, PushError, Sender, SenderEvent};
 use crate::runtime::driver::{Driver, DriverError};
 
 /// Messages taken into the sender before the loop stops reading the message channel.
@@ -118,8 +118,8 @@ impl<'a> NetworkLoop<'a> {
             // exists.
             if self.wants_frame() {
                 match self.inputs.frames.try_recv() {
-                    Ok(f) => self.take(Some(f))?,
-                    Err(TryRecvError::Disconnected) => self.take(None)?,
+                    Ok(f) => self.take(Some(f), on_update)?,
+                    Err(TryRecvError::Disconnected) => self.take(None, on_update)?,
                     Err(TryRecvError::Empty) => {}
                 }
             }
@@ -189,7 +189,7 @@ impl<'a> NetworkLoop<'a> {
             },
             recv(frames) -> f => {
                 let f = f.ok();
-                self.take(f)?;
+                self.take(f, on_update)?;
             }
             recv(incoming) -> d => match d {
                 Ok(d) => self.driver.handle(d),
@@ -210,14 +210,33 @@ impl<'a> NetworkLoop<'a> {
 
     /// Takes the encoder's next frame, or `None` when the source has ended. After the last
     /// frame (the source ended, or `--frames` reached) the wait for its ACK is bounded.
-    fn take(&mut self, next: Option<Result<OutgoingFrame, AppError>>) -> Result<(), AppError> {
+    /// A frame over the viewer's limit is refused before sending: skipped with a warning, or
+    /// the end of a one-picture run.
+    fn take(
+        &mut self,
+        next: Option<Result<OutgoingFrame, AppError>>,
+        on_update: &mut impl FnMut(SendUpdate<'_>),
+    ) -> Result<(), AppError> {
         let sender = self.driver.machine_mut();
         let p = &mut self.progress;
         if let Some(f) = next {
-            sender
-                .push_frame(Instant::now(), f?)
-                .map_err(|e| AppError::Config(format!("{e}; raise --mtu or lower --quality")))?;
-            p.last_acked = false;
+            match sender.push_frame(Instant::now(), f?) {
+                Ok(_) => p.last_acked = false,
+                Err(e @ PushError::OverLimit { .. }) if !self.one_shot => {
+                    on_update(SendUpdate::FrameSkipped {
+                        index: p.pushed,
+                        reason: e,
+                    });
+                }
+                Err(e @ PushError::OverLimit { .. }) => {
+                    return Err(AppError::Config(e.to_string()))
+                }
+                Err(e) => {
+                    return Err(AppError::Config(format!(
+                        "{e}; raise --mtu or lower --quality"
+                    )))
+                }
+            }
             p.pushed += 1;
             if p.total.is_none_or(|t| p.pushed < t) {
                 return Ok(());
