@@ -1,4 +1,6 @@
 //! `cam-send`: streams the test pattern, image files or a webcam to `cam-view` over UDP.
+// The argument docs are clap's --help text, where [IPv6]:PORT is an address form, not a link.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::io::BufRead;
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 //!                                  socket reader (the driver's) ──ACKs, NACKs──▶ network loop
 //! ```
 //!
-//! [`produce`] runs capture and encode; [`network`] runs the protocol in the shared
+//! `produce` (a private module) runs capture and encode; `network` runs the protocol in the shared
 //! [`crate::runtime::driver::Driver`]; this module holds the configuration and starts both.
 //!
 //! The encoder hands frames over a zero-capacity channel, so exactly one encoded frame waits
