@@ -251,6 +251,12 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             "no answer from {dest}: still capturing, probing for the viewer"
         )),
         SendUpdate::ViewerBack => out.line(&format!("viewer at {dest} answers again")),
+        SendUpdate::NetworkDown(why) => out.line(&format!(
+            "no route to {dest} ({why}): still capturing, waiting for the network"
+        )),
+        SendUpdate::NetworkBack => out.line(&format!(
+            "the network is back: probing for the viewer at {dest}"
+        )),
         SendUpdate::Source(SendNotice::SourceLost(m) | SendNotice::SourceBack(m)) => out.line(&m),
         SendUpdate::Message { seq, outcome } => match outcome {
             MessageOutcome::Delivered => {}

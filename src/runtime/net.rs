@@ -83,8 +83,41 @@ pub fn small_rcvbuf_advice(granted: usize) -> Option<String> {
     })
 }
 
-/// True for the errors a UDP socket reports when a previous datagram drew an ICMP "port
-/// unreachable" (nobody listening yet) or similar transient conditions: not fatal to a stream.
+/// The OS error numbers of a network that is away for a while, for the errors std gives no
+/// kind of its own (ENOBUFS) and for std versions that map the others to `Uncategorized`:
+/// ENETDOWN, ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, ENOBUFS.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const NETWORK_AWAY_ERRNOS: [i32; 5] = [100, 101, 113, 99, 105];
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+))]
+const NETWORK_AWAY_ERRNOS: [i32; 5] = [50, 51, 65, 49, 55];
+#[cfg(windows)]
+const NETWORK_AWAY_ERRNOS: [i32; 5] = [10050, 10051, 10065, 10049, 10055];
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly",
+    windows
+)))]
+const NETWORK_AWAY_ERRNOS: [i32; 0] = [];
+
+/// True for the errors that are not fatal to a stream, the one rule for every socket of the
+/// crate (the driver's sends and reads, the tutorial's): an ICMP "port unreachable" from a
+/// previous datagram (nobody listening yet), an interrupted or timed-out call, and a network
+/// that is away for a while: unreachable network or host, the network down, the local
+/// address gone, no buffer space. A laptop's Wi-Fi drops and comes back; the stream waits for
+/// it like for an absent viewer.
 pub fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -93,7 +126,37 @@ pub fn is_transient(e: &io::Error) -> bool {
             | io::ErrorKind::WouldBlock
             | io::ErrorKind::TimedOut
             | io::ErrorKind::Interrupted
-    )
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkDown
+            | io::ErrorKind::AddrNotAvailable
+    ) || is_network_away(e)
+}
+
+/// True for the errors of a network that is away (a subset of [`is_transient`]): no route,
+/// the network down, the local address gone, no buffer space.
+pub fn is_network_away(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkDown
+            | io::ErrorKind::AddrNotAvailable
+    ) || e
+        .raw_os_error()
+        .is_some_and(|n| NETWORK_AWAY_ERRNOS.contains(&n))
+}
+
+/// Whether this machine has a route to `dest` now: `Err` with the OS's reason (network
+/// unreachable, ...) when it has none. Connecting a UDP socket only looks the route up; no
+/// datagram is sent.
+pub fn route_to(dest: SocketAddr) -> io::Result<()> {
+    let any: SocketAddr = if dest.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    UdpSocket::bind(any)?.connect(dest)
 }
 
 /// The port the programs and the library endpoints use when none is given.
@@ -255,6 +318,47 @@ mod tests {
         let (n, from) = v.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"hi");
         assert_eq!(from, s.local_addr().unwrap());
+    }
+
+    #[test]
+    fn a_network_away_is_transient() {
+        use io::ErrorKind as K;
+        for kind in [
+            K::NetworkUnreachable,
+            K::HostUnreachable,
+            K::NetworkDown,
+            K::AddrNotAvailable,
+        ] {
+            let e = io::Error::from(kind);
+            assert!(is_transient(&e) && is_network_away(&e), "{kind:?}");
+        }
+        for kind in [K::ConnectionRefused, K::WouldBlock, K::Interrupted] {
+            let e = io::Error::from(kind);
+            assert!(is_transient(&e) && !is_network_away(&e), "{kind:?}");
+        }
+        #[cfg(target_os = "linux")]
+        for (errno, name) in [
+            (100, "ENETDOWN"),
+            (101, "ENETUNREACH"),
+            (113, "EHOSTUNREACH"),
+            (99, "EADDRNOTAVAIL"),
+            (105, "ENOBUFS"),
+        ] {
+            let e = io::Error::from_raw_os_error(errno);
+            assert!(is_transient(&e) && is_network_away(&e), "{name}: {e}");
+        }
+        for kind in [K::PermissionDenied, K::InvalidInput, K::NotFound] {
+            assert!(!is_transient(&io::Error::from(kind)), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn route_lookup_sends_nothing() {
+        let (v, _) = bind_viewer("127.0.0.1:0".parse().unwrap()).unwrap();
+        route_to(v.local_addr().unwrap()).unwrap();
+        v.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 8];
+        assert!(v.recv_from(&mut buf).is_err(), "nothing arrived");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::app::{AppError, Stop};
 use crate::protocol::message::MessageOutcome;
 use crate::protocol::sender::{OutgoingFrame, PushError, Sender, SenderEvent};
 use crate::runtime::driver::{Driver, DriverError};
+use crate::runtime::net::{is_network_away, route_to};
 
 /// Messages taken into the sender before the loop stops reading the message channel.
 const MESSAGE_WINDOW: usize = 64;
@@ -68,6 +69,9 @@ pub(super) struct NetworkLoop<'a> {
     msgs: Msgs,
     book: StatsBook,
     next_report: Instant,
+    /// The viewer is lost and this machine has no route to it: the route is looked up again
+    /// every [`super::ROUTE_POLL`] until it is back.
+    net_down: Option<Instant>,
 }
 
 impl<'a> NetworkLoop<'a> {
@@ -103,6 +107,7 @@ impl<'a> NetworkLoop<'a> {
             },
             book,
             next_report: start + Duration::from_secs(1),
+            net_down: None,
         })
     }
 
@@ -161,7 +166,10 @@ impl<'a> NetworkLoop<'a> {
         notices: &mut Receiver<SendNotice>,
         on_update: &mut impl FnMut(SendUpdate<'_>),
     ) -> Result<(), AppError> {
-        let deadline = self.driver.deadline(self.next_report);
+        let deadline = self.driver.deadline(
+            self.net_down
+                .map_or(self.next_report, |t| t.min(self.next_report)),
+        );
         let no_frames = never();
         let frames = if self.wants_frame() {
             &self.inputs.frames
@@ -281,7 +289,15 @@ impl<'a> NetworkLoop<'a> {
                     if self.book.peer == "connected" {
                         self.book.peer = "disconnected";
                     }
-                    on_update(SendUpdate::ViewerLost)
+                    // The driver takes an unreachable network in its stride, as it does an
+                    // absent viewer; say which of the two it is.
+                    match route_to(self.cfg.dest) {
+                        Err(e) if is_network_away(&e) => {
+                            self.net_down = Some(now + super::ROUTE_POLL);
+                            on_update(SendUpdate::NetworkDown(e.to_string()))
+                        }
+                        _ => on_update(SendUpdate::ViewerLost),
+                    }
                 }
                 SenderEvent::PeerBack => {
                     self.book.peer = "connected";
@@ -294,6 +310,14 @@ impl<'a> NetworkLoop<'a> {
         }
         if let Some(b) = self.driver.machine_mut().take_spare_buffer() {
             let _ = self.inputs.recycle.try_send(b);
+        }
+        if self.net_down.is_some_and(|t| now >= t) {
+            if route_to(self.cfg.dest).is_ok() {
+                self.net_down = None;
+                on_update(SendUpdate::NetworkBack);
+            } else {
+                self.net_down = Some(now + super::ROUTE_POLL);
+            }
         }
     }
 
