@@ -41,7 +41,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use crate::media::codec::{encode_rgb, CodecError, Decoder};
@@ -55,14 +55,28 @@ use crate::protocol::sender::{
 };
 use crate::protocol::wire::{Codec, MAX_DATAGRAM, MAX_NACK_LEN, MIN_MTU};
 use crate::runtime::driver::{Driver, DriverError};
-use crate::runtime::net::{bind_viewer, connect_sender, NetError};
+use crate::runtime::net::{
+    bind_viewer, connect_sender, resolve_address, resolve_host_port, NetError, DEFAULT_PORT,
+};
 
 /// What can go wrong at an endpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
-    /// The address did not resolve, or resolved to nothing.
-    #[error("cannot resolve {0}")]
+    /// The address is malformed (a bad port, say), did not resolve, or resolved to nothing;
+    /// the text says which.
+    #[error("{0}")]
     Resolve(String),
+    /// A picture side does not fit the wire's 16-bit width and height.
+    #[error("a picture of {width}x{height} pixels is too large: each side must be at most 65535")]
+    PictureSize {
+        /// The width given.
+        width: u32,
+        /// The height given.
+        height: u32,
+    },
+    /// A JPEG quality outside 1 to 100.
+    #[error("JPEG quality {0} is out of range: it must be from 1 to 100")]
+    Quality(u8),
     /// Socket set-up failed (port in use, no permission...).
     #[error(transparent)]
     Net(#[from] NetError),
@@ -97,13 +111,69 @@ pub enum EndpointError {
     },
 }
 
-fn resolve(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<SocketAddr, EndpointError> {
-    let text = format!("{addr:?}");
-    addr.to_socket_addrs()
-        .map_err(|_| EndpointError::Resolve(text.clone()))?
-        .next()
-        .ok_or(EndpointError::Resolve(text))
+/// What [`FrameSender::connect`] and [`FrameReceiver::bind`] take: a socket address, an IP
+/// address and port, or text in the programs' forms (`HOST`, `HOST:PORT`, `[IPv6]:PORT` or a
+/// `PORT` alone, see [`crate::runtime::net::resolve_address`]), where a missing port is
+/// [`DEFAULT_PORT`] (9999), as for `cam-send` and `cam-view`.
+pub trait EndpointAddr {
+    /// The address; a `PORT` alone is on `bare_port_ip`.
+    fn endpoint_addr(
+        &self,
+        bare_port_ip: IpAddr,
+        sender: bool,
+    ) -> Result<SocketAddr, EndpointError>;
 }
+
+impl EndpointAddr for str {
+    fn endpoint_addr(
+        &self,
+        bare_port_ip: IpAddr,
+        sender: bool,
+    ) -> Result<SocketAddr, EndpointError> {
+        let r = if sender {
+            resolve_host_port(self, DEFAULT_PORT)
+        } else {
+            resolve_address(self, bare_port_ip, DEFAULT_PORT)
+        };
+        r.map_err(|e| EndpointError::Resolve(e.0))
+    }
+}
+
+impl EndpointAddr for String {
+    fn endpoint_addr(&self, ip: IpAddr, sender: bool) -> Result<SocketAddr, EndpointError> {
+        self.as_str().endpoint_addr(ip, sender)
+    }
+}
+
+impl<T: EndpointAddr + ?Sized> EndpointAddr for &T {
+    fn endpoint_addr(&self, ip: IpAddr, sender: bool) -> Result<SocketAddr, EndpointError> {
+        (**self).endpoint_addr(ip, sender)
+    }
+}
+
+macro_rules! socket_addrs {
+    ($($t:ty),*) => {$(
+        impl EndpointAddr for $t {
+            fn endpoint_addr(&self, _: IpAddr, _: bool) -> Result<SocketAddr, EndpointError> {
+                let fail = |why: String| EndpointError::Resolve(format!("cannot resolve {self:?}: {why}"));
+                self.to_socket_addrs()
+                    .map_err(|e| fail(e.to_string()))?
+                    .next()
+                    .ok_or_else(|| fail("no address".into()))
+            }
+        }
+    )*};
+}
+socket_addrs!(
+    SocketAddr,
+    SocketAddrV4,
+    SocketAddrV6,
+    (IpAddr, u16),
+    (Ipv4Addr, u16),
+    (Ipv6Addr, u16),
+    (&str, u16),
+    (String, u16)
+);
 
 /// Sends frames and JSON messages to one viewer, waiting for each to be acknowledged.
 pub struct FrameSender {
@@ -115,8 +185,9 @@ pub struct FrameSender {
 
 impl FrameSender {
     /// A sender to the viewer at `addr` with the default settings (1200-byte datagrams, a
-    /// 2 s wait per frame or message).
-    pub fn connect(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<Self, EndpointError> {
+    /// 2 s wait per frame or message). Text without a port means port 9999, and a `PORT`
+    /// alone a viewer on 127.0.0.1, as for `cam-send` ([`EndpointAddr`]).
+    pub fn connect(addr: impl EndpointAddr) -> Result<Self, EndpointError> {
         Self::with_config(addr, SenderConfig::default())
     }
 
@@ -124,10 +195,10 @@ impl FrameSender {
     /// here (each call waits for its own ACK), so `max_latency` only matters to the
     /// streaming pipeline.
     pub fn with_config(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
+        addr: impl EndpointAddr,
         mut cfg: SenderConfig,
     ) -> Result<Self, EndpointError> {
-        let dest = resolve(addr)?;
+        let dest = addr.endpoint_addr(IpAddr::from([127, 0, 0, 1]), true)?;
         let sock = connect_sender(dest)?;
         cfg.max_attempts = None;
         cfg.mtu = cfg.mtu.clamp(MIN_MTU, MAX_DATAGRAM);
@@ -156,8 +227,10 @@ impl FrameSender {
     }
 
     /// Sends one JPEG and waits until the viewer has it, whole and CRC-checked. `width` and
-    /// `height` are only reported to the viewer (0 when unknown).
-    pub fn send_jpeg(&mut self, jpeg: &[u8], width: u16, height: u16) -> Result<(), EndpointError> {
+    /// `height` are only reported to the viewer (0 when unknown; at most 65535, the wire's
+    /// limit, else [`EndpointError::PictureSize`]).
+    pub fn send_jpeg(&mut self, jpeg: &[u8], width: u32, height: u32) -> Result<(), EndpointError> {
+        let (width, height) = wire_sides(width, height)?;
         let mut data = self
             .driver
             .machine_mut()
@@ -177,10 +250,13 @@ impl FrameSender {
         height: u32,
         quality: u8,
     ) -> Result<(), EndpointError> {
+        if !(1..=100).contains(&quality) {
+            return Err(EndpointError::Quality(quality));
+        }
+        let (w16, h16) = wire_sides(width, height)?;
         let mut out = std::mem::take(&mut self.encoded);
         encode_rgb(rgb, width, height, quality, &mut out)?;
-        let side = |v: u32| u16::try_from(v).unwrap_or(0);
-        let r = self.send_frame(out, side(width), side(height));
+        let r = self.send_frame(out, w16, h16);
         if let Some(spare) = self.driver.machine_mut().take_spare_buffer() {
             self.encoded = spare;
         }
@@ -256,6 +332,14 @@ impl FrameSender {
             }
             self.driver.turn(deadline)?;
         }
+    }
+}
+
+/// Width and height as the wire carries them (16 bits each).
+fn wire_sides(width: u32, height: u32) -> Result<(u16, u16), EndpointError> {
+    match (u16::try_from(width), u16::try_from(height)) {
+        (Ok(w), Ok(h)) => Ok((w, h)),
+        _ => Err(EndpointError::PictureSize { width, height }),
     }
 }
 
@@ -339,17 +423,19 @@ pub struct FrameReceiver {
 }
 
 impl FrameReceiver {
-    /// Listens on `addr` (port 0 picks a free port; see [`FrameReceiver::local_addr`]).
-    pub fn bind(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<Self, EndpointError> {
+    /// Listens on `addr` (port 0 picks a free port; see [`FrameReceiver::local_addr`]). Text
+    /// takes `cam-view --listen`'s forms: a `PORT` alone is on every IPv4 interface, and a
+    /// `HOST` without a port is on port 9999 ([`EndpointAddr`]).
+    pub fn bind(addr: impl EndpointAddr) -> Result<Self, EndpointError> {
         Self::with_config(addr, ReceiverConfig::default())
     }
 
     /// Listens with the given limits.
     pub fn with_config(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
+        addr: impl EndpointAddr,
         cfg: ReceiverConfig,
     ) -> Result<Self, EndpointError> {
-        let (sock, _) = bind_viewer(resolve(addr)?)?;
+        let (sock, _) = bind_viewer(addr.endpoint_addr(IpAddr::from([0, 0, 0, 0]), false)?)?;
         Ok(FrameReceiver {
             driver: Driver::new(Receiver::new(cfg), sock, MAX_NACK_LEN)?,
         })
@@ -361,8 +447,8 @@ impl FrameReceiver {
     }
 
     /// Counters so far.
-    pub fn stats(&mut self) -> &ReceiverStats {
-        self.driver.machine_mut().stats()
+    pub fn stats(&self) -> &ReceiverStats {
+        self.driver.machine().stats()
     }
 
     /// Waits for the next event, however long it takes.
@@ -492,6 +578,29 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_over_the_viewers_limit_is_refused_at_once() {
+        let hub = FrameReceiver::bind("127.0.0.1:0").unwrap();
+        let mut tx = FrameSender::connect(hub.local_addr().unwrap()).unwrap();
+        let t0 = Instant::now();
+        let e = tx.send_jpeg(&vec![0u8; 20 << 20], 0, 0).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EndpointError::Frame(PushError::OverLimit {
+                    len: 20_971_520,
+                    limit: 16_777_216
+                })
+            ),
+            "{e}"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "not a wait for an ACK"
+        );
+        assert_eq!(tx.stats().frames_sent, 0);
+    }
+
+    #[test]
     fn no_viewer_is_a_clear_error_within_the_timeout() {
         let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut tx = FrameSender::connect(silent.local_addr().unwrap()).unwrap();
@@ -506,5 +615,55 @@ mod tests {
             FrameSender::connect("no.such.host.invalid:9"),
             Err(EndpointError::Resolve(_))
         ));
+    }
+
+    #[test]
+    fn addresses_follow_the_programs_rule() {
+        // The port defaults to 9999, as for cam-send; a bad port is named.
+        let tx = FrameSender::connect("127.0.0.1").unwrap();
+        assert_eq!(tx.dest, "127.0.0.1:9999".parse().unwrap());
+        let tx = FrameSender::connect(String::from("[::1]")).unwrap();
+        assert_eq!(tx.dest, "[::1]:9999".parse().unwrap());
+        let e = FrameSender::connect("127.0.0.1:99999").err().unwrap();
+        assert!(e.to_string().starts_with("invalid port '99999'"), "{e}");
+        let e = FrameSender::connect("127.0.0.1:0").err().unwrap();
+        assert!(e.to_string().contains("port 0"), "{e}");
+        let hub = FrameReceiver::bind("127.0.0.1:0").unwrap();
+        let a = hub.local_addr().unwrap();
+        let tx = FrameSender::connect((a.ip(), a.port())).unwrap();
+        assert_eq!(tx.dest, a);
+    }
+
+    #[test]
+    fn bad_sides_and_qualities_are_typed_errors_before_anything_is_sent() {
+        let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut tx = FrameSender::connect(silent.local_addr().unwrap()).unwrap();
+        let rgb = vec![0u8; 16 * 16 * 3];
+        for q in [0, 101, 200] {
+            assert!(
+                matches!(tx.send_rgb(&rgb, 16, 16, q), Err(EndpointError::Quality(x)) if x == q),
+                "quality {q}"
+            );
+        }
+        let e = tx.send_jpeg(b"\xFF\xD8", 70_000, 10).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EndpointError::PictureSize {
+                    width: 70_000,
+                    height: 10
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("at most 65535"), "{e}");
+        assert_eq!(tx.stats().frames_sent, 0);
+    }
+
+    #[test]
+    fn receiver_stats_need_only_a_shared_reference() {
+        let hub = FrameReceiver::bind("127.0.0.1:0").unwrap();
+        let r = &hub;
+        assert_eq!(r.stats().datagrams, 0);
     }
 }

@@ -153,15 +153,56 @@ fn one_shot_image_exits_zero_with_viewer_and_nonzero_without() {
     // other program can be listening on its port.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let free = silent.local_addr().unwrap();
-    let (st, _, err) = run(
+    let (st, out, err) = run(
         SEND,
-        &[&free.to_string(), "--image", file, "--ack-timeout", "50"],
+        &[
+            &free.to_string(),
+            "--image",
+            file,
+            "--ack-timeout",
+            "50",
+            "--stats-json",
+        ],
         T,
     );
     assert_eq!(st.code(), Some(1));
     let last = err.last().unwrap();
     assert!(last.contains("error: no ACK from"), "{err:?}");
     assert!(last.contains("is cam-view running"), "{err:?}");
+    // The summary is printed all the same: nothing acknowledged, one timeout or more.
+    let s = summary(&out);
+    assert_eq!(s["frames"], 0, "{s}");
+    assert!(s["timeouts"].as_u64().unwrap() >= 1, "{s}");
+    assert!(s["fps"].is_null(), "{s}");
+}
+
+#[test]
+fn a_save_folder_that_cannot_be_written_fails_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let in_the_way = tmp.path().join("a-file");
+    std::fs::write(&in_the_way, b"x").unwrap();
+    let under_a_file = in_the_way.join("saved");
+    for dir in [
+        in_the_way.to_str().unwrap(),
+        under_a_file.to_str().unwrap(),
+        "/proc/camwire-cannot-save-here",
+    ] {
+        let (st, _, err) = run(
+            VIEW,
+            &["--headless", "--listen", "127.0.0.1:0", "--save", dir],
+            T,
+        );
+        assert_eq!(st.code(), Some(1), "{dir}: {err:?}");
+        let last = err.last().unwrap();
+        assert!(
+            last.starts_with("cam-view: error: cannot write") && last.contains(dir),
+            "{dir}: {err:?}"
+        );
+        assert!(
+            !err.iter().any(|l| l.contains("connected")),
+            "refused before any sender: {err:?}"
+        );
+    }
 }
 
 #[test]
@@ -182,7 +223,15 @@ fn bad_flags_and_busy_port_give_clear_errors() {
     );
     let (st, _, err) = run(SEND, &["--camera"], T);
     assert_eq!(st.code(), Some(1));
-    assert!(err.last().unwrap().contains("--features camera"), "{err:?}");
+    let last = err.last().unwrap();
+    assert!(
+        last.contains("cargo build --release --features camera") && last.contains("libclang-dev"),
+        "{err:?}"
+    );
+    assert!(
+        !last.contains("cargo install camwire"),
+        "the crate is not published: {err:?}"
+    );
 
     let busy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap().to_string();
@@ -331,4 +380,134 @@ fn status_line_without_json() {
             .any(|l| l.contains("summary:") && l.contains("45 frames")),
         "{verr:?}"
     );
+}
+
+#[test]
+fn sender_reports_the_viewer_connected_then_disconnected() {
+    let mut v = viewer(&[]);
+    let dest = v.listening_addr().to_string();
+    let mut s = Proc::spawn(
+        SEND,
+        &[
+            &dest,
+            "--size",
+            "160x120",
+            "--fps",
+            "30",
+            "--stats-json",
+            "--ack-timeout",
+            "100",
+        ],
+    );
+    let connected = |l: &[String]| {
+        json_lines(&l.join("\n"))
+            .iter()
+            .any(|j| j["type"] == "interval" && j["peer"] == "connected" && j["frames"] != 0)
+    };
+    assert!(
+        s.wait_stdout(T, connected),
+        "the sender never reported the viewer connected: {:?}",
+        s.stdout_seen
+    );
+    // The viewer goes (without a word: Ctrl-C does not tell the sender).
+    v.interrupt();
+    let _ = v.finish(T);
+    s.wait_line("no answer from", T)
+        .expect("the sender notices the viewer is gone");
+    let disconnected = |l: &[String]| {
+        json_lines(&l.join("\n"))
+            .iter()
+            .any(|j| j["type"] == "interval" && j["peer"] == "disconnected")
+    };
+    assert!(
+        s.wait_stdout(T, disconnected),
+        "the sender never reported the viewer disconnected: {:?}",
+        s.stdout_seen
+    );
+    s.interrupt();
+    let (_, sout, serr) = s.finish(T);
+    assert_eq!(summary(&sout)["peer"], "disconnected", "{serr:?}");
+}
+
+#[test]
+fn sender_summary_says_connected_after_a_delivered_stream() {
+    let mut v = viewer(&["--frames", "20"]);
+    let dest = v.listening_addr().to_string();
+    let (st, out, err) = run(
+        SEND,
+        &[
+            &dest,
+            "--size",
+            "160x120",
+            "--fps",
+            "30",
+            "--frames",
+            "20",
+            "--stats-json",
+        ],
+        T,
+    );
+    assert!(st.success(), "{err:?}");
+    let s = summary(&out);
+    assert_eq!(s["peer"], "connected", "{s}");
+    assert!(v.finish(T).0.success());
+}
+
+#[test]
+fn a_picture_over_the_viewers_limit_is_skipped_in_a_folder_and_refused_alone() {
+    let src = tempfile::tempdir().unwrap();
+    let sent = write_jpegs(src.path(), 3, 64, 48);
+    // A real JPEG header with 17 MiB after it: the viewer would refuse it (16 MiB).
+    let mut big = sent[1].clone();
+    big.resize(17 << 20, 0);
+    let big_path = src.path().join("frame_001.jpg");
+    std::fs::write(&big_path, &big).unwrap();
+
+    let mut v = viewer(&["--frames", "2", "--stats-json"]);
+    let dest = v.listening_addr().to_string();
+    let (st, _, err) = run(
+        SEND,
+        &[&dest, "--image", src.path().to_str().unwrap(), "--fps", "0"],
+        T,
+    );
+    assert!(st.success(), "{err:?}");
+    let warnings: Vec<_> = err.iter().filter(|l| l.contains("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err:?}");
+    assert!(
+        warnings[0].contains(&format!(
+            "picture 2 skipped: frame of {} bytes is larger than the viewer's limit of 16777216 bytes",
+            17 << 20
+        )),
+        "{err:?}"
+    );
+    let (vst, vout, verr) = v.finish(T);
+    assert!(vst.success(), "{verr:?}");
+    let vs = summary(&vout);
+    assert_eq!(vs["frames"], 2, "{vs}");
+    assert_eq!(vs["rejected_datagrams"], 0, "nothing of it was sent: {vs}");
+
+    // Alone, it is refused at once with the reason (not "no ACK" after the retries).
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t0 = std::time::Instant::now();
+    let (st, _, err) = run(
+        SEND,
+        &[
+            &silent.local_addr().unwrap().to_string(),
+            "--image",
+            big_path.to_str().unwrap(),
+        ],
+        T,
+    );
+    assert_eq!(st.code(), Some(1), "{err:?}");
+    let last = err.last().unwrap();
+    assert!(
+        last.contains(
+            "error: frame of 17825792 bytes is larger than the viewer's limit of 16777216 bytes"
+        ),
+        "{err:?}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(20));
+    silent.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 2048];
+    assert!(silent.recv_from(&mut buf).is_err(), "nothing was sent");
 }

@@ -176,3 +176,52 @@ fn a_message_with_no_viewer_fails_with_a_clear_reason() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_message_run_prints_no_frame_rates_and_the_senders_json_no_viewer_counters() {
+    let mut v = viewer(&[]);
+    let addr = v.listening_addr().to_string();
+    let (st, _, err) = run(SEND, &[&addr, "--message", "1", "--message", "2"], T);
+    assert!(st.success(), "{err:?}");
+    let line = err
+        .iter()
+        .find(|l| l.contains("summary:"))
+        .unwrap_or_else(|| panic!("no summary line: {err:?}"));
+    assert!(line.ends_with("summary: 2 messages"), "{err:?}");
+    for noise in ["fps", "Mbit/s", "frames"] {
+        assert!(!err.iter().any(|l| l.contains(noise)), "{noise}: {err:?}");
+    }
+    let (st, out, err) = run(SEND, &[&addr, "--message", "3", "--stats-json"], T);
+    assert!(st.success(), "{err:?}");
+    let s = summary(&out);
+    assert_eq!(s["messages"], 1, "{s}");
+    for k in [
+        "crc_failures",
+        "decode_errors",
+        "skipped_frames",
+        "deferred_datagrams",
+        "unsaved_frames",
+    ] {
+        assert!(s.get(k).is_none(), "the sender's summary has {k}: {s}");
+    }
+    let _ = stop_viewer(v);
+}
+
+#[test]
+fn ctrl_c_before_anything_was_delivered_exits_1() {
+    // A bound socket that never answers: the message is still waiting when Ctrl-C comes.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let mut s = Proc::spawn(SEND, &[&addr, "--message", "1"]);
+    s.wait_line("sending messages to", Duration::from_secs(20))
+        .expect("the sender starts");
+    s.interrupt();
+    let (st, _, err) = s.finish(T);
+    assert_eq!(st.code(), Some(1), "{err:?}");
+    assert!(
+        err.last()
+            .unwrap()
+            .contains("error: stopped before anything was delivered"),
+        "{err:?}"
+    );
+}

@@ -1,12 +1,12 @@
 //! Helpers shared by the two command-line programs.
 
 use std::io::{IsTerminal, Write};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 
 use crate::app::stats::Report;
 
-/// The port both programs use when none is given.
-pub const DEFAULT_PORT: u16 = 9999;
+use crate::runtime::net::{resolve_address, resolve_host_port};
+pub use crate::runtime::net::{ADDRESS_FORMS, DEFAULT_PORT};
 
 /// Parses `WxH`, for example `1280x720`.
 pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -29,102 +29,18 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((side(w)?, side(h)?))
 }
 
-/// The forms `cam-send`'s destination and `cam-view --listen` accept, for help and errors.
-pub const ADDRESS_FORMS: &str = "PORT, HOST, HOST:PORT or [IPv6]:PORT, for example 9999, \
-     192.168.1.20, localhost:9999, 0.0.0.0:9999 or [::1]:9999";
-
 /// Where `cam-send` sends: `HOST[:PORT]` (IPv6 as `[::1]:PORT` or a bare `::1`), or a `PORT`
 /// alone for a viewer on this machine (127.0.0.1). The port defaults to [`DEFAULT_PORT`];
-/// port 0 is refused.
+/// port 0 is refused. The rule is [`resolve_host_port`], which the library's
+/// `FrameSender::connect` follows too.
 pub fn parse_dest(s: &str) -> Result<SocketAddr, String> {
-    let a = parse_address(s, IpAddr::from([127, 0, 0, 1]))?;
-    if a.port() == 0 {
-        return Err(format!(
-            "invalid port 0 in '{s}': a viewer listens on a port from 1 to 65535"
-        ));
-    }
-    Ok(a)
+    resolve_host_port(s, DEFAULT_PORT).map_err(|e| e.to_string())
 }
 
 /// Where `cam-view` listens: the same forms as [`parse_dest`], but a `PORT` alone means every
 /// IPv4 interface (`0.0.0.0:PORT`), and port 0 picks a free one.
 pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    parse_address(s, IpAddr::from([0, 0, 0, 0]))
-}
-
-/// The one address rule of both programs: `PORT` (on `bare_port_ip`), `HOST` (on
-/// [`DEFAULT_PORT`]), `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address, where `HOST` is an
-/// IP address or a name to resolve. A bad port is reported as such, before any lookup.
-fn parse_address(s: &str, bare_port_ip: IpAddr) -> Result<SocketAddr, String> {
-    let fail = |why: String| format!("{why}; expected {ADDRESS_FORMS}");
-    let t = s.trim();
-    let port = |p: &str| {
-        p.parse::<u16>().map_err(|_| {
-            fail(format!(
-                "invalid port '{p}' in '{s}': a port is a number from 0 to 65535"
-            ))
-        })
-    };
-    if t.is_empty() {
-        return Err(fail("an empty address".into()));
-    }
-    if t.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(SocketAddr::new(bare_port_ip, port(t)?));
-    }
-    let (host, p) = if let Some(rest) = t.strip_prefix('[') {
-        let (v6, after) = rest
-            .split_once(']')
-            .ok_or_else(|| fail(format!("'{s}' opens a '[' it never closes")))?;
-        let ip: Ipv6Addr = v6
-            .parse()
-            .map_err(|_| fail(format!("'{v6}' in '{s}' is not an IPv6 address")))?;
-        let p = match after {
-            "" => None,
-            _ => Some(port(after.strip_prefix(':').ok_or_else(|| {
-                fail(format!("'{after}' after the ']' in '{s}' is not ':PORT'"))
-            })?)?),
-        };
-        return Ok(SocketAddr::new(IpAddr::V6(ip), p.unwrap_or(DEFAULT_PORT)));
-    } else if let Ok(ip) = t.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
-    } else if let Some((h, p)) = t.rsplit_once(':') {
-        if h.contains(':') {
-            return Err(fail(format!(
-                "'{s}' is not an address: an IPv6 address with a port goes in brackets, as in [::1]:9999"
-            )));
-        }
-        (h, port(p)?)
-    } else {
-        (t, DEFAULT_PORT)
-    };
-    if host.is_empty() {
-        return Ok(SocketAddr::new(bare_port_ip, p));
-    }
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, p));
-    }
-    let name_ok = host.len() <= 253
-        && host.split('.').all(|l| {
-            !l.is_empty()
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        });
-    // Name the host alone when it is all there is.
-    let what = if host == t {
-        format!("'{host}'")
-    } else {
-        format!("the host '{host}' in '{s}'")
-    };
-    if !name_ok {
-        return Err(fail(format!(
-            "{what} is neither an IP address nor a host name"
-        )));
-    }
-    (host, p)
-        .to_socket_addrs()
-        .map_err(|e| fail(format!("cannot resolve {what}: {e}")))?
-        .next()
-        .ok_or_else(|| fail(format!("{what} has no address")))
+    resolve_address(s, IpAddr::from([0, 0, 0, 0]), DEFAULT_PORT).map_err(|e| e.to_string())
 }
 
 /// Runs a program's body with a printer and turns its outcome into the exit code: 0, or 1

@@ -80,9 +80,14 @@ pub enum AppError {
     /// The window could not be opened.
     #[error("{0}")]
     Display(String),
-    /// Nothing acknowledged the frame(s).
-    #[error("{0}")]
-    NoAck(String),
+    /// Nothing acknowledged the frame(s) or message(s).
+    #[error("{reason}")]
+    NoAck {
+        /// What went unanswered, and what to check.
+        reason: String,
+        /// The statistics of the run up to then, for a summary that is printed anyway.
+        summary: Option<Box<crate::app::stats::Report>>,
+    },
     /// Writing a received frame failed.
     #[error("cannot write {path}: {source}")]
     Save {

@@ -6,7 +6,13 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+/// Rates need at least this many frames in their window: one frame has no rate.
+pub const MIN_RATE_FRAMES: u64 = 2;
+/// Rates need a window at least this long: a few frames in a few microseconds would claim
+/// thousands of frames per second.
+pub const MIN_RATE_WINDOW: Duration = Duration::from_millis(100);
 
 /// Cumulative counters of one side of a stream. Each report shows the change since the last.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -111,8 +117,19 @@ pub enum Role {
     View,
 }
 
-/// One `--stats-json` line.
+/// Counters only a viewer keeps: left out of the sender's JSON.
+pub const VIEWER_ONLY: [&str; 5] = [
+    "skipped_frames",
+    "crc_failures",
+    "decode_errors",
+    "deferred_datagrams",
+    "unsaved_frames",
+];
+
+/// One `--stats-json` line. The sender's leaves out the [`VIEWER_ONLY`] counters.
 #[derive(Debug, Clone, Serialize)]
+// The derived serializer becomes `Report::serialize`, wrapped by the impl below.
+#[serde(remote = "Self")]
 pub struct Report {
     /// `"interval"` once a second, `"summary"` once at exit.
     #[serde(rename = "type")]
@@ -126,10 +143,12 @@ pub struct Report {
     /// Counts for the window.
     #[serde(flatten)]
     pub counts: Counters,
-    /// Frames per second over the window.
-    pub fps: f64,
-    /// Megabits per second of frame data over the window.
-    pub mbps: f64,
+    /// Frames per second over the window; `None` (JSON `null`) when the window is too short
+    /// or holds too few frames for a rate to mean anything (see [`MIN_RATE_FRAMES`] and
+    /// [`MIN_RATE_WINDOW`]).
+    pub fps: Option<f64>,
+    /// Megabits per second of frame data over the window; `None` like `fps`.
+    pub mbps: Option<f64>,
     /// Capture-to-decoded latency (viewer) or ACK round trip (sender), median, ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms_p50: Option<f64>,
@@ -153,6 +172,31 @@ pub struct Report {
     /// Invalid datagrams by reason, in the summary (viewer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected_by_kind: Option<std::collections::BTreeMap<&'static str, u64>>,
+    /// The run sends or expects pictures (false for a run of messages alone: its status line
+    /// then says nothing of frames).
+    #[serde(skip)]
+    pub pictures: bool,
+}
+
+impl Serialize for Report {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct All<'a>(&'a Report);
+        impl Serialize for All<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                Report::serialize(self.0, s)
+            }
+        }
+        if self.role == Role::View {
+            return All(self).serialize(s);
+        }
+        let mut v = serde_json::to_value(All(self)).map_err(serde::ser::Error::custom)?;
+        if let Some(m) = v.as_object_mut() {
+            for k in VIEWER_ONLY {
+                m.remove(k);
+            }
+        }
+        v.serialize(s)
+    }
 }
 
 /// The statistics of one program run.
@@ -175,6 +219,8 @@ pub struct StatsBook {
     pub peer: &'static str,
     /// Invalid datagrams by reason, shown in the summary.
     pub rejected_by_kind: std::collections::BTreeMap<&'static str, u64>,
+    /// The run sends or expects pictures (default true); see [`Report::pictures`].
+    pub pictures: bool,
     /// When the first frame was delivered: summary rates are measured from here, so that
     /// time spent waiting for the peer does not count against the frame rate.
     pub first_frame: Option<Instant>,
@@ -200,6 +246,7 @@ impl StatsBook {
             rejected_by_kind: Default::default(),
             first_frame: None,
             last_frame: None,
+            pictures: true,
         }
     }
 
@@ -212,6 +259,7 @@ impl StatsBook {
         h: bool,
     ) -> Report {
         let secs = window.as_secs_f64().max(1e-9);
+        let rated = c.frames >= MIN_RATE_FRAMES && window >= MIN_RATE_WINDOW;
         let pick =
             |p: &Percentiles, q: f64| Percentiles::ms(if h { &p.interval } else { &p.total }, q);
         let round = |x: f64| (x * 100.0).round() / 100.0;
@@ -221,8 +269,8 @@ impl StatsBook {
             elapsed_s: round(now.saturating_duration_since(self.start).as_secs_f64()),
             window_s: round(secs),
             counts: c,
-            fps: round(c.frames as f64 / secs),
-            mbps: round(c.bytes as f64 * 8.0 / secs / 1e6),
+            fps: rated.then(|| round(c.frames as f64 / secs)),
+            mbps: rated.then(|| round(c.bytes as f64 * 8.0 / secs / 1e6)),
             latency_ms_p50: pick(&self.latency, 0.5).map(round),
             latency_ms_p95: pick(&self.latency, 0.95).map(round),
             rtt_ms_p50: pick(&self.rtt, 0.5).map(round),
@@ -232,6 +280,7 @@ impl StatsBook {
             peer: self.peer,
             rejected_by_kind: (!h && !self.rejected_by_kind.is_empty())
                 .then(|| self.rejected_by_kind.clone()),
+            pictures: self.pictures,
         }
     }
 
@@ -260,7 +309,9 @@ impl StatsBook {
                 let window = b - a;
                 let mut r = self.report("summary", now, self.counts, window, false);
                 let intervals = (self.counts.frames - 1) as f64;
-                r.fps = (intervals / window.as_secs_f64() * 100.0).round() / 100.0;
+                if r.fps.is_some() {
+                    r.fps = Some((intervals / window.as_secs_f64() * 100.0).round() / 100.0);
+                }
                 r
             }
             _ => {
@@ -275,10 +326,18 @@ impl StatsBook {
 impl Report {
     /// A one-line human summary for a terminal status line or window title.
     pub fn status_line(&self) -> String {
-        let mut s = format!(
-            "{:.1} fps  {:.1} Mbit/s  {} frames",
-            self.fps, self.mbps, self.counts.frames
-        );
+        let mut s = match (self.fps, self.mbps) {
+            (Some(fps), Some(mbps)) => format!("{fps:.1} fps  {mbps:.1} Mbit/s  "),
+            _ => String::new(),
+        };
+        let c = &self.counts;
+        let words = c.messages + c.messages_refused;
+        // Frames are counted where pictures are (or are expected and nothing else came).
+        if c.frames > 0 || (self.pictures && words == 0) {
+            s.push_str(&format!("{} frames", c.frames));
+        } else if words == 0 {
+            s.push_str("0 messages");
+        }
         if self.peer == "disconnected" {
             s = format!("disconnected  {s}");
         }
@@ -291,7 +350,7 @@ impl Report {
         if let (Some(p50), Some(p95)) = (self.rtt_ms_p50, self.rtt_ms_p95) {
             s.push_str(&format!("  rtt {p50:.1}/{p95:.1} ms"));
         }
-        let c = &self.counts;
+
         for (n, what) in [
             (c.dropped_frames, "dropped"),
             (c.skipped_frames, "skipped"),
@@ -312,7 +371,7 @@ impl Report {
                 s.push_str(&format!("  {n} {what}"));
             }
         }
-        s
+        s.trim_start().to_string()
     }
 
     /// The report as one line of JSON.
@@ -336,8 +395,8 @@ mod tests {
         }
         let r = b.interval(t0 + Duration::from_secs(1));
         assert_eq!(r.counts.frames, 30);
-        assert_eq!(r.fps, 30.0);
-        assert_eq!(r.mbps, 24.0);
+        assert_eq!(r.fps, Some(30.0));
+        assert_eq!(r.mbps, Some(24.0));
         assert!((r.latency_ms_p50.unwrap() - 20.0).abs() < 0.1);
         b.counts.frames = 45;
         let r = b.interval(t0 + Duration::from_secs(2));
@@ -346,15 +405,82 @@ mod tests {
         b.first_frame = Some(t0);
         let s = b.summary(t0 + Duration::from_secs(3));
         assert_eq!(s.counts.frames, 45);
-        assert_eq!(s.fps, 15.0, "no last frame known: up to now");
+        assert_eq!(s.fps, Some(15.0), "no last frame known: up to now");
         b.last_frame = Some(t0 + Duration::from_secs(2));
         let s = b.summary(t0 + Duration::from_secs(60));
-        assert_eq!(s.fps, 22.0, "44 intervals in 2 s, whatever came after");
+        assert_eq!(
+            s.fps,
+            Some(22.0),
+            "44 intervals in 2 s, whatever came after"
+        );
         assert!((s.latency_ms_p95.unwrap() - 40.0).abs() < 0.1);
         let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
         assert_eq!(v["type"], "summary");
         assert_eq!(v["role"], "view");
         assert_eq!(v["frames"], 45);
         assert_eq!(v["crc_failures"], 0);
+    }
+
+    #[test]
+    fn no_rates_from_one_frame_or_a_moment() {
+        let t0 = Instant::now();
+        // One picture acknowledged 40 us after the run started: no rate at all.
+        let mut b = StatsBook::new(Role::Send, t0);
+        b.counts.frames = 1;
+        b.counts.bytes = 250_000;
+        b.first_frame = Some(t0 + Duration::from_micros(20));
+        b.last_frame = b.first_frame;
+        let s = b.summary(t0 + Duration::from_micros(40));
+        assert_eq!((s.fps, s.mbps), (None, None), "{}", s.to_json());
+        let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert!(v["fps"].is_null() && v["mbps"].is_null(), "{v}");
+        assert_eq!(s.status_line(), "1 frames");
+        // Two frames 1 ms apart: still too short a window.
+        b.counts.frames = 2;
+        b.last_frame = Some(t0 + Duration::from_millis(1));
+        assert_eq!(b.summary(t0 + Duration::from_secs(1)).fps, None);
+        // One frame in a whole second's interval: no rate either.
+        let mut b = StatsBook::new(Role::View, t0);
+        b.counts.frames = 1;
+        let r = b.interval(t0 + Duration::from_secs(1));
+        assert_eq!((r.fps, r.mbps), (None, None));
+        assert!(!r.status_line().contains("fps"), "{}", r.status_line());
+        // Two frames 200 ms apart: a rate.
+        b.counts.frames = 3;
+        b.first_frame = Some(t0);
+        b.last_frame = Some(t0 + Duration::from_millis(200));
+        let s = b.summary(t0 + Duration::from_secs(2));
+        assert_eq!(s.fps, Some(10.0), "{}", s.to_json());
+        assert!(
+            s.status_line().starts_with("10.0 fps"),
+            "{}",
+            s.status_line()
+        );
+    }
+
+    #[test]
+    fn the_senders_json_has_no_viewer_counters_and_message_runs_no_frames() {
+        let t0 = Instant::now();
+        let mut b = StatsBook::new(Role::Send, t0);
+        b.pictures = false;
+        b.counts.messages = 3;
+        let r = b.summary(t0 + Duration::from_secs(1));
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        for k in VIEWER_ONLY {
+            assert!(v.get(k).is_none(), "{k} in the sender's {v}");
+        }
+        assert_eq!(v["messages"], 3);
+        assert_eq!(v["frames"], 0);
+        assert!(v.get("pictures").is_none(), "{v}");
+        assert_eq!(r.status_line(), "3 messages");
+        b.counts.messages = 0;
+        assert_eq!(b.summary(t0).status_line(), "0 messages");
+        // The viewer keeps them all.
+        let r = StatsBook::new(Role::View, t0).summary(t0);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        for k in VIEWER_ONLY {
+            assert_eq!(v[k], 0, "{k} missing from the viewer's {v}");
+        }
+        assert_eq!(r.status_line(), "0 frames");
     }
 }

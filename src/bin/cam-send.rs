@@ -1,4 +1,6 @@
 //! `cam-send`: streams the test pattern, image files or a webcam to `cam-view` over UDP.
+// The argument docs are clap's --help text, where [IPv6]:PORT is an address form, not a link.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -9,7 +11,7 @@ use camwire::app::cli::{parse_dest, parse_size, run_main, Compat, ReportPrinter}
 use camwire::app::send::{
     open_source, run_send_with, SendConfig, SendNotice, SendUpdate, SourceSpec,
 };
-use camwire::app::Stop;
+use camwire::app::{AppError, Stop};
 use camwire::compat::tutorial::JSON_PORT;
 use camwire::compat::tutorial_send::run_send_tutorial;
 use camwire::media::camera::mode::ModeRequest;
@@ -155,9 +157,10 @@ fn main() -> ExitCode {
 fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     if !cfg!(feature = "camera") && (args.camera.is_some() || args.list_cameras) {
         return Err(
-            "this cam-send was built without camera support; rebuild with \
-             `cargo install camwire --features camera` (on Linux first install libclang: \
-             apt-get install libclang-dev), or use --pattern or --image"
+            "this cam-send was built without camera support; build it from the camwire \
+             checkout with `cargo build --release --features camera` (or `cargo install \
+             --path . --features camera`; on Linux first `apt-get install libclang-dev`), \
+             or use --pattern or --image"
                 .into(),
         );
     }
@@ -208,6 +211,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     };
     let stop = Stop::new();
     stop.on_ctrl_c();
+    let interrupted = stop.clone();
     let messages = (!args.message.is_empty()).then(|| {
         let every = Duration::from_millis(args.interval.unwrap_or(0));
         spawn_messages(
@@ -247,6 +251,12 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             "no answer from {dest}: still capturing, probing for the viewer"
         )),
         SendUpdate::ViewerBack => out.line(&format!("viewer at {dest} answers again")),
+        SendUpdate::NetworkDown(why) => out.line(&format!(
+            "no route to {dest} ({why}): still capturing, waiting for the network"
+        )),
+        SendUpdate::NetworkBack => out.line(&format!(
+            "the network is back: probing for the viewer at {dest}"
+        )),
         SendUpdate::Source(SendNotice::SourceLost(m) | SendNotice::SourceBack(m)) => out.line(&m),
         SendUpdate::Message { seq, outcome } => match outcome {
             MessageOutcome::Delivered => {}
@@ -258,6 +268,9 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             }
         },
         SendUpdate::MessageNotSent(e) => out.line(&format!("message not sent: {e}")),
+        SendUpdate::FrameSkipped { index, reason } => {
+            out.line(&format!("warning: picture {} skipped: {reason}", index + 1))
+        }
     };
     let outcome = match args.compat {
         Compat::Camwire => run_send_with(cfg, source, stop, on_update),
@@ -267,8 +280,24 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             run_send_tutorial(cfg, source, json_dest, stop, on_update)
         }
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| {
+        // A run that went unanswered still has its statistics to show.
+        if let AppError::NoAck {
+            summary: Some(s), ..
+        } = &e
+        {
+            out.summary(s);
+        }
+        e.to_string()
+    })?;
     out.summary(&outcome.summary);
+    if interrupted.is_set() && outcome.summary.counts.frames == 0 && outcome.messages_delivered == 0
+    {
+        return Err(format!(
+            "stopped before anything was delivered: is cam-view running at {dest}, and is UDP port {} open?",
+            dest.port()
+        ));
+    }
     if !args.message.is_empty() {
         out.line(&format!(
             "viewer at {dest} accepted {} message(s)",

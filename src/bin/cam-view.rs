@@ -1,4 +1,6 @@
 //! `cam-view`: receives frames from `cam-send` and shows them in a window (or headless).
+// The argument docs are clap's --help text, where [IPv6]:PORT is an address form, not a link.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

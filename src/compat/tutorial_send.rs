@@ -140,11 +140,14 @@ pub fn run_send_tutorial(
     client.book.counts.messages_refused = client.failed;
     let summary = client.book.summary(Instant::now());
     if one_shot && !client.last_acked {
-        return Err(AppError::NoAck(format!(
-            "no \"get message!!!\" from {} within {} s: is the server running there?",
-            cfg.dest,
-            REPLY_TIMEOUT.as_secs_f64()
-        )));
+        return Err(AppError::NoAck {
+            reason: format!(
+                "no \"get message!!!\" from {} within {} s: is the server running there?",
+                cfg.dest,
+                REPLY_TIMEOUT.as_secs_f64()
+            ),
+            summary: Some(Box::new(summary)),
+        });
     }
     Ok(SendOutcome {
         summary,
@@ -212,11 +215,14 @@ impl Client {
         let no_answer = outcome == MessageOutcome::TimedOut;
         on_update(SendUpdate::Message { seq, outcome });
         if no_answer && self.pictures_done {
-            return Err(AppError::NoAck(format!(
-                "no answer from {} to a message within {} s: is the server running there?",
-                self.json_dest,
-                REPLY_TIMEOUT.as_secs_f64()
-            )));
+            return Err(AppError::NoAck {
+                reason: format!(
+                    "no answer from {} to a message within {} s: is the server running there?",
+                    self.json_dest,
+                    REPLY_TIMEOUT.as_secs_f64()
+                ),
+                summary: None,
+            });
         }
         Ok(())
     }

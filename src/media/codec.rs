@@ -3,7 +3,7 @@
 //! The default codecs are pure Rust so that building needs no system packages:
 //! `jpeg-encoder` (AVX2 chosen at run time) encodes, `zune-jpeg` decodes ([`pure`]). With the
 //! `turbojpeg` cargo feature, [`encode_rgb`] and [`Decoder`] are libjpeg-turbo instead
-//! ([`turbo`]), about three times faster at both ends (README, Benchmarks); the pure Rust
+//! (the `turbo` module), about three times faster at both ends (README, Benchmarks); the pure Rust
 //! codec stays available as [`pure`] so that the two can be compared.
 //!
 //! Live frames use 4:2:0 chroma subsampling: half the bytes of 4:4:4 for a difference webcam

@@ -13,6 +13,11 @@ use crate::protocol::chunks::{ChunkBuffer, Put};
 use crate::protocol::serial;
 use crate::protocol::wire::{FrameInfo, MAX_NACK_BITS};
 
+/// The largest frame a viewer takes by default (16 MiB): [`ReassemblyConfig::max_frame_bytes`],
+/// and the sender's [`crate::protocol::sender::SenderConfig::max_frame_bytes`], so that a
+/// frame the viewer would refuse is refused before it is sent.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 << 20;
+
 /// Limits that bound the reassembler's memory.
 #[derive(Debug, Clone, Copy)]
 pub struct ReassemblyConfig {
@@ -37,7 +42,7 @@ pub struct ReassemblyConfig {
 impl Default for ReassemblyConfig {
     fn default() -> Self {
         ReassemblyConfig {
-            max_frame_bytes: 16 << 20,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             max_partial_frames: 4,
             partial_timeout: Duration::from_secs(1),
             nack_delay: Duration::from_millis(2),

@@ -212,10 +212,14 @@ impl Receiver {
         }
     }
 
-    /// Counters so far.
-    pub fn stats(&mut self) -> &ReceiverStats {
-        self.stats.reassembly = *self.reasm.stats();
+    /// Counters so far (kept up to date by every `handle_*` call, so a shared reference does).
+    pub fn stats(&self) -> &ReceiverStats {
         &self.stats
+    }
+
+    /// Copies the reassembler's counters into [`ReceiverStats::reassembly`].
+    fn sync_stats(&mut self) {
+        self.stats.reassembly = *self.reasm.stats();
     }
 
     /// The session being shown, if any.
@@ -358,6 +362,11 @@ impl Receiver {
 
     /// Takes in one datagram that arrived from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        self.take_datagram(now, from, bytes);
+        self.sync_stats();
+    }
+
+    fn take_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         self.stats.datagrams += 1;
         let d = match wire::parse(bytes) {
             Ok(d) => d,
@@ -574,6 +583,7 @@ impl Receiver {
                 self.end_active(EndReason::Silence);
             }
         }
+        self.sync_stats();
     }
 
     /// The next thing that happened, if any.

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use fixedbitset::FixedBitSet;
 
 use crate::protocol::message::{MessageError, MessageOutcome, Outbox};
+use crate::protocol::reassembly::DEFAULT_MAX_FRAME_BYTES;
 use crate::protocol::timing::{datagrams_per_sec, Pacer, RttEstimator};
 use crate::protocol::wire::{self, chunk_count, nack_missing, Codec, Datagram, FrameInfo};
 
@@ -58,6 +59,11 @@ pub struct SenderConfig {
     /// KEEPALIVE, so that the viewer does not count the sender gone. Well under the viewer's
     /// 2 s session timeout.
     pub keepalive: Duration,
+    /// Frames longer than this are refused by [`Sender::push_frame`]
+    /// ([`PushError::OverLimit`]): a viewer refuses them on their first chunk (its
+    /// `max_frame_bytes`, by default the same [`DEFAULT_MAX_FRAME_BYTES`]), so sending them
+    /// would only look like a viewer that does not answer.
+    pub max_frame_bytes: usize,
 }
 
 /// The default pacing rate, megabits per second of datagrams (`cam-send --max-rate`).
@@ -93,6 +99,7 @@ impl Default for SenderConfig {
             pace_burst: 32,
             message_timeout: Duration::from_secs(5),
             keepalive: Duration::from_millis(500),
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
         }
     }
 }
@@ -210,6 +217,14 @@ pub enum PushError {
         len: usize,
         /// Configured MTU.
         mtu: usize,
+    },
+    /// Larger than a viewer takes ([`SenderConfig::max_frame_bytes`]).
+    #[error("frame of {len} bytes is larger than the viewer's limit of {limit} bytes")]
+    OverLimit {
+        /// Frame length.
+        len: usize,
+        /// The limit.
+        limit: usize,
     },
 }
 
@@ -401,6 +416,12 @@ impl Sender {
     pub fn push_frame(&mut self, now: Instant, frame: OutgoingFrame) -> Result<u32, PushError> {
         if frame.data.is_empty() {
             return Err(PushError::Empty);
+        }
+        if frame.data.len() > self.cfg.max_frame_bytes {
+            return Err(PushError::OverLimit {
+                len: frame.data.len(),
+                limit: self.cfg.max_frame_bytes,
+            });
         }
         let too_large = || PushError::TooLarge {
             len: frame.data.len(),
@@ -1195,8 +1216,49 @@ mod tests {
         );
         f.data = vec![0; 1160 * 65_535 + 1];
         assert!(matches!(
+            s.push_frame(Instant::now(), f.clone()),
+            Err(PushError::OverLimit { .. })
+        ));
+        // Within the viewer's limit but over 65,535 chunks of a small MTU.
+        let mut s = Sender::new(
+            SenderConfig {
+                mtu: 256,
+                max_frame_bytes: usize::MAX,
+                ..unpaced()
+            },
+            1,
+        );
+        assert!(matches!(
             s.push_frame(Instant::now(), f),
             Err(PushError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn frames_over_the_viewers_limit_are_refused_with_size_and_limit() {
+        let mut s = Sender::new(unpaced(), 1);
+        let mut f = frame(10);
+        f.data = vec![0; DEFAULT_MAX_FRAME_BYTES + 1];
+        let e = s.push_frame(Instant::now(), f).unwrap_err();
+        assert_eq!(
+            e,
+            PushError::OverLimit {
+                len: 16_777_217,
+                limit: 16_777_216
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "frame of 16777217 bytes is larger than the viewer's limit of 16777216 bytes"
+        );
+        assert!(s.is_idle(), "nothing queued");
+        let mut buf = vec![0; 1200];
+        assert_eq!(s.poll_transmit(Instant::now(), &mut buf), None);
+        let mut f = frame(10);
+        f.data = vec![1; DEFAULT_MAX_FRAME_BYTES];
+        assert!(
+            s.push_frame(Instant::now(), f).is_ok(),
+            "the limit itself is fine"
+        );
     }
 }

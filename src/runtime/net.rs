@@ -1,7 +1,7 @@
 //! Socket setup: the few options std's `UdpSocket` cannot set, through socket2.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -83,8 +83,41 @@ pub fn small_rcvbuf_advice(granted: usize) -> Option<String> {
     })
 }
 
-/// True for the errors a UDP socket reports when a previous datagram drew an ICMP "port
-/// unreachable" (nobody listening yet) or similar transient conditions: not fatal to a stream.
+/// The OS error numbers of a network that is away for a while, for the errors std gives no
+/// kind of its own (ENOBUFS) and for std versions that map the others to `Uncategorized`:
+/// ENETDOWN, ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, ENOBUFS.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const NETWORK_AWAY_ERRNOS: [i32; 5] = [100, 101, 113, 99, 105];
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+))]
+const NETWORK_AWAY_ERRNOS: [i32; 5] = [50, 51, 65, 49, 55];
+#[cfg(windows)]
+const NETWORK_AWAY_ERRNOS: [i32; 5] = [10050, 10051, 10065, 10049, 10055];
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly",
+    windows
+)))]
+const NETWORK_AWAY_ERRNOS: [i32; 0] = [];
+
+/// True for the errors that are not fatal to a stream, the one rule for every socket of the
+/// crate (the driver's sends and reads, the tutorial's): an ICMP "port unreachable" from a
+/// previous datagram (nobody listening yet), an interrupted or timed-out call, and a network
+/// that is away for a while: unreachable network or host, the network down, the local
+/// address gone, no buffer space. A laptop's Wi-Fi drops and comes back; the stream waits for
+/// it like for an absent viewer.
 pub fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -93,7 +126,142 @@ pub fn is_transient(e: &io::Error) -> bool {
             | io::ErrorKind::WouldBlock
             | io::ErrorKind::TimedOut
             | io::ErrorKind::Interrupted
-    )
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkDown
+            | io::ErrorKind::AddrNotAvailable
+    ) || is_network_away(e)
+}
+
+/// True for the errors of a network that is away (a subset of [`is_transient`]): no route,
+/// the network down, the local address gone, no buffer space.
+pub fn is_network_away(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkDown
+            | io::ErrorKind::AddrNotAvailable
+    ) || e
+        .raw_os_error()
+        .is_some_and(|n| NETWORK_AWAY_ERRNOS.contains(&n))
+}
+
+/// Whether this machine has a route to `dest` now: `Err` with the OS's reason (network
+/// unreachable, ...) when it has none. Connecting a UDP socket only looks the route up; no
+/// datagram is sent.
+pub fn route_to(dest: SocketAddr) -> io::Result<()> {
+    let any: SocketAddr = if dest.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    UdpSocket::bind(any)?.connect(dest)
+}
+
+/// The port the programs and the library endpoints use when none is given.
+pub const DEFAULT_PORT: u16 = 9999;
+
+/// The forms an address may take, for help and errors.
+pub const ADDRESS_FORMS: &str = "PORT, HOST, HOST:PORT or [IPv6]:PORT, for example 9999, \
+     192.168.1.20, localhost:9999, 0.0.0.0:9999 or [::1]:9999";
+
+/// An address that does not parse or resolve; the text says which part is wrong and what the
+/// forms are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AddressError(pub String);
+
+/// Where a sender sends: `HOST[:PORT]` (IPv6 as `[::1]:PORT` or a bare `::1`), or a `PORT`
+/// alone for a viewer on this machine (127.0.0.1). The port defaults to `default_port`; port
+/// 0 is refused. `cam-send`'s destination and `FrameSender::connect` both follow it.
+pub fn resolve_host_port(text: &str, default_port: u16) -> Result<SocketAddr, AddressError> {
+    let a = resolve_address(text, IpAddr::from([127, 0, 0, 1]), default_port)?;
+    if a.port() == 0 {
+        return Err(AddressError(format!(
+            "invalid port 0 in '{text}': a viewer listens on a port from 1 to 65535"
+        )));
+    }
+    Ok(a)
+}
+
+/// The one address rule: `PORT` (on `bare_port_ip`), `HOST` (on `default_port`),
+/// `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address, where `HOST` is an IP address or a name
+/// to resolve. A bad port is reported as such, before any lookup.
+pub fn resolve_address(
+    s: &str,
+    bare_port_ip: IpAddr,
+    default_port: u16,
+) -> Result<SocketAddr, AddressError> {
+    let fail = |why: String| AddressError(format!("{why}; expected {ADDRESS_FORMS}"));
+    let t = s.trim();
+    let port = |p: &str| {
+        p.parse::<u16>().map_err(|_| {
+            fail(format!(
+                "invalid port '{p}' in '{s}': a port is a number from 0 to 65535"
+            ))
+        })
+    };
+    if t.is_empty() {
+        return Err(fail("an empty address".into()));
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(SocketAddr::new(bare_port_ip, port(t)?));
+    }
+    let (host, p) = if let Some(rest) = t.strip_prefix('[') {
+        let (v6, after) = rest
+            .split_once(']')
+            .ok_or_else(|| fail(format!("'{s}' opens a '[' it never closes")))?;
+        let ip: Ipv6Addr = v6
+            .parse()
+            .map_err(|_| fail(format!("'{v6}' in '{s}' is not an IPv6 address")))?;
+        let p = match after {
+            "" => None,
+            _ => Some(port(after.strip_prefix(':').ok_or_else(|| {
+                fail(format!("'{after}' after the ']' in '{s}' is not ':PORT'"))
+            })?)?),
+        };
+        return Ok(SocketAddr::new(IpAddr::V6(ip), p.unwrap_or(default_port)));
+    } else if let Ok(ip) = t.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, default_port));
+    } else if let Some((h, p)) = t.rsplit_once(':') {
+        if h.contains(':') {
+            return Err(fail(format!(
+                "'{s}' is not an address: an IPv6 address with a port goes in brackets, as in [::1]:9999"
+            )));
+        }
+        (h, port(p)?)
+    } else {
+        (t, default_port)
+    };
+    if host.is_empty() {
+        return Ok(SocketAddr::new(bare_port_ip, p));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, p));
+    }
+    let name_ok = host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    // Name the host alone when it is all there is.
+    let what = if host == t {
+        format!("'{host}'")
+    } else {
+        format!("the host '{host}' in '{s}'")
+    };
+    if !name_ok {
+        return Err(fail(format!(
+            "{what} is neither an IP address nor a host name"
+        )));
+    }
+    (host, p)
+        .to_socket_addrs()
+        .map_err(|e| fail(format!("cannot resolve {what}: {e}")))?
+        .next()
+        .ok_or_else(|| fail(format!("{what} has no address")))
 }
 
 #[cfg(test)]
@@ -150,5 +318,63 @@ mod tests {
         let (n, from) = v.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"hi");
         assert_eq!(from, s.local_addr().unwrap());
+    }
+
+    #[test]
+    fn a_network_away_is_transient() {
+        use io::ErrorKind as K;
+        for kind in [
+            K::NetworkUnreachable,
+            K::HostUnreachable,
+            K::NetworkDown,
+            K::AddrNotAvailable,
+        ] {
+            let e = io::Error::from(kind);
+            assert!(is_transient(&e) && is_network_away(&e), "{kind:?}");
+        }
+        for kind in [K::ConnectionRefused, K::WouldBlock, K::Interrupted] {
+            let e = io::Error::from(kind);
+            assert!(is_transient(&e) && !is_network_away(&e), "{kind:?}");
+        }
+        #[cfg(target_os = "linux")]
+        for (errno, name) in [
+            (100, "ENETDOWN"),
+            (101, "ENETUNREACH"),
+            (113, "EHOSTUNREACH"),
+            (99, "EADDRNOTAVAIL"),
+            (105, "ENOBUFS"),
+        ] {
+            let e = io::Error::from_raw_os_error(errno);
+            assert!(is_transient(&e) && is_network_away(&e), "{name}: {e}");
+        }
+        for kind in [K::PermissionDenied, K::InvalidInput, K::NotFound] {
+            assert!(!is_transient(&io::Error::from(kind)), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn route_lookup_sends_nothing() {
+        let (v, _) = bind_viewer("127.0.0.1:0".parse().unwrap()).unwrap();
+        route_to(v.local_addr().unwrap()).unwrap();
+        v.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 8];
+        assert!(v.recv_from(&mut buf).is_err(), "nothing arrived");
+    }
+
+    #[test]
+    fn host_port_rule_defaults_the_port_and_names_a_bad_one() {
+        let a = |s: &str| resolve_host_port(s, DEFAULT_PORT);
+        assert_eq!(a("127.0.0.1").unwrap(), "127.0.0.1:9999".parse().unwrap());
+        assert_eq!(a("127.0.0.1:7").unwrap(), "127.0.0.1:7".parse().unwrap());
+        assert_eq!(a("5000").unwrap(), "127.0.0.1:5000".parse().unwrap());
+        assert_eq!(a("[::1]").unwrap(), "[::1]:9999".parse().unwrap());
+        let e = a("127.0.0.1:99999").unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid port '99999' in '127.0.0.1:99999'"),
+            "{e}"
+        );
+        assert!(a("127.0.0.1:0").unwrap_err().0.contains("port 0"));
+        let e = resolve_address("0", IpAddr::from([0, 0, 0, 0]), 1).unwrap();
+        assert_eq!(e, "0.0.0.0:0".parse().unwrap(), "listening may pick a port");
     }
 }

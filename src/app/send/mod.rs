@@ -6,7 +6,7 @@
 //!                                  socket reader (the driver's) ──ACKs, NACKs──▶ network loop
 //! ```
 //!
-//! [`produce`] runs capture and encode; [`network`] runs the protocol in the shared
+//! `produce` (a private module) runs capture and encode; `network` runs the protocol in the shared
 //! [`crate::runtime::driver::Driver`]; this module holds the configuration and starts both.
 //!
 //! The encoder hands frames over a zero-capacity channel, so exactly one encoded frame waits
@@ -32,9 +32,9 @@ use crate::media::codec::{encode_i420, encode_rgb};
 use crate::media::images::ImageSource;
 use crate::media::source::{CapturedFrame, NoFrames, PatternSource, Pixels, Source, SourceError};
 use crate::protocol::message::{MessageError, MessageOutcome};
-use crate::protocol::sender::{OutgoingFrame, SenderConfig};
+use crate::protocol::sender::{OutgoingFrame, PushError, SenderConfig};
 use crate::protocol::wire::{Codec, MAX_DATAGRAM, MIN_MTU};
-use crate::runtime::net::connect_sender;
+use crate::runtime::net::{connect_sender, is_network_away, NetError};
 
 /// Where frames come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +124,13 @@ pub enum SendUpdate<'a> {
     ViewerLost,
     /// The viewer answers again.
     ViewerBack,
+    /// This machine has no route to the viewer (the network is down or unreachable; the
+    /// OS's reason): the sender keeps capturing and probing, and says [`SendUpdate::NetworkBack`]
+    /// when a route is there again.
+    NetworkDown(String),
+    /// The network is back; the viewer is probed again (and [`SendUpdate::ViewerBack`]
+    /// follows once it answers).
+    NetworkBack,
     /// The source was lost or came back (an unplugged camera).
     Source(SendNotice),
     /// A message has its verdict (delivered, refused by the viewer, or no answer in time).
@@ -135,6 +142,15 @@ pub enum SendUpdate<'a> {
     },
     /// A message was refused before sending (empty, too large, queue full).
     MessageNotSent(MessageError),
+    /// A frame was refused before sending ([`PushError::OverLimit`]: larger than a viewer
+    /// takes) and skipped; the run goes on with the next.
+    FrameSkipped {
+        /// Which frame of the run (0 for the first; for an `--image` folder, the file's place
+        /// in name order).
+        index: u64,
+        /// Why.
+        reason: PushError,
+    },
 }
 
 /// How a sending run ended.
@@ -229,7 +245,12 @@ pub fn run_send_with(
 ) -> Result<SendOutcome, AppError> {
     check_mtu(&cfg)?;
     let (total, one_shot) = frame_budget(&cfg, &*source);
-    let sock = connect_sender(cfg.dest)?;
+    let sock = if one_shot {
+        // One picture: no route is an answer, as no ACK is.
+        connect_sender(cfg.dest)?
+    } else {
+        connect_when_routed(cfg.dest, &stop, &mut on_update)?
+    };
 
     // The producer threads must end when this function returns, whatever the reason.
     let local_stop = Stop::new();
@@ -268,6 +289,39 @@ pub fn run_send_with(
     }
     result
 }
+
+/// The sender's socket, once this machine has a route to `dest`: with no network at start,
+/// says so once and tries again every [`ROUTE_POLL`] until there is one or `stop` fires.
+fn connect_when_routed(
+    dest: SocketAddr,
+    stop: &Stop,
+    on_update: &mut impl FnMut(SendUpdate<'_>),
+) -> Result<std::net::UdpSocket, AppError> {
+    let mut told = false;
+    loop {
+        match connect_sender(dest) {
+            Ok(s) => {
+                if told {
+                    on_update(SendUpdate::NetworkBack);
+                }
+                return Ok(s);
+            }
+            Err(NetError::Io(e)) if is_network_away(&e) => {
+                if !told {
+                    on_update(SendUpdate::NetworkDown(e.to_string()));
+                    told = true;
+                }
+                if stop.is_set() || stop.channel().recv_timeout(ROUTE_POLL).is_ok() {
+                    return Err(AppError::Io(e));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// How often a sender whose network is away looks for a route again.
+pub(crate) const ROUTE_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// How many frames the run sends (`--frames` or the source's own count, whichever is less)
 /// and whether it is a one-shot picture (one frame, no messages).

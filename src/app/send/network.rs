@@ -13,8 +13,9 @@ use super::{SendConfig, SendNotice, SendOutcome, SendUpdate};
 use crate::app::stats::{Role, StatsBook};
 use crate::app::{AppError, Stop};
 use crate::protocol::message::MessageOutcome;
-use crate::protocol::sender::{OutgoingFrame, Sender, SenderEvent};
+use crate::protocol::sender::{OutgoingFrame, PushError, Sender, SenderEvent};
 use crate::runtime::driver::{Driver, DriverError};
+use crate::runtime::net::{is_network_away, route_to};
 
 /// Messages taken into the sender before the loop stops reading the message channel.
 const MESSAGE_WINDOW: usize = 64;
@@ -68,6 +69,9 @@ pub(super) struct NetworkLoop<'a> {
     msgs: Msgs,
     book: StatsBook,
     next_report: Instant,
+    /// The viewer is lost and this machine has no route to it: the route is looked up again
+    /// every [`super::ROUTE_POLL`] until it is back.
+    net_down: Option<Instant>,
 }
 
 impl<'a> NetworkLoop<'a> {
@@ -81,6 +85,8 @@ impl<'a> NetworkLoop<'a> {
     ) -> Result<Self, AppError> {
         let sender = Sender::new(cfg.protocol, fastrand::u32(..));
         let start = Instant::now();
+        let mut book = StatsBook::new(Role::Send, start);
+        book.pictures = total != Some(0);
         Ok(NetworkLoop {
             cfg,
             driver: Driver::new(sender, sock, cfg.protocol.mtu)?,
@@ -99,8 +105,9 @@ impl<'a> NetworkLoop<'a> {
                 failed: 0,
                 timed_out: false,
             },
-            book: StatsBook::new(Role::Send, start),
+            book,
             next_report: start + Duration::from_secs(1),
+            net_down: None,
         })
     }
 
@@ -116,8 +123,8 @@ impl<'a> NetworkLoop<'a> {
             // exists.
             if self.wants_frame() {
                 match self.inputs.frames.try_recv() {
-                    Ok(f) => self.take(Some(f))?,
-                    Err(TryRecvError::Disconnected) => self.take(None)?,
+                    Ok(f) => self.take(Some(f), on_update)?,
+                    Err(TryRecvError::Disconnected) => self.take(None, on_update)?,
                     Err(TryRecvError::Empty) => {}
                 }
             }
@@ -159,7 +166,10 @@ impl<'a> NetworkLoop<'a> {
         notices: &mut Receiver<SendNotice>,
         on_update: &mut impl FnMut(SendUpdate<'_>),
     ) -> Result<(), AppError> {
-        let deadline = self.driver.deadline(self.next_report);
+        let deadline = self.driver.deadline(
+            self.net_down
+                .map_or(self.next_report, |t| t.min(self.next_report)),
+        );
         let no_frames = never();
         let frames = if self.wants_frame() {
             &self.inputs.frames
@@ -187,7 +197,7 @@ impl<'a> NetworkLoop<'a> {
             },
             recv(frames) -> f => {
                 let f = f.ok();
-                self.take(f)?;
+                self.take(f, on_update)?;
             }
             recv(incoming) -> d => match d {
                 Ok(d) => self.driver.handle(d),
@@ -208,14 +218,33 @@ impl<'a> NetworkLoop<'a> {
 
     /// Takes the encoder's next frame, or `None` when the source has ended. After the last
     /// frame (the source ended, or `--frames` reached) the wait for its ACK is bounded.
-    fn take(&mut self, next: Option<Result<OutgoingFrame, AppError>>) -> Result<(), AppError> {
+    /// A frame over the viewer's limit is refused before sending: skipped with a warning, or
+    /// the end of a one-picture run.
+    fn take(
+        &mut self,
+        next: Option<Result<OutgoingFrame, AppError>>,
+        on_update: &mut impl FnMut(SendUpdate<'_>),
+    ) -> Result<(), AppError> {
         let sender = self.driver.machine_mut();
         let p = &mut self.progress;
         if let Some(f) = next {
-            sender
-                .push_frame(Instant::now(), f?)
-                .map_err(|e| AppError::Config(format!("{e}; raise --mtu or lower --quality")))?;
-            p.last_acked = false;
+            match sender.push_frame(Instant::now(), f?) {
+                Ok(_) => p.last_acked = false,
+                Err(e @ PushError::OverLimit { .. }) if !self.one_shot => {
+                    on_update(SendUpdate::FrameSkipped {
+                        index: p.pushed,
+                        reason: e,
+                    });
+                }
+                Err(e @ PushError::OverLimit { .. }) => {
+                    return Err(AppError::Config(e.to_string()))
+                }
+                Err(e) => {
+                    return Err(AppError::Config(format!(
+                        "{e}; raise --mtu or lower --quality"
+                    )))
+                }
+            }
             p.pushed += 1;
             if p.total.is_none_or(|t| p.pushed < t) {
                 return Ok(());
@@ -237,21 +266,43 @@ impl<'a> NetworkLoop<'a> {
                     }
                     self.book.first_frame.get_or_insert(now);
                     self.book.last_frame = Some(now);
+                    self.book.peer = "connected";
                     self.progress.last_acked = true;
                 }
                 SenderEvent::Message { seq, outcome, .. } => {
                     match outcome {
-                        MessageOutcome::Delivered => {}
+                        MessageOutcome::Delivered => self.book.peer = "connected",
                         MessageOutcome::TimedOut => {
                             self.msgs.failed += 1;
                             self.msgs.timed_out = true;
                         }
-                        MessageOutcome::Refused { .. } => self.msgs.failed += 1,
+                        MessageOutcome::Refused { .. } => {
+                            // Refused is an answer: the viewer is there.
+                            self.book.peer = "connected";
+                            self.msgs.failed += 1;
+                        }
                     }
                     on_update(SendUpdate::Message { seq, outcome });
                 }
-                SenderEvent::PeerLost => on_update(SendUpdate::ViewerLost),
-                SenderEvent::PeerBack => on_update(SendUpdate::ViewerBack),
+                SenderEvent::PeerLost => {
+                    // A viewer that never answered is still awaited, not lost.
+                    if self.book.peer == "connected" {
+                        self.book.peer = "disconnected";
+                    }
+                    // The driver takes an unreachable network in its stride, as it does an
+                    // absent viewer; say which of the two it is.
+                    match route_to(self.cfg.dest) {
+                        Err(e) if is_network_away(&e) => {
+                            self.net_down = Some(now + super::ROUTE_POLL);
+                            on_update(SendUpdate::NetworkDown(e.to_string()))
+                        }
+                        _ => on_update(SendUpdate::ViewerLost),
+                    }
+                }
+                SenderEvent::PeerBack => {
+                    self.book.peer = "connected";
+                    on_update(SendUpdate::ViewerBack)
+                }
                 SenderEvent::TimedOut { .. }
                 | SenderEvent::Abandoned { .. }
                 | SenderEvent::GaveUp { .. } => {}
@@ -259,6 +310,14 @@ impl<'a> NetworkLoop<'a> {
         }
         if let Some(b) = self.driver.machine_mut().take_spare_buffer() {
             let _ = self.inputs.recycle.try_send(b);
+        }
+        if self.net_down.is_some_and(|t| now >= t) {
+            if route_to(self.cfg.dest).is_ok() {
+                self.net_down = None;
+                on_update(SendUpdate::NetworkBack);
+            } else {
+                self.net_down = Some(now + super::ROUTE_POLL);
+            }
         }
     }
 
@@ -285,21 +344,27 @@ impl<'a> NetworkLoop<'a> {
         let summary = self.book.summary(Instant::now());
         let cfg = self.cfg;
         if !self.video && self.msgs.timed_out {
-            return Err(AppError::NoAck(format!(
+            return Err(AppError::NoAck {
+                reason: format!(
                 "no answer from {} to a message within {} s: is cam-view running there, and is UDP port {} open?",
                 cfg.dest,
                 cfg.protocol.message_timeout.as_secs_f64(),
                 cfg.dest.port()
-            )));
+            ),
+                summary: Some(Box::new(summary)),
+            });
         }
         if self.one_shot && !self.progress.last_acked {
-            return Err(AppError::NoAck(format!(
+            return Err(AppError::NoAck {
+                reason: format!(
                 "no ACK from {} after {} tries of {} ms: is cam-view running there, and is UDP port {} open?",
                 cfg.dest,
                 cfg.final_attempts.max(1),
                 cfg.protocol.ack_timeout.as_millis(),
                 cfg.dest.port()
-            )));
+            ),
+                summary: Some(Box::new(summary)),
+            });
         }
         Ok(SendOutcome {
             summary,

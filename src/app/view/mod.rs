@@ -8,10 +8,10 @@
 //! The network thread only reads, reassembles and acknowledges, so the socket is drained even
 //! while a frame decodes; the ACK goes out the moment a frame is whole, so the sender's next
 //! transfer overlaps this frame's decode. Each hand-off keeps only the newest frame; `--save`
-//! writes on a thread of its own ([`save`]) and messages wait for the owner in a queue the
+//! writes on a thread of its own (the private `save` module) and messages wait for the owner in a queue the
 //! network thread never blocks on.
 //!
-//! [`network`] is the network thread, [`decode`] the decode thread; this module holds the
+//! The private modules `network` and `decode` are the network thread and the decode thread; this module holds the
 //! configuration, opens the sockets and the window, and runs the owner's loop.
 
 mod decode;
