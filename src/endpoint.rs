@@ -351,6 +351,14 @@ impl Drop for FrameSender {
     }
 }
 
+impl Drop for FrameReceiver {
+    /// Says BYE to every sender it knows, so that they stop sending frames to nobody.
+    fn drop(&mut self) {
+        self.driver.machine_mut().close();
+        let _ = self.driver.flush();
+    }
+}
+
 /// A frame as received: whole, CRC-checked, and already acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {

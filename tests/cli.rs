@@ -409,11 +409,18 @@ fn sender_reports_the_viewer_connected_then_disconnected() {
         "the sender never reported the viewer connected: {:?}",
         s.stdout_seen
     );
-    // The viewer goes (without a word: Ctrl-C does not tell the sender).
+    // The viewer goes, and its Ctrl-C says BYE: the sender knows at once, with no wait for
+    // its peer timeout (the line is asserted, not the timing).
     v.interrupt();
     let _ = v.finish(T);
-    s.wait_line("no answer from", T)
-        .expect("the sender notices the viewer is gone");
+    let line = s
+        .wait_line("closed", Duration::from_secs(5))
+        .expect("the sender hears the viewer's BYE");
+    assert!(
+        line.contains(&format!("the viewer at {dest} closed"))
+            && line.contains("probing for the viewer"),
+        "{line}"
+    );
     let disconnected = |l: &[String]| {
         json_lines(&l.join("\n"))
             .iter()

@@ -250,6 +250,9 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         SendUpdate::ViewerLost => out.line(&format!(
             "no answer from {dest}: still capturing, probing for the viewer"
         )),
+        SendUpdate::ViewerClosed => out.line(&format!(
+            "the viewer at {dest} closed: still capturing, probing for the viewer"
+        )),
         SendUpdate::ViewerBack => out.line(&format!("viewer at {dest} answers again")),
         SendUpdate::NetworkDown(why) => out.line(&format!(
             "no route to {dest} ({why}): still capturing, waiting for the network"

@@ -180,6 +180,10 @@ enum Reply {
         attempt: u8,
         reason: String,
     },
+    Bye {
+        to: SocketAddr,
+        session: u32,
+    },
 }
 
 const MAX_PENDING_REPLIES: usize = 64;
@@ -243,7 +247,7 @@ impl Receiver {
         match r {
             Reply::Ack { .. } => self.stats.acks += 1,
             Reply::Nack { .. } => self.stats.nacks += 1,
-            Reply::MessageAck { .. } => {}
+            Reply::MessageAck { .. } | Reply::Bye { .. } => {}
         }
         self.replies.push_back(r);
     }
@@ -511,6 +515,25 @@ impl Receiver {
         }
     }
 
+    /// The viewer is going away: queues one BYE (carrying the sender's session id) to the
+    /// last address of every session in the table that has not said BYE itself (at most
+    /// 16), so that its sender stops waiting for answers at once and probes for a viewer
+    /// instead (PROTOCOL.md 8.10). The next [`Receiver::poll_transmit`] calls return them,
+    /// after any reply already queued.
+    pub fn close(&mut self) {
+        let byes: Vec<Reply> = self
+            .sessions
+            .iter()
+            .filter(|s| s.state != State::Ended)
+            .map(|s| Reply::Bye {
+                to: s.from,
+                session: s.id,
+            })
+            .collect();
+        // Not through `reply`: its cap must not push a BYE out; the table bounds them.
+        self.replies.extend(byes);
+    }
+
     /// Writes the next datagram to send into `buf` (at least [`wire::MAX_NACK_LEN`] bytes);
     /// returns where to send it and its length.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
@@ -558,6 +581,9 @@ impl Receiver {
             .encode(buf)
             .ok()
             .map(|n| (to, n)),
+            Reply::Bye { to, session } => {
+                Datagram::Bye { session }.encode(buf).ok().map(|n| (to, n))
+            }
         }
     }
 
@@ -684,6 +710,56 @@ mod tests {
             height: 8,
             timestamp_us: 1,
         }
+    }
+
+    #[test]
+    fn close_says_bye_to_every_sender_it_knows() {
+        let t = Instant::now();
+        let mut r = Receiver::new(ReceiverConfig::default());
+        let mut buf = vec![0u8; 1500];
+        // Two senders that got their frames through, one that said BYE itself.
+        for (session, port) in [(5, 1), (6, 2), (7, 3)] {
+            let mut s = Sender::new(unpaced(), session);
+            s.push_frame(t, frame(3000, 1)).unwrap();
+            exchange(&mut s, &mut r, t, addr(port), |_| false);
+        }
+        r.handle_datagram(t, addr(3), &{
+            let mut b = vec![0u8; 10];
+            Datagram::Bye { session: 7 }.encode(&mut b).unwrap();
+            b
+        });
+        // Session 5 moved: the BYE goes to its last address.
+        r.handle_datagram(t, addr(9), &{
+            let mut b = vec![0u8; 10];
+            Datagram::KeepAlive { session: 5 }.encode(&mut b).unwrap();
+            b
+        });
+        assert!(r.poll_transmit(&mut buf).is_none());
+        r.close();
+        let mut sent = Vec::new();
+        while let Some((to, n)) = r.poll_transmit(&mut buf) {
+            let d = wire::parse(&buf[..n]).unwrap();
+            let session = match d {
+                Datagram::Bye { session } => session,
+                other => panic!("{other:?}"),
+            };
+            sent.push((to, session));
+        }
+        sent.sort_by_key(|(to, _)| *to);
+        assert_eq!(sent, vec![(addr(2), 6), (addr(9), 5)]);
+        // And a sender takes it as the viewer leaving.
+        let mut s = Sender::new(unpaced(), 6);
+        let mut b = vec![0u8; 10];
+        Datagram::Bye { session: 6 }.encode(&mut b).unwrap();
+        s.handle_datagram(t, &b);
+        assert_eq!(s.poll_event(), Some(SenderEvent::ViewerClosed));
+    }
+
+    #[test]
+    fn close_with_no_sender_sends_nothing() {
+        let mut r = Receiver::new(ReceiverConfig::default());
+        r.close();
+        assert!(r.poll_transmit(&mut [0u8; 1500]).is_none());
     }
 
     #[test]

@@ -153,6 +153,9 @@ pub enum SenderEvent {
     },
     /// The viewer stopped answering: from now on frames are only probed.
     PeerLost,
+    /// The viewer said BYE (it was closed): as after [`SenderEvent::PeerLost`], frames are
+    /// only probed from now on, until a viewer answers ([`SenderEvent::PeerBack`]).
+    ViewerClosed,
     /// The viewer answers again.
     PeerBack,
     /// A message has its verdict: delivered, refused, or timed out.
@@ -644,10 +647,31 @@ impl Sender {
                     None => self.stats.stale_replies += 1,
                 }
             }
+            Ok(Datagram::Bye { session }) if session == self.session => self.viewer_closed(now),
             Ok(Datagram::Ack { .. })
             | Ok(Datagram::Nack { .. })
             | Ok(Datagram::MessageAck { .. }) => self.stats.stale_replies += 1,
             Ok(_) | Err(_) => self.stats.invalid_datagrams += 1,
+        }
+    }
+
+    /// The viewer said BYE: it is gone as if it had gone silent, without the wait for
+    /// `peer_timeout`. The frame in flight is kept but only probed, at the next probe slot
+    /// (PROTOCOL.md 8.9, 8.10).
+    fn viewer_closed(&mut self, now: Instant) {
+        if self.closed || !self.responsive {
+            // Already probing (or done): nothing changes.
+            return;
+        }
+        self.responsive = false;
+        self.events.push_back(SenderEvent::ViewerClosed);
+        if let Some(f) = &mut self.current {
+            // Nobody is there to take the chunks still queued; probe with the last one.
+            let last = f.info.count - 1;
+            self.pending.clear();
+            self.pending_count = 0;
+            self.queue(last);
+            self.probe_at = Some(self.next_probe_slot(now));
         }
     }
 
@@ -1204,6 +1228,66 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(wire::parse(&d[0]).unwrap(), Datagram::Bye { session: 9 });
         assert_eq!(s.stats().frames_dropped, 1);
+    }
+
+    fn bye(session: u32) -> Vec<u8> {
+        let mut b = vec![0u8; 10];
+        Datagram::Bye { session }.encode(&mut b).unwrap();
+        b
+    }
+
+    #[test]
+    fn a_viewer_bye_means_probing_until_it_answers_again() {
+        let t0 = Instant::now();
+        let mut s = Sender::new(unpaced(), 9);
+        s.push_frame(t0, frame(1160 * 5)).unwrap();
+        assert_eq!(drain(&mut s, t0).len(), 5);
+        // Another session's BYE is none of our business.
+        s.handle_datagram(t0 + MS, &bye(8));
+        assert_eq!(s.stats().invalid_datagrams, 1);
+        assert!(s.is_peer_responsive());
+        assert!(events(&mut s).is_empty());
+        // Ours: the viewer closed, at once, with no wait for the peer timeout.
+        let t1 = t0 + 2 * MS;
+        s.handle_datagram(t1, &bye(9));
+        assert_eq!(events(&mut s), vec![SenderEvent::ViewerClosed]);
+        assert!(!s.is_peer_responsive());
+        assert_eq!(s.stats().invalid_datagrams, 1);
+        // A second BYE changes nothing.
+        s.handle_datagram(t1, &bye(9));
+        assert!(events(&mut s).is_empty());
+        // The frame in flight is probed with its last chunk, one per probe interval.
+        assert_eq!(indexes(&drain(&mut s, t1)), vec![4]);
+        assert_eq!(s.stats().probes, 1);
+        let t2 = t1 + SenderConfig::default().probe_interval;
+        assert!(s.poll_timeout().unwrap() <= t2);
+        s.handle_timeout(t2);
+        assert_eq!(indexes(&drain(&mut s, t2)), vec![4]);
+        // A newer frame is probed too, not sent whole.
+        let t3 = t0 + Duration::from_secs(1);
+        s.handle_timeout(t3);
+        assert!(s.wants_frame(t3));
+        let seq = s.push_frame(t3, frame(1160 * 5)).unwrap();
+        assert_eq!(indexes(&drain(&mut s, t3)), vec![4]);
+        assert!(!events(&mut s).contains(&SenderEvent::PeerBack));
+        // A viewer answers (a new one ACKs what it got): full speed again.
+        s.handle_datagram(t3 + MS, &ack(9, seq, 4, 0));
+        let ev = events(&mut s);
+        assert_eq!(ev[0], SenderEvent::PeerBack);
+        assert!(matches!(ev[1], SenderEvent::Acked { seq: q, .. } if q == seq));
+        assert!(s.is_peer_responsive());
+        s.push_frame(t3 + 2 * MS, frame(1160 * 5)).unwrap();
+        assert_eq!(drain(&mut s, t3 + 2 * MS).len(), 5);
+    }
+
+    #[test]
+    fn a_viewer_bye_while_idle_makes_the_next_frame_a_probe() {
+        let t0 = Instant::now();
+        let mut s = Sender::new(unpaced(), 9);
+        s.handle_datagram(t0, &bye(9));
+        assert_eq!(events(&mut s), vec![SenderEvent::ViewerClosed]);
+        s.push_frame(t0, frame(1160 * 3)).unwrap();
+        assert_eq!(indexes(&drain(&mut s, t0)), vec![2]);
     }
 
     #[test]

@@ -122,6 +122,9 @@ pub enum SendUpdate<'a> {
     Report(&'a Report),
     /// The viewer stopped answering; the sender keeps capturing and probes at a low rate.
     ViewerLost,
+    /// The viewer said BYE (it was closed); the sender keeps capturing and probes at a low
+    /// rate, as after [`SendUpdate::ViewerLost`].
+    ViewerClosed,
     /// The viewer answers again.
     ViewerBack,
     /// This machine has no route to the viewer (the network is down or unreachable; the

@@ -299,6 +299,12 @@ impl<'a> NetworkLoop<'a> {
                         _ => on_update(SendUpdate::ViewerLost),
                     }
                 }
+                SenderEvent::ViewerClosed => {
+                    if self.book.peer == "connected" {
+                        self.book.peer = "disconnected";
+                    }
+                    on_update(SendUpdate::ViewerClosed)
+                }
                 SenderEvent::PeerBack => {
                     self.book.peer = "connected";
                     on_update(SendUpdate::ViewerBack)

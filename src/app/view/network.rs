@@ -138,6 +138,7 @@ impl<'a> NetLoop<'a> {
     pub fn run(mut self, stop: &Stop, local_stop: &Stop) -> Result<(), AppError> {
         loop {
             if stop.is_set() || local_stop.is_set() {
+                self.say_bye();
                 return Ok(());
             }
             let room = self.out.messages.capacity().unwrap_or(usize::MAX) - self.out.messages.len();
@@ -149,10 +150,19 @@ impl<'a> NetLoop<'a> {
             let reached_limit = self.events(stop);
             self.count();
             if reached_limit {
+                // No BYE: the sender has had all it was asked for (its summary says
+                // "connected"), and it may be finishing a finite stream.
                 // Dropping the decoder's queue lets it finish the frames it has, then end.
                 return Ok(());
             }
         }
+    }
+
+    /// Tells the senders that this viewer is closing, so that they probe for a viewer at once
+    /// instead of sending frames to nobody until their peer timeout.
+    fn say_bye(&mut self) {
+        self.driver.machine_mut().proto.close();
+        let _ = self.driver.flush();
     }
 
     /// Passes on what the receivers made; true once `--frames` is reached.
