@@ -56,7 +56,8 @@ use crate::protocol::sender::{
 use crate::protocol::wire::{Codec, MAX_DATAGRAM, MAX_NACK_LEN, MIN_MTU};
 use crate::runtime::driver::{Driver, DriverError};
 use crate::runtime::net::{
-    bind_viewer, connect_sender, resolve_address, resolve_host_port, NetError, DEFAULT_PORT,
+    bind_viewer, connect_outcome, open_sender, resolve_address, resolve_host_port, NetError,
+    DEFAULT_PORT,
 };
 
 /// What can go wrong at an endpoint.
@@ -101,6 +102,15 @@ pub enum EndpointError {
     /// The viewer refused the message, and said why.
     #[error("the viewer refused the message: {0}")]
     Refused(String),
+    /// This machine had no route to the viewer (the network is down or unreachable: the OS's
+    /// reason) for the whole timeout; nothing was sent. The sender keeps trying at every call.
+    #[error("no route to {addr} ({source}): the network is down or unreachable")]
+    NoRoute {
+        /// The viewer's address.
+        addr: SocketAddr,
+        /// What the OS said, the last time the route was looked up.
+        source: std::io::Error,
+    },
     /// No answer from the viewer within the timeout.
     #[error("no answer from {addr} within {timeout:?}: is a camwire viewer running there?")]
     NoAnswer {
@@ -181,12 +191,18 @@ pub struct FrameSender {
     dest: SocketAddr,
     encoded: Vec<u8>,
     timeout: Duration,
+    /// The socket is not connected yet: there was no route to the viewer (the OS's reason).
+    no_route: Option<std::io::Error>,
 }
 
 impl FrameSender {
     /// A sender to the viewer at `addr` with the default settings (1200-byte datagrams, a
     /// 2 s wait per frame or message). Text without a port means port 9999, and a `PORT`
     /// alone a viewer on 127.0.0.1, as for `cam-send` ([`EndpointAddr`]).
+    ///
+    /// Like `cam-send`, it does not fail when the network is away at start (no route yet, the
+    /// network down): each `send_*` call then looks for a route until its timeout, and gives
+    /// [`EndpointError::NoRoute`] if there is still none.
     pub fn connect(addr: impl EndpointAddr) -> Result<Self, EndpointError> {
         Self::with_config(addr, SenderConfig::default())
     }
@@ -199,7 +215,7 @@ impl FrameSender {
         mut cfg: SenderConfig,
     ) -> Result<Self, EndpointError> {
         let dest = addr.endpoint_addr(IpAddr::from([127, 0, 0, 1]), true)?;
-        let sock = connect_sender(dest)?;
+        let (sock, no_route) = open_sender(dest)?;
         cfg.max_attempts = None;
         cfg.mtu = cfg.mtu.clamp(MIN_MTU, MAX_DATAGRAM);
         let proto = Sender::new(cfg, fastrand::u32(..));
@@ -208,7 +224,31 @@ impl FrameSender {
             dest,
             encoded: Vec::new(),
             timeout: Duration::from_secs(2),
+            no_route,
         })
+    }
+
+    /// Connects the socket, if the network was away so far, retrying until the timeout.
+    fn ensure_route(&mut self) -> Result<(), EndpointError> {
+        let deadline = Instant::now() + self.timeout;
+        while self.no_route.is_some() {
+            self.no_route = connect_outcome(self.driver.socket().connect(self.dest))?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.no_route.take() {
+                None => {}
+                Some(source) if left.is_zero() => {
+                    return Err(EndpointError::NoRoute {
+                        addr: self.dest,
+                        source,
+                    })
+                }
+                Some(e) => {
+                    self.no_route = Some(e);
+                    std::thread::sleep(left.min(Duration::from_millis(50)));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// How long each `send_*` call waits for its answer (default 2 s).
@@ -264,6 +304,7 @@ impl FrameSender {
     }
 
     fn send_frame(&mut self, data: Vec<u8>, width: u16, height: u16) -> Result<(), EndpointError> {
+        self.ensure_route()?;
         let seq = self.driver.machine_mut().push_frame(
             Instant::now(),
             OutgoingFrame {
@@ -292,6 +333,7 @@ impl FrameSender {
 
     /// Sends JSON text as it is (the viewer validates it); see [`FrameSender::send_json`].
     pub fn send_json_text(&mut self, json: impl Into<Vec<u8>>) -> Result<(), EndpointError> {
+        self.ensure_route()?;
         let seq = self.driver.machine_mut().push_message(json.into())?;
         let (dest, timeout) = (self.dest, self.timeout);
         self.drive(|ev| match ev {
@@ -606,6 +648,46 @@ mod tests {
             "not a wait for an ACK"
         );
         assert_eq!(tx.stats().frames_sent, 0);
+    }
+
+    #[test]
+    fn a_sender_that_had_no_route_at_start_connects_at_its_next_send() {
+        let mut hub = FrameReceiver::bind("127.0.0.1:0").unwrap();
+        let dest = hub.local_addr().unwrap();
+        // As `open_sender` leaves it when the network was away: bound, not connected.
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let cfg = SenderConfig::default();
+        let mut tx = FrameSender {
+            driver: Driver::new(Sender::new(cfg, 77), sock, cfg.mtu).unwrap(),
+            dest,
+            encoded: Vec::new(),
+            timeout: Duration::from_secs(2),
+            no_route: Some(std::io::Error::from(std::io::ErrorKind::NetworkUnreachable)),
+        };
+        let t = std::thread::spawn(move || {
+            tx.send_json(&serde_json::json!({"back": true})).map(|_| tx)
+        });
+        let got = loop {
+            match hub.recv_timeout(Duration::from_secs(5)).unwrap() {
+                Some(Event::Message(m)) => break m,
+                Some(_) => {}
+                None => panic!("nothing arrived"),
+            }
+        };
+        assert_eq!(got.value, serde_json::json!({"back": true}));
+        let tx = t.join().unwrap().unwrap();
+        assert!(tx.no_route.is_none());
+        assert_eq!(tx.driver.socket().peer_addr().unwrap(), dest);
+    }
+
+    #[test]
+    fn no_route_names_the_address_and_the_reason() {
+        let e = EndpointError::NoRoute {
+            addr: "192.0.2.1:9999".parse().unwrap(),
+            source: std::io::Error::from(std::io::ErrorKind::NetworkUnreachable),
+        };
+        let text = e.to_string();
+        assert!(text.starts_with("no route to 192.0.2.1:9999 ("), "{text}");
     }
 
     #[test]

@@ -59,6 +59,17 @@ pub fn bind_viewer(addr: SocketAddr) -> Result<(UdpSocket, usize), NetError> {
 /// A socket for sending to `dest`: bound to an ephemeral port of the matching family and
 /// connected, so that the kernel drops datagrams from anyone but the viewer before we see them.
 pub fn connect_sender(dest: SocketAddr) -> Result<UdpSocket, NetError> {
+    match open_sender(dest)? {
+        (s, None) => Ok(s),
+        (_, Some(e)) => Err(e.into()),
+    }
+}
+
+/// [`connect_sender`] that tolerates a network that is away for now (no route yet, the
+/// network down: [`is_transient`]): the socket is bound but not connected, and the OS's
+/// reason is returned beside it. Connect it with `UdpSocket::connect(dest)` once the network
+/// is there ([`connect_outcome`] tells the two cases apart); until then it cannot send.
+pub fn open_sender(dest: SocketAddr) -> Result<(UdpSocket, Option<io::Error>), NetError> {
     let any: SocketAddr = if dest.is_ipv6() {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     } else {
@@ -68,8 +79,19 @@ pub fn connect_sender(dest: SocketAddr) -> Result<UdpSocket, NetError> {
     let _ = s.set_send_buffer_size(WANT_RCVBUF);
     let _ = s.set_recv_buffer_size(256 << 10);
     s.bind(&any.into())?;
-    s.connect(&dest.into())?;
-    Ok(s.into())
+    let away = connect_outcome(s.connect(&dest.into()))?;
+    Ok((s.into(), away))
+}
+
+/// What a sender makes of its socket's `connect()`: `Ok(None)` when it is connected,
+/// `Ok(Some(reason))` when the network is away for now (try again later), `Err` for anything
+/// else.
+pub fn connect_outcome(r: io::Result<()>) -> io::Result<Option<io::Error>> {
+    match r {
+        Ok(()) => Ok(None),
+        Err(e) if is_transient(&e) => Ok(Some(e)),
+        Err(e) => Err(e),
+    }
 }
 
 /// The advice printed once when the OS granted a small receive buffer.
@@ -318,6 +340,27 @@ mod tests {
         let (n, from) = v.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"hi");
         assert_eq!(from, s.local_addr().unwrap());
+    }
+
+    #[test]
+    fn no_route_at_connect_is_a_pending_connect_not_a_failure() {
+        use io::ErrorKind as K;
+        assert!(connect_outcome(Ok(())).unwrap().is_none());
+        for kind in [K::NetworkUnreachable, K::HostUnreachable, K::NetworkDown] {
+            let away = connect_outcome(Err(io::Error::from(kind))).unwrap();
+            assert_eq!(away.map(|e| e.kind()), Some(kind));
+        }
+        #[cfg(target_os = "linux")]
+        assert!(connect_outcome(Err(io::Error::from_raw_os_error(101)))
+            .unwrap()
+            .is_some());
+        let e = connect_outcome(Err(io::Error::from(K::PermissionDenied))).unwrap_err();
+        assert_eq!(e.kind(), K::PermissionDenied);
+        // With a route, the socket comes back connected.
+        let (v, _) = bind_viewer("127.0.0.1:0".parse().unwrap()).unwrap();
+        let (s, away) = open_sender(v.local_addr().unwrap()).unwrap();
+        assert!(away.is_none());
+        s.send(b"hi").unwrap();
     }
 
     #[test]
