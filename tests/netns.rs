@@ -1,7 +1,8 @@
 //! The network goes away for 2 s mid-stream and comes back: `cam-send` keeps running, says
 //! so, and resumes. Two network namespaces made here, joined by a veth pair with addresses
 //! in 10.213.0.0/16 that exist only inside them; the sender's end of the link is taken down
-//! and up again.
+//! and up again. A second test starts the library's `examples/sender` with that link down: its
+//! `FrameSender` must connect once the link comes up.
 //!
 //! It needs root and `ip` (iproute2). Without them it is skipped with a line saying why, except
 //! under `CI=true`, where not being able to run is a failure (`.ci/run` installs iproute2 and
@@ -42,16 +43,17 @@ struct Lab {
 }
 
 impl Lab {
-    fn new() -> Result<Lab, String> {
+    /// `tag` (one letter per test) keeps the names of tests running at once apart.
+    fn new(tag: char) -> Result<Lab, String> {
         let id = std::process::id();
         let net = id % 250 + 1;
         let lab = Lab {
-            sender_ns: format!("cw-s-{id}"),
-            viewer_ns: format!("cw-v-{id}"),
-            sender_if: format!("cws{}", id % 100_000),
+            sender_ns: format!("cw-s-{id}{tag}"),
+            viewer_ns: format!("cw-v-{id}{tag}"),
+            sender_if: format!("cws{}{tag}", id % 100_000),
             viewer_ip: format!("10.213.{net}.2"),
         };
-        let viewer_if = format!("cwv{}", id % 100_000);
+        let viewer_if = format!("cwv{}{tag}", id % 100_000);
         let sender_cidr = format!("10.213.{net}.1/24");
         let viewer_cidr = format!("{}/24", lab.viewer_ip);
         let (s, v) = (lab.sender_ns.as_str(), lab.viewer_ns.as_str());
@@ -115,10 +117,11 @@ fn in_ns(ns: &str, bin: &str, args: &[&str]) -> Proc {
 
 #[test]
 fn the_sender_rides_out_two_seconds_without_a_network() {
+    const TAG: char = 'a';
     if !cfg!(target_os = "linux") {
         return cannot_run("network namespaces are Linux-only");
     }
-    let lab = match Lab::new() {
+    let lab = match Lab::new(TAG) {
         Ok(l) => l,
         Err(e) => return cannot_run(&e),
     };
@@ -183,6 +186,50 @@ fn the_sender_rides_out_two_seconds_without_a_network() {
         err.iter().filter(|l| l.contains("no route to")).count(),
         1,
         "said once: {err:?}"
+    );
+    v.interrupt();
+    let _ = v.finish(T);
+}
+
+/// `examples/sender.rs`, built by a plain `cargo test` (as `.ci/run` does) beside the test
+/// binaries; `None` when only this test target was built.
+fn example_sender() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe.parent()?.parent()?.join("examples").join("sender");
+    p.exists().then_some(p)
+}
+
+#[test]
+fn a_library_sender_with_no_network_at_start_connects_once_there_is_one() {
+    const TAG: char = 'b';
+    if !cfg!(target_os = "linux") {
+        return cannot_run("network namespaces are Linux-only");
+    }
+    let Some(example) = example_sender() else {
+        return cannot_run("examples/sender is not built (run a plain `cargo test`)");
+    };
+    let lab = match Lab::new(TAG) {
+        Ok(l) => l,
+        Err(e) => return cannot_run(&e),
+    };
+    let listen = format!("{}:9999", lab.viewer_ip);
+    let mut v = in_ns(&lab.viewer_ns, VIEW, &["--headless", "--listen", &listen]);
+    assert!(v.wait_line("listening", T).is_some(), "{:?}", v.stderr);
+    // No route from the sender's namespace: FrameSender::connect used to fail at once.
+    lab.set_sender_link(false);
+    let s = in_ns(
+        &lab.sender_ns,
+        example.to_str().unwrap(),
+        &[listen.as_str()],
+    );
+    // Within the first send's 2 s timeout, the network comes.
+    std::thread::sleep(Duration::from_millis(700));
+    lab.set_sender_link(true);
+    let (st, out, err) = s.finish(T);
+    assert!(st.success(), "{err:?}");
+    assert!(
+        out.contains("100 frames and 100 messages acknowledged"),
+        "{out} {err:?}"
     );
     v.interrupt();
     let _ = v.finish(T);
