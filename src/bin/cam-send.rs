@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use camwire::app::cli::{parse_dest, parse_size, run_main, Compat, ReportPrinter};
 use camwire::app::send::{
-    open_source, run_send_with, SendConfig, SendNotice, SendUpdate, SourceSpec,
+    open_source, run_send_with, SendConfig, SendNotice, SendOutcome, SendUpdate, SourceSpec,
 };
 use camwire::app::{AppError, Stop};
 use camwire::compat::tutorial::JSON_PORT;
@@ -167,6 +167,44 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     if args.list_cameras {
         return list_cameras();
     }
+    let stop = Stop::new();
+    stop.on_ctrl_c();
+    let cfg = config(&args, &stop)?;
+    let dest = cfg.dest;
+    let messages_only = matches!(cfg.source, SourceSpec::Nothing);
+    // Opened here rather than in run_send so that the camera's chosen mode is printed.
+    let source = open_source(&cfg.source).map_err(|e| e.to_string())?;
+    if messages_only {
+        out.line(&format!("sending messages to {dest}"));
+    } else {
+        out.line(&format!("sending {} to {dest}", source.describe()));
+    }
+    let interrupted = stop.clone();
+    let on_update = |u: SendUpdate<'_>| print_update(out, dest, u);
+    let outcome = match args.compat {
+        Compat::Camwire => run_send_with(cfg, source, stop, on_update),
+        Compat::Tutorial => {
+            let json_port = args.json_port.unwrap_or(JSON_PORT);
+            let json_dest = std::net::SocketAddr::new(dest.ip(), json_port);
+            run_send_tutorial(cfg, source, json_dest, stop, on_update)
+        }
+    }
+    .map_err(|e| {
+        // A run that went unanswered still has its statistics to show.
+        if let AppError::NoAck {
+            summary: Some(s), ..
+        } = &e
+        {
+            out.summary(s);
+        }
+        e.to_string()
+    })?;
+    out.summary(&outcome.summary);
+    judge(&args, out, &outcome, interrupted.is_set(), messages_only)
+}
+
+/// The pipeline's configuration from the command line, after the checks clap cannot make.
+fn config(args: &Args, stop: &Stop) -> Result<SendConfig, String> {
     if !(args.fps >= 0.0 && args.fps.is_finite()) {
         return Err("--fps must be 0 or more".into());
     }
@@ -209,9 +247,6 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             SourceSpec::Pattern { width, height }
         }
     };
-    let stop = Stop::new();
-    stop.on_ctrl_c();
-    let interrupted = stop.clone();
     let messages = (!args.message.is_empty()).then(|| {
         let every = Duration::from_millis(args.interval.unwrap_or(0));
         spawn_messages(
@@ -221,7 +256,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             stop.clone(),
         )
     });
-    let cfg = SendConfig {
+    Ok(SendConfig {
         dest: args.dest,
         source,
         messages,
@@ -236,16 +271,12 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         }
         .with_max_rate_mbps(args.max_rate),
         ..SendConfig::default()
-    };
-    let dest = cfg.dest;
-    // Opened here rather than in run_send so that the camera's chosen mode is printed.
-    let source = open_source(&cfg.source).map_err(|e| e.to_string())?;
-    if messages_only {
-        out.line(&format!("sending messages to {dest}"));
-    } else {
-        out.line(&format!("sending {} to {dest}", source.describe()));
-    }
-    let on_update = |u: SendUpdate<'_>| match u {
+    })
+}
+
+/// One line for each thing worth telling the user while the run goes on.
+fn print_update(out: &mut ReportPrinter, dest: std::net::SocketAddr, u: SendUpdate<'_>) {
+    match u {
         SendUpdate::Report(r) => out.report(r),
         SendUpdate::ViewerLost => out.line(&format!(
             "no answer from {dest}: still capturing, probing for the viewer"
@@ -274,28 +305,19 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         SendUpdate::FrameSkipped { index, reason } => {
             out.line(&format!("warning: picture {} skipped: {reason}", index + 1))
         }
-    };
-    let outcome = match args.compat {
-        Compat::Camwire => run_send_with(cfg, source, stop, on_update),
-        Compat::Tutorial => {
-            let json_port = args.json_port.unwrap_or(JSON_PORT);
-            let json_dest = std::net::SocketAddr::new(dest.ip(), json_port);
-            run_send_tutorial(cfg, source, json_dest, stop, on_update)
-        }
     }
-    .map_err(|e| {
-        // A run that went unanswered still has its statistics to show.
-        if let AppError::NoAck {
-            summary: Some(s), ..
-        } = &e
-        {
-            out.summary(s);
-        }
-        e.to_string()
-    })?;
-    out.summary(&outcome.summary);
-    if interrupted.is_set() && outcome.summary.counts.frames == 0 && outcome.messages_delivered == 0
-    {
+}
+
+/// Whether the run did its job: the exit status and its last line.
+fn judge(
+    args: &Args,
+    out: &mut ReportPrinter,
+    outcome: &SendOutcome,
+    interrupted: bool,
+    messages_only: bool,
+) -> Result<(), String> {
+    let dest = args.dest;
+    if interrupted && outcome.summary.counts.frames == 0 && outcome.messages_delivered == 0 {
         return Err(format!(
             "stopped before anything was delivered: is cam-view running at {dest}, and is UDP port {} open?",
             dest.port()
@@ -317,12 +339,11 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         }
     }
     if outcome.one_shot {
-        out.line(&format!("viewer at {} acknowledged the image", args.dest));
+        out.line(&format!("viewer at {dest} acknowledged the image"));
     } else if outcome.summary.counts.frames == 0 {
         return Err(format!(
-            "no frame was acknowledged: is cam-view running at {}, and is UDP port {} open?",
-            args.dest,
-            args.dest.port()
+            "no frame was acknowledged: is cam-view running at {dest}, and is UDP port {} open?",
+            dest.port()
         ));
     }
     Ok(())
