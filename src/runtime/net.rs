@@ -33,6 +33,15 @@ pub enum NetError {
     Io(#[from] io::Error),
 }
 
+/// An ephemeral port on every local address of `dest`'s family: where a sender binds.
+fn any_port_for(dest: SocketAddr) -> SocketAddr {
+    if dest.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    }
+}
+
 fn new_socket(addr: &SocketAddr) -> io::Result<Socket> {
     Socket::new(Domain::for_address(*addr), Type::DGRAM, Some(Protocol::UDP))
 }
@@ -70,15 +79,10 @@ pub fn connect_sender(dest: SocketAddr) -> Result<UdpSocket, NetError> {
 /// reason is returned beside it. Connect it with `UdpSocket::connect(dest)` once the network
 /// is there ([`connect_outcome`] tells the two cases apart); until then it cannot send.
 pub fn open_sender(dest: SocketAddr) -> Result<(UdpSocket, Option<io::Error>), NetError> {
-    let any: SocketAddr = if dest.is_ipv6() {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    };
     let s = new_socket(&dest)?;
     let _ = s.set_send_buffer_size(WANT_RCVBUF);
     let _ = s.set_recv_buffer_size(256 << 10);
-    s.bind(&any.into())?;
+    s.bind(&any_port_for(dest).into())?;
     let away = connect_outcome(s.connect(&dest.into()))?;
     Ok((s.into(), away))
 }
@@ -148,10 +152,6 @@ pub fn is_transient(e: &io::Error) -> bool {
             | io::ErrorKind::WouldBlock
             | io::ErrorKind::TimedOut
             | io::ErrorKind::Interrupted
-            | io::ErrorKind::NetworkUnreachable
-            | io::ErrorKind::HostUnreachable
-            | io::ErrorKind::NetworkDown
-            | io::ErrorKind::AddrNotAvailable
     ) || is_network_away(e)
 }
 
@@ -173,12 +173,7 @@ pub fn is_network_away(e: &io::Error) -> bool {
 /// unreachable, ...) when it has none. Connecting a UDP socket only looks the route up; no
 /// datagram is sent.
 pub fn route_to(dest: SocketAddr) -> io::Result<()> {
-    let any: SocketAddr = if dest.is_ipv6() {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    };
-    UdpSocket::bind(any)?.connect(dest)
+    UdpSocket::bind(any_port_for(dest))?.connect(dest)
 }
 
 /// The port the programs and the library endpoints use when none is given.
