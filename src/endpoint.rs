@@ -48,12 +48,13 @@ use crate::media::codec::{encode_rgb, CodecError, Decoder};
 use crate::media::source::now_us;
 use crate::protocol::message::{MessageError, MessageOutcome};
 use crate::protocol::receiver::{
-    EndReason, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats,
+    EndReason, KeyMismatch, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats,
 };
 use crate::protocol::sender::{
     OutgoingFrame, PushError, Sender, SenderConfig, SenderEvent, SenderStats,
 };
-use crate::protocol::wire::{Codec, MAX_DATAGRAM, MAX_NACK_LEN, MIN_MTU};
+use crate::protocol::link::MAX_VIEWER_DATAGRAM;
+use crate::protocol::wire::{Codec, MAX_DATAGRAM, MIN_MTU};
 use crate::runtime::driver::{Driver, DriverError};
 use crate::runtime::net::{
     bind_viewer, connect_outcome, open_sender, resolve_address, resolve_host_port, NetError,
@@ -465,6 +466,15 @@ pub enum Event {
         /// Why.
         reason: EndReason,
     },
+    /// Datagrams arrive that a different key setting would take (once per run and kind):
+    /// the sender has a key and this receiver none, or the other way round, or the keys
+    /// differ.
+    KeyMismatch {
+        /// Where the first one came from.
+        from: SocketAddr,
+        /// Which mismatch.
+        kind: KeyMismatch,
+    },
 }
 
 /// Receives frames and messages on one UDP socket, acknowledging each.
@@ -487,7 +497,7 @@ impl FrameReceiver {
     ) -> Result<Self, EndpointError> {
         let (sock, _) = bind_viewer(addr.endpoint_addr(IpAddr::from([0, 0, 0, 0]), false)?)?;
         Ok(FrameReceiver {
-            driver: Driver::new(Receiver::new(cfg), sock, MAX_NACK_LEN)?,
+            driver: Driver::new(Receiver::new(cfg), sock, MAX_VIEWER_DATAGRAM)?,
         })
     }
 
@@ -566,6 +576,7 @@ impl FrameReceiver {
                     reason,
                 },
                 ReceiverEvent::SessionIgnored { .. } => continue,
+                ReceiverEvent::KeyMismatch { from, kind } => Event::KeyMismatch { from, kind },
             });
         }
     }
@@ -605,6 +616,7 @@ mod tests {
                     break;
                 }
                 Some(Event::SessionStarted { .. }) => {}
+                Some(e @ Event::KeyMismatch { .. }) => panic!("no keys here: {e:?}"),
                 None => panic!("timed out"),
             }
         }

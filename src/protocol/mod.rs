@@ -9,8 +9,12 @@
 //!   adaptive timeouts ([`timing`]), sessions and keepalives.
 //! - [`serial`]: the one wrapping comparison of sequence numbers.
 //! - [`message`]: reliable JSON messages beside the frames, exactly once and in order.
+//! - [`link`]: how a datagram travels under all of that: a CRC-32 per datagram, or with a
+//!   [`key`], a handshake and authenticated encryption of every datagram.
 
 pub mod chunks;
+pub mod key;
+pub mod link;
 pub mod message;
 pub mod reassembly;
 pub mod receiver;

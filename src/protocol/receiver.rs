@@ -18,6 +18,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::protocol::key::Key;
+use crate::protocol::link::{LinkDrop, ViewerLink, ViewerOpened};
 use crate::protocol::message::{Inbox, InboxOutcome, MAX_MESSAGE_LEN};
 use crate::protocol::reassembly::{
     CompleteFrame, Insert, NackRequest, Reassembler, ReassemblyConfig, ReassemblyStats,
@@ -95,6 +97,14 @@ pub enum ReceiverEvent {
         /// The JSON text, exactly as sent (validated).
         json: Vec<u8>,
     },
+    /// Datagrams arrive that a different key setting would take: said once per run for
+    /// each [`KeyMismatch`], so that the user learns the fix without a flood of lines.
+    KeyMismatch {
+        /// Where the first one came from.
+        from: SocketAddr,
+        /// Which mismatch.
+        kind: KeyMismatch,
+    },
     /// A session completed a frame but is older than the active one, so it is ignored
     /// (reported each time such a session is found ignored again).
     SessionIgnored {
@@ -103,6 +113,29 @@ pub enum ReceiverEvent {
         /// Where it comes from.
         from: SocketAddr,
     },
+}
+
+/// How a peer's key setting differs from the receiver's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyMismatch {
+    /// This receiver has no key; the sender uses one.
+    PeerHasKey,
+    /// This receiver has a key; the sender uses none.
+    PeerHasNoKey,
+    /// Both have keys, and they differ (or someone without the key is trying).
+    DifferentKey,
+}
+
+impl KeyMismatch {
+    fn of(d: LinkDrop) -> Option<KeyMismatch> {
+        match d {
+            LinkDrop::NeedsKey => Some(KeyMismatch::PeerHasKey),
+            LinkDrop::Keyless => Some(KeyMismatch::PeerHasNoKey),
+            LinkDrop::WrongKey => Some(KeyMismatch::DifferentKey),
+            _ => None,
+        }
+    }
 }
 
 /// Counters the receiver keeps.
@@ -124,8 +157,15 @@ pub struct ReceiverStats {
     pub messages: u64,
     /// Messages refused (invalid JSON, too large).
     pub messages_refused: u64,
-    /// Invalid datagrams, by reason (see [`wire::WireError::kind`]), plus refusals made after
-    /// parsing (`frame_too_large`, `inconsistent_chunk`, `unexpected_type`).
+    /// Message datagrams left unanswered while the owner asked to hold them
+    /// ([`Receiver::set_hold_messages`]); their sender repeats them.
+    pub held_messages: u64,
+    /// With a key: hellos answered (each with one WELCOME of the same size, and no state).
+    pub hellos: u64,
+    /// Invalid datagrams, by reason (see [`wire::WireError::kind`] and
+    /// [`LinkDrop::kind`]: `damaged`, `unauthenticated`, `replayed`, `needs_key`), plus
+    /// refusals made after parsing (`frame_too_large`, `inconsistent_chunk`,
+    /// `unexpected_type`).
     pub rejected: BTreeMap<&'static str, u64>,
     /// Reassembly counters.
     pub reassembly: ReassemblyStats,
@@ -192,6 +232,12 @@ const MAX_SESSIONS: usize = 16;
 /// The sans-IO receiving endpoint.
 pub struct Receiver {
     cfg: ReceiverConfig,
+    link: ViewerLink,
+    /// Decrypted bodies land here.
+    scratch: Vec<u8>,
+    hold_messages: bool,
+    /// Mismatches already reported.
+    told: Vec<KeyMismatch>,
     reasm: Reassembler,
     replies: VecDeque<Reply>,
     events: VecDeque<ReceiverEvent>,
@@ -204,8 +250,22 @@ pub struct Receiver {
 impl Receiver {
     /// A receiver with the given limits.
     pub fn new(cfg: ReceiverConfig) -> Self {
+        Receiver::with_link(cfg, ViewerLink::plain())
+    }
+
+    /// A receiver that takes only senders with `key` (PROTOCOL.md 11): nothing else is
+    /// kept, shown or answered.
+    pub fn keyed(cfg: ReceiverConfig, key: &Key) -> Self {
+        Receiver::with_link(cfg, ViewerLink::keyed(key))
+    }
+
+    fn with_link(cfg: ReceiverConfig, link: ViewerLink) -> Self {
         Receiver {
             cfg,
+            link,
+            scratch: Vec::new(),
+            hold_messages: false,
+            told: Vec::new(),
             reasm: Reassembler::new(cfg.reassembly),
             replies: VecDeque::new(),
             events: VecDeque::new(),
@@ -224,6 +284,17 @@ impl Receiver {
     /// Copies the reassembler's counters into [`ReceiverStats::reassembly`].
     fn sync_stats(&mut self) {
         self.stats.reassembly = *self.reasm.stats();
+    }
+
+    /// True when only senders with the key are taken.
+    pub fn is_keyed(&self) -> bool {
+        self.link.is_keyed()
+    }
+
+    /// While set, MESSAGE datagrams are left unanswered (counted in `held_messages`): the
+    /// owner's queue for messages is nearly full, and their sender repeats them later.
+    pub fn set_hold_messages(&mut self, hold: bool) {
+        self.hold_messages = hold;
     }
 
     /// The session being shown, if any.
@@ -366,12 +437,27 @@ impl Receiver {
 
     /// Takes in one datagram that arrived from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        self.take_datagram(now, from, bytes);
+        self.stats.datagrams += 1;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        match self.link.open(now, from, bytes, &mut scratch) {
+            ViewerOpened::Body(body) => self.take_datagram(now, from, body),
+            ViewerOpened::Answered => self.stats.hellos += 1,
+            ViewerOpened::Dropped(d) => {
+                self.reject(d.kind());
+                if let Some(kind) = KeyMismatch::of(d) {
+                    if !self.told.contains(&kind) {
+                        self.told.push(kind);
+                        self.events
+                            .push_back(ReceiverEvent::KeyMismatch { from, kind });
+                    }
+                }
+            }
+        }
+        self.scratch = scratch;
         self.sync_stats();
     }
 
     fn take_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        self.stats.datagrams += 1;
         let d = match wire::parse(bytes) {
             Ok(d) => d,
             Err(e) => return self.reject(e.kind()),
@@ -453,6 +539,10 @@ impl Receiver {
                 attempt,
                 payload,
             } => {
+                if self.hold_messages {
+                    self.stats.held_messages += 1;
+                    return;
+                }
                 let i = self.session_index(now, session, from);
                 if self.sessions[i].state == State::Ended {
                     self.stats.ignored_datagrams += 1;
@@ -534,10 +624,28 @@ impl Receiver {
         self.replies.extend(byes);
     }
 
-    /// Writes the next datagram to send into `buf` (at least [`wire::MAX_NACK_LEN`] bytes);
-    /// returns where to send it and its length.
+    /// Writes the next datagram to send into `buf` (at least
+    /// [`crate::protocol::link::MAX_VIEWER_DATAGRAM`] bytes); returns where to send it and
+    /// its length.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
-        let r = self.replies.pop_front()?;
+        if let Some(w) = self.link.poll_welcome(buf) {
+            return Some(w);
+        }
+        loop {
+            let r = self.replies.pop_front()?;
+            let off = self.link.body_offset();
+            let Some((to, n)) = Self::encode_reply(r, &mut buf[off..]) else {
+                continue;
+            };
+            // A reply to a sender the keyed link no longer knows is dropped: that sender
+            // starts a new handshake when it hears nothing.
+            if let Some(len) = self.link.seal(buf, n) {
+                return Some((to, len));
+            }
+        }
+    }
+
+    fn encode_reply(r: Reply, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
         match r {
             Reply::Ack {
                 to,
@@ -621,6 +729,7 @@ impl Receiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::link::{plain_body, plain_datagram};
     use crate::protocol::sender::{OutgoingFrame, Sender, SenderConfig, SenderEvent};
     use crate::protocol::wire::Codec;
 
@@ -699,7 +808,7 @@ mod tests {
         };
         let mut buf = vec![0u8; d.encoded_len()];
         d.encode(&mut buf).unwrap();
-        buf
+        plain_datagram(&buf)
     }
 
     fn frame(n: usize, salt: u8) -> OutgoingFrame {
@@ -726,19 +835,19 @@ mod tests {
         r.handle_datagram(t, addr(3), &{
             let mut b = vec![0u8; 10];
             Datagram::Bye { session: 7 }.encode(&mut b).unwrap();
-            b
+            plain_datagram(&b)
         });
         // Session 5 moved: the BYE goes to its last address.
         r.handle_datagram(t, addr(9), &{
             let mut b = vec![0u8; 10];
             Datagram::KeepAlive { session: 5 }.encode(&mut b).unwrap();
-            b
+            plain_datagram(&b)
         });
         assert!(r.poll_transmit(&mut buf).is_none());
         r.close();
         let mut sent = Vec::new();
         while let Some((to, n)) = r.poll_transmit(&mut buf) {
-            let d = wire::parse(&buf[..n]).unwrap();
+            let d = wire::parse(plain_body(&buf[..n]).unwrap()).unwrap();
             let session = match d {
                 Datagram::Bye { session } => session,
                 other => panic!("{other:?}"),
@@ -751,7 +860,7 @@ mod tests {
         let mut s = Sender::new(unpaced(), 6);
         let mut b = vec![0u8; 10];
         Datagram::Bye { session: 6 }.encode(&mut b).unwrap();
-        s.handle_datagram(t, &b);
+        s.handle_datagram(t, &plain_datagram(&b));
         assert_eq!(s.poll_event(), Some(SenderEvent::ViewerClosed));
     }
 
@@ -837,7 +946,7 @@ mod tests {
         }
         .encode(&mut buf)
         .unwrap();
-        s.handle_datagram(t + 3 * MS, &buf[..n]);
+        s.handle_datagram(t + 3 * MS, &plain_datagram(&buf[..n]));
         let acks_before = r.stats().acks;
         let got = exchange(&mut s, &mut r, t + 3 * MS, addr(1), |_| false);
         assert_eq!(got.len(), 1);
@@ -865,7 +974,7 @@ mod tests {
         }
         .encode(&mut ack)
         .unwrap();
-        r.handle_datagram(t, addr(1), &ack);
+        r.handle_datagram(t, addr(1), &plain_datagram(&ack));
         let st = r.stats().clone();
         assert_eq!(st.rejected.get("bad_magic"), Some(&1));
         assert_eq!(st.rejected.get("truncated"), Some(&1));
@@ -933,7 +1042,7 @@ mod tests {
         // A keepalive for a session never seen makes no entry and shows nothing.
         let mut ka = [0u8; 10];
         Datagram::KeepAlive { session: 99 }.encode(&mut ka).unwrap();
-        r.handle_datagram(t0, addr(2), &ka);
+        r.handle_datagram(t0, addr(2), &plain_datagram(&ka));
         assert_eq!(r.stats().ignored_datagrams, 1);
         assert!(events(&mut r).is_empty());
     }

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use fixedbitset::FixedBitSet;
 
+use crate::protocol::key::Key;
+use crate::protocol::link::{LinkDrop, SenderLink, SenderOpened};
 use crate::protocol::message::{MessageError, MessageOutcome, Outbox};
 use crate::protocol::reassembly::DEFAULT_MAX_FRAME_BYTES;
 use crate::protocol::timing::{datagrams_per_sec, Pacer, RttEstimator};
@@ -205,6 +207,18 @@ pub struct SenderStats {
     /// Valid ACKs and NACKs that were not for the frame in flight (late, duplicated, or
     /// another session).
     pub stale_replies: u64,
+    /// With a key: datagrams whose tag or MAC did not match, keyless ones, and sealed ones
+    /// of no handshake of ours. Dropped unread.
+    pub unauthenticated: u64,
+    /// With a key: authentic datagrams seen before (or too old for the replay window).
+    pub replayed: u64,
+    /// Without a key: datagrams whose CRC-32 did not match.
+    pub damaged: u64,
+    /// With a key: hellos sent.
+    pub hellos: u64,
+    /// With a key: handshakes completed (the first, and one after each time the viewer went
+    /// away and came back).
+    pub handshakes: u64,
 }
 
 /// Why a frame was refused.
@@ -255,6 +269,15 @@ struct InFlight {
 /// The sans-IO sending endpoint of one session.
 pub struct Sender {
     cfg: SenderConfig,
+    /// The most body bytes per datagram: the MTU less what the link adds.
+    body_mtu: usize,
+    link: SenderLink,
+    /// Decrypted bodies land here.
+    scratch: Vec<u8>,
+    /// When a chunk or message went out with no answer since: the keyed link starts a new
+    /// handshake once this is `peer_timeout` old (the viewer may have restarted and lost
+    /// its keys).
+    unanswered_since: Option<Instant>,
     session: u32,
     next_seq: u32,
     current: Option<InFlight>,
@@ -287,10 +310,26 @@ pub struct Sender {
 impl Sender {
     /// A sender for session `session` (pick it at random per run, so viewers can tell runs
     /// apart). `cfg.mtu` is clamped to `wire::MIN_MTU..=wire::MAX_DATAGRAM`.
-    pub fn new(mut cfg: SenderConfig, session: u32) -> Self {
+    pub fn new(cfg: SenderConfig, session: u32) -> Self {
+        Sender::with_link(cfg, SenderLink::plain(session))
+    }
+
+    /// A sender whose every datagram is sealed with `key` (PROTOCOL.md 11): it sends hellos
+    /// until a viewer with the same key answers, and nothing else before.
+    pub fn keyed(cfg: SenderConfig, session: u32, key: &Key) -> Self {
+        Sender::with_link(cfg, SenderLink::keyed(session, key, cfg.probe_interval))
+    }
+
+    fn with_link(mut cfg: SenderConfig, link: SenderLink) -> Self {
         cfg.mtu = cfg.mtu.clamp(wire::MIN_MTU, wire::MAX_DATAGRAM);
+        let body_mtu = cfg.mtu - link.overhead();
+        let session = link.session();
         Sender {
             cfg,
+            body_mtu,
+            link,
+            scratch: Vec::new(),
+            unanswered_since: None,
             session,
             next_seq: 0,
             current: None,
@@ -308,7 +347,7 @@ impl Sender {
             bye: false,
             last_sent: None,
             closed: false,
-            outbox: Outbox::new(cfg.mtu, cfg.message_timeout),
+            outbox: Outbox::new(body_mtu, cfg.message_timeout),
             events: VecDeque::new(),
             spare: None,
             stats: SenderStats::default(),
@@ -318,6 +357,17 @@ impl Sender {
     /// This sender's session id.
     pub fn session(&self) -> u32 {
         self.session
+    }
+
+    /// True when datagrams are sealed with a key.
+    pub fn is_keyed(&self) -> bool {
+        self.link.is_keyed()
+    }
+
+    /// True when frames and messages can go: keyless, or keyed with a handshake done and
+    /// still trusted.
+    pub fn is_link_open(&self) -> bool {
+        self.link.is_open()
     }
 
     /// Counters so far.
@@ -430,7 +480,7 @@ impl Sender {
             len: frame.data.len(),
             mtu: self.cfg.mtu,
         };
-        let count = chunk_count(frame.data.len(), self.cfg.mtu).ok_or_else(too_large)?;
+        let count = chunk_count(frame.data.len(), self.body_mtu).ok_or_else(too_large)?;
         let len = u32::try_from(frame.data.len()).map_err(|_| too_large())?;
         if self.current.is_none() {
             // Silence is counted from when we start waiting, not from an answer long ago.
@@ -497,12 +547,26 @@ impl Sender {
             "poll_transmit needs a buffer of at least mtu ({}) bytes",
             self.cfg.mtu
         );
-        let n = self.next_datagram(now, buf);
+        if !self.link.is_open() {
+            // Nothing but hellos until a viewer with the key answers.
+            let n = self.link.poll_hello(now, buf)?;
+            self.stats.hellos += 1;
+            self.stats.datagrams_sent += 1;
+            return Some(n);
+        }
+        let off = self.link.body_offset();
+        let n = self.next_datagram(now, &mut buf[off..off + self.body_mtu])?;
         // Nothing is kept alive after close.
-        if n.is_some() && !self.closed {
+        if !self.closed {
             self.last_sent = Some(now);
         }
-        n
+        let kind = buf[off + 3];
+        if self.unanswered_since.is_none()
+            && (kind == wire::Kind::FrameChunk as u8 || kind == wire::Kind::MessageChunk as u8)
+        {
+            self.unanswered_since = Some(now);
+        }
+        self.link.seal(buf, n)
     }
 
     fn next_datagram(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
@@ -603,6 +667,39 @@ impl Sender {
 
     /// Takes in one datagram from the viewer.
     pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8]) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        match self.link.open(bytes, &mut scratch) {
+            SenderOpened::Body(body) => {
+                self.unanswered_since = None;
+                self.handle_body(now, body);
+            }
+            SenderOpened::Welcomed(first) => {
+                if first {
+                    self.stats.handshakes += 1;
+                    self.unanswered_since = None;
+                    // The viewer is there and has the key: whatever waits for a probe slot
+                    // goes now.
+                    self.heard_from_peer(now);
+                    if self.probe_at.is_some() {
+                        self.probe_at = Some(now);
+                    }
+                }
+            }
+            SenderOpened::Dropped(d) => match d {
+                LinkDrop::Unauthenticated | LinkDrop::WrongKey | LinkDrop::Keyless => {
+                    self.stats.unauthenticated += 1
+                }
+                LinkDrop::Replayed => self.stats.replayed += 1,
+                LinkDrop::Damaged => self.stats.damaged += 1,
+                LinkDrop::Malformed(_) | LinkDrop::NeedsKey | LinkDrop::Unexpected => {
+                    self.stats.invalid_datagrams += 1
+                }
+            },
+        }
+        self.scratch = scratch;
+    }
+
+    fn handle_body(&mut self, now: Instant, bytes: &[u8]) {
         match wire::parse(bytes) {
             Ok(Datagram::Ack {
                 session,
@@ -663,6 +760,9 @@ impl Sender {
             // Already probing (or done): nothing changes.
             return;
         }
+        // A viewer that comes back is a new process without our keys.
+        self.link.restart();
+        self.unanswered_since = None;
         self.responsive = false;
         self.events.push_back(SenderEvent::ViewerClosed);
         if let Some(f) = &mut self.current {
@@ -744,10 +844,20 @@ impl Sender {
     /// When [`Sender::handle_timeout`] (or [`Sender::poll_transmit`], when paced) should next
     /// be called. Includes the frame's deadline once, so that the caller wakes to replace it.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.link.is_open() {
+            // Only hellos can go; the other timers are looked at with each hello, which is
+            // often enough for them (a probe interval).
+            return self.link.poll_timeout();
+        }
         let mut t = self.outbox.poll_timeout();
         let mut earliest = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
         if let Some(s) = self.last_sent {
             earliest(s + self.cfg.keepalive);
+        }
+        if self.link.is_keyed() {
+            if let Some(u) = self.unanswered_since {
+                earliest(u + self.cfg.peer_timeout);
+            }
         }
         if self.outbox.has_chunk() {
             if let Some(p) = self.pace_at {
@@ -786,6 +896,16 @@ impl Sender {
     /// Acts on timers that have expired by `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let cfg = self.cfg;
+        if self.link.is_open()
+            && self
+                .unanswered_since
+                .is_some_and(|u| now.saturating_duration_since(u) >= cfg.peer_timeout)
+        {
+            // No answer for a while: the viewer may be a new process that has no keys of
+            // ours. Prove the key again (keyless: nothing happens).
+            self.link.restart();
+            self.unanswered_since = None;
+        }
         if let Some(seq) = self.outbox.handle_timeout(now) {
             self.stats.messages_failed += 1;
             self.events.push_back(SenderEvent::Message {
@@ -843,12 +963,16 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::link::{plain_body, plain_datagram};
 
     const MS: Duration = Duration::from_millis(1);
 
+    /// Unpaced, and with room for 1200-byte bodies (chunks of 1160 bytes) beside the
+    /// keyless link's CRC-32.
     fn unpaced() -> SenderConfig {
         SenderConfig {
             pace_per_sec: 0.0,
+            mtu: 1200 + crate::protocol::link::CHECK_LEN,
             ..SenderConfig::default()
         }
     }
@@ -865,9 +989,9 @@ mod tests {
 
     fn drain(s: &mut Sender, now: Instant) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        let mut buf = [0u8; 1200];
+        let mut buf = [0u8; 1500];
         while let Some(n) = s.poll_transmit(now, &mut buf) {
-            out.push(buf[..n].to_vec());
+            out.push(plain_body(&buf[..n]).expect("a keyless datagram").to_vec());
         }
         out
     }
@@ -891,7 +1015,7 @@ mod tests {
         }
         .encode(&mut b)
         .unwrap();
-        b.to_vec()
+        plain_datagram(&b)
     }
 
     fn nack(session: u32, seq: u32, missing: &[u16]) -> Vec<u8> {
@@ -911,7 +1035,7 @@ mod tests {
         };
         let mut b = vec![0u8; d.encoded_len()];
         d.encode(&mut b).unwrap();
-        b
+        plain_datagram(&b)
     }
 
     fn events(s: &mut Sender) -> Vec<SenderEvent> {
@@ -1233,7 +1357,7 @@ mod tests {
     fn bye(session: u32) -> Vec<u8> {
         let mut b = vec![0u8; 10];
         Datagram::Bye { session }.encode(&mut b).unwrap();
-        b
+        plain_datagram(&b)
     }
 
     #[test]
@@ -1336,7 +1460,7 @@ mod tests {
             "frame of 16777217 bytes is larger than the viewer's limit of 16777216 bytes"
         );
         assert!(s.is_idle(), "nothing queued");
-        let mut buf = vec![0; 1200];
+        let mut buf = vec![0; 1500];
         assert_eq!(s.poll_transmit(Instant::now(), &mut buf), None);
         let mut f = frame(10);
         f.data = vec![1; DEFAULT_MAX_FRAME_BYTES];

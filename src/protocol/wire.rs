@@ -13,7 +13,7 @@ use std::ops::Range;
 /// The two bytes every camwire datagram starts with: ASCII "CW".
 pub const MAGIC: [u8; 2] = *b"CW";
 /// The protocol version this module speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Length of the header common to all datagram types.
 pub const COMMON_HEADER_LEN: usize = 10;
 /// Length of a frame chunk's header (common header included); the payload follows it.
@@ -22,8 +22,9 @@ pub const CHUNK_HEADER_LEN: usize = 40;
 pub const ACK_LEN: usize = 17;
 /// Length of a NACK datagram before its bitmap.
 pub const NACK_HEADER_LEN: usize = 18;
-/// The largest NACK a viewer sends: it fits the smallest MTU any path is likely to have.
-pub const MAX_NACK_LEN: usize = 1200;
+/// The largest NACK body a viewer sends: sealed with a key (34 bytes more) it is still
+/// 1200 bytes, which fits the smallest MTU any path is likely to have.
+pub const MAX_NACK_LEN: usize = 1166;
 /// The most chunk indexes one NACK can cover.
 pub const MAX_NACK_BITS: usize = (MAX_NACK_LEN - NACK_HEADER_LEN) * 8;
 /// Length of a BYE datagram.
@@ -38,12 +39,9 @@ pub const MAX_REASON_LEN: usize = 512;
 pub const MAX_DATAGRAM: usize = 65_507;
 /// The smallest `--mtu` we accept: a header and a useful amount of payload.
 pub const MIN_MTU: usize = 256;
-/// Flag bits a v1 peer understands. Bit 0 is reserved for authentication (a trailing tag);
-/// v1 senders never set it and v1 receivers refuse datagrams that do, because a datagram
-/// that claims to be authenticated must not be accepted by a peer that cannot check it.
+/// Flag bits a body may carry: none. (A SEALED datagram's flags are the link's, see
+/// [`crate::protocol::link::FLAG_INIT`]; a body inside it still has none.)
 pub const KNOWN_FLAGS: u16 = 0;
-/// Reserved flag bit: the datagram carries an authentication tag (not in v1).
-pub const FLAG_AUTH: u16 = 0x0001;
 
 /// Datagram types (byte 3 of the common header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -801,7 +799,7 @@ mod tests {
         let n = d.encode(&mut out).unwrap();
         #[rustfmt::skip]
         let expected: [u8; 43] = [
-            b'C', b'W', 1, 1, 0, 0, 0xDE, 0xAD, 0xBE, 0xEF, // common header
+            b'C', b'W', 2, 1, 0, 0, 0xDE, 0xAD, 0xBE, 0xEF, // common header
             0x01, 0x02, 0x03, 0x04, // seq
             0x00, 0x00,             // index
             0x00, 0x02,             // count
@@ -830,7 +828,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             &out[..n],
-            &[b'C', b'W', 1, 2, 0, 0, 0, 0, 0, 7, 0, 0, 1, 2, 0, 5, 3]
+            &[b'C', b'W', 2, 2, 0, 0, 0, 0, 0, 7, 0, 0, 1, 2, 0, 5, 3]
         );
         let bitmap = [0b1010_0000];
         let n = Datagram::Nack {
@@ -847,7 +845,7 @@ mod tests {
             &[
                 b'C',
                 b'W',
-                1,
+                2,
                 3,
                 0,
                 0,
@@ -892,7 +890,7 @@ mod tests {
             Err(WireError::BadNack { .. })
         ));
         let n = Datagram::Bye { session: 7 }.encode(&mut out).unwrap();
-        assert_eq!(&out[..n], &[b'C', b'W', 1, 4, 0, 0, 0, 0, 0, 7]);
+        assert_eq!(&out[..n], &[b'C', b'W', 2, 4, 0, 0, 0, 0, 0, 7]);
         assert_eq!(parse(&out[..n]).unwrap(), Datagram::Bye { session: 7 });
     }
 
@@ -910,13 +908,13 @@ mod tests {
         assert_eq!(parse(b"hello world!"), Err(WireError::BadMagic));
         assert_eq!(parse(b"C"), Err(WireError::Truncated { need: 10, got: 1 }));
         let mut v = ack;
-        v[2] = 2;
-        assert_eq!(parse(&v), Err(WireError::UnsupportedVersion(2)));
+        v[2] = 1;
+        assert_eq!(parse(&v), Err(WireError::UnsupportedVersion(1)));
         let mut t = ack;
         t[3] = 99;
         assert_eq!(parse(&t), Err(WireError::UnknownType(99)));
         let mut f = ack;
-        f[5] = FLAG_AUTH as u8;
+        f[5] = 1;
         assert_eq!(parse(&f), Err(WireError::UnsupportedFlags(1)));
         assert!(matches!(
             parse(&ack[..12]),
@@ -1004,7 +1002,7 @@ mod tests {
         let hex: String = out[..n].iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
             hex,
-            "43570105 0000deadbeef 00000007 0000 0001 00000009 896e63e6 01 00 5b302c302c302c315d"
+            "43570205 0000deadbeef 00000007 0000 0001 00000009 896e63e6 01 00 5b302c302c302c315d"
                 .replace(' ', "")
         );
         assert_eq!(parse(&out[..n]).unwrap(), d);
@@ -1020,14 +1018,14 @@ mod tests {
         let hex: String = out[..n].iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
             hex,
-            "435701060000deadbeef00000007010245 4f46".replace(' ', "")
+            "435702060000deadbeef00000007010245 4f46".replace(' ', "")
         );
         assert_eq!(parse(&out[..n]).unwrap(), a);
     }
 
     #[test]
     fn bad_message_acks_are_refused() {
-        let mut b = vec![b'C', b'W', 1, 6, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0];
+        let mut b = vec![b'C', b'W', 2, 6, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0];
         assert!(matches!(parse(&b), Ok(Datagram::MessageAck { .. })));
         b.push(b'x'); // a reason on a delivered message
         assert_eq!(parse(&b), Err(WireError::BadMessageAck));
@@ -1039,7 +1037,7 @@ mod tests {
         b.pop();
         b.extend(std::iter::repeat_n(b'x', MAX_REASON_LEN)); // too long
         assert_eq!(parse(&b), Err(WireError::BadMessageAck));
-        let mut c = vec![b'C', b'W', 1, 5, 0, 0, 0, 0, 0, 1];
+        let mut c = vec![b'C', b'W', 2, 5, 0, 0, 0, 0, 0, 1];
         c.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 7, 0, b'1']);
         assert_eq!(parse(&c), Err(WireError::UnknownContent(7)));
     }
@@ -1053,7 +1051,7 @@ mod tests {
             kind in 5u8..=6,
             tail in proptest::collection::vec(any::<u8>(), 0..200),
         ) {
-            let mut b = vec![b'C', b'W', 1, kind, 0, 0];
+            let mut b = vec![b'C', b'W', 2, kind, 0, 0];
             b.extend_from_slice(&tail);
             if let Ok(Datagram::MessageChunk { msg, index, payload, .. }) = parse(&b) {
                 prop_assert_eq!(payload.len(), msg.chunk_range(index).len());
@@ -1092,7 +1090,7 @@ mod tests {
         fn parse_never_panics_on_chunk_like_input(
             tail in proptest::collection::vec(any::<u8>(), 0..200),
         ) {
-            let mut b = vec![b'C', b'W', 1, 1, 0, 0];
+            let mut b = vec![b'C', b'W', 2, 1, 0, 0];
             b.extend_from_slice(&tail);
             if let Ok(Datagram::Chunk { frame, index, payload, .. }) = parse(&b) {
                 prop_assert_eq!(payload.len(), frame.chunk_range(index).len());

@@ -282,7 +282,8 @@ mod tests {
     use super::*;
     use crate::protocol::receiver::ReceiverConfig;
     use crate::protocol::sender::{OutgoingFrame, SenderConfig, SenderEvent};
-    use crate::protocol::wire::{Codec, MAX_NACK_LEN};
+    use crate::protocol::link::MAX_VIEWER_DATAGRAM;
+    use crate::protocol::wire::Codec;
     use crate::runtime::net::{bind_viewer, connect_sender};
 
     fn pair() -> (Driver<SenderMachine>, Driver<ReceiverMachine>) {
@@ -291,7 +292,7 @@ mod tests {
         let rx = Driver::new(
             ReceiverMachine::new(ReceiverConfig::default()),
             vs,
-            MAX_NACK_LEN,
+            MAX_VIEWER_DATAGRAM,
         )
         .unwrap();
         let cfg = SenderConfig::default();
@@ -380,7 +381,7 @@ mod tests {
         let d = Driver::new(
             ReceiverMachine::new(ReceiverConfig::default()),
             sock,
-            MAX_NACK_LEN,
+            MAX_VIEWER_DATAGRAM,
         )
         .unwrap();
         drop(d);

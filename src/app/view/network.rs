@@ -16,8 +16,9 @@ use crate::app::{AppError, Stop};
 use crate::compat::tutorial::{TutorialConfig, TutorialEvent, TutorialReceiver};
 use crate::media::source::now_us;
 use crate::protocol::reassembly::{CompleteFrame, ReassemblyConfig};
-use crate::protocol::receiver::{Receiver, ReceiverConfig, ReceiverEvent};
-use crate::protocol::wire::{self, Codec, FrameInfo, Kind, MAX_NACK_LEN};
+use crate::protocol::receiver::{KeyMismatch, Receiver, ReceiverConfig, ReceiverEvent};
+use crate::protocol::link::{is_camwire, MAX_VIEWER_DATAGRAM};
+use crate::protocol::wire::{Codec, FrameInfo};
 use crate::runtime::driver::{Driver, Machine};
 use crate::runtime::latest::LatestSender;
 
@@ -29,21 +30,13 @@ const MAX_WAIT: Duration = Duration::from_millis(20);
 pub(super) struct ViewMachine {
     proto: Receiver,
     tutorial: Option<TutorialReceiver>,
-    /// Message datagrams are left unanswered while the owner's queue is nearly full: the
-    /// sender repeats them later, so a slow reader of messages slows their sender down
-    /// instead of this thread.
-    hold_messages: bool,
-    held_messages: u64,
 }
 
 impl Machine for ViewMachine {
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         match &mut self.tutorial {
             // In compatibility mode whatever is not camwire is the tutorial's.
-            Some(t) if wire::parse(bytes).is_err() => t.handle_datagram(now, from, bytes),
-            _ if self.hold_messages && Kind::peek(bytes) == Some(Kind::MessageChunk) => {
-                self.held_messages += 1;
-            }
+            Some(t) if !is_camwire(bytes) => t.handle_datagram(now, from, bytes),
             _ => self.proto.handle_datagram(now, from, bytes),
         }
     }
@@ -74,6 +67,24 @@ impl Machine for ViewMachine {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// The one line that tells the user how to make the two ends' keys agree.
+pub(crate) fn key_mismatch_advice(kind: KeyMismatch, from: SocketAddr) -> String {
+    match kind {
+        KeyMismatch::PeerHasKey => format!(
+            "a sender at {from} uses a key and this viewer has none: start cam-view with the \
+             same --key (or --key-file, or CAMWIRE_KEY)"
+        ),
+        KeyMismatch::PeerHasNoKey => format!(
+            "datagrams without a key arrive from {from} and are dropped: give cam-send the \
+             same --key as this viewer"
+        ),
+        KeyMismatch::DifferentKey => format!(
+            "a keyed handshake from {from} failed: its key differs from this viewer's; use \
+             the same key on both ends"
+        ),
     }
 }
 
@@ -121,12 +132,10 @@ impl<'a> NetLoop<'a> {
             tutorial: cfg
                 .tutorial
                 .map(|_| TutorialReceiver::new(TutorialConfig::default())),
-            hold_messages: false,
-            held_messages: 0,
         };
         Ok(NetLoop {
             cfg,
-            driver: Driver::new(machine, sock, MAX_NACK_LEN)?,
+            driver: Driver::new(machine, sock, MAX_VIEWER_DATAGRAM)?,
             out,
             book,
             delivered: 0,
@@ -143,7 +152,10 @@ impl<'a> NetLoop<'a> {
             }
             let room = self.out.messages.capacity().unwrap_or(usize::MAX) - self.out.messages.len();
             // One batch of datagrams completes at most one message per session.
-            self.driver.machine_mut().hold_messages = room < HOLD_MARGIN;
+            self.driver
+                .machine_mut()
+                .proto
+                .set_hold_messages(room < HOLD_MARGIN);
             // ACKs leave inside the turn, the moment a frame is whole: the sender's next
             // frame waits on nothing below.
             self.driver.turn(Instant::now() + MAX_WAIT)?;
@@ -227,6 +239,12 @@ impl<'a> NetLoop<'a> {
                         .notices
                         .try_send(Notice::SenderIgnored { session, from });
                 }
+                ReceiverEvent::KeyMismatch { from, kind } => {
+                    let _ = self
+                        .out
+                        .notices
+                        .try_send(Notice::Warning(key_mismatch_advice(kind, from)));
+                }
             }
         }
         reached_limit
@@ -260,8 +278,8 @@ impl<'a> NetLoop<'a> {
         let overflow = self.driver.overflow();
         let m = self.driver.machine_mut();
         let tut = m.tutorial.as_ref().map(|t| *t.stats()).unwrap_or_default();
-        let held = m.held_messages;
         let st = m.proto.stats();
+        let held = st.held_messages;
         let saver = self.out.saver.as_ref().map(|s| s.skipped()).unwrap_or(0);
         with_book(&self.book, |b| {
             b.counts.frames = self.delivered;
