@@ -46,6 +46,8 @@ use std::time::{Duration, Instant};
 
 use crate::media::codec::{encode_rgb, CodecError, Decoder};
 use crate::media::source::now_us;
+use crate::protocol::key::Key;
+use crate::protocol::link::MAX_VIEWER_DATAGRAM;
 use crate::protocol::message::{MessageError, MessageOutcome};
 use crate::protocol::receiver::{
     EndReason, KeyMismatch, Receiver, ReceiverConfig, ReceiverEvent, ReceiverStats,
@@ -53,7 +55,6 @@ use crate::protocol::receiver::{
 use crate::protocol::sender::{
     OutgoingFrame, PushError, Sender, SenderConfig, SenderEvent, SenderStats,
 };
-use crate::protocol::link::MAX_VIEWER_DATAGRAM;
 use crate::protocol::wire::{Codec, MAX_DATAGRAM, MIN_MTU};
 use crate::runtime::driver::{Driver, DriverError};
 use crate::runtime::net::{
@@ -115,6 +116,18 @@ pub enum EndpointError {
     /// No answer from the viewer within the timeout.
     #[error("no answer from {addr} within {timeout:?}: is a camwire viewer running there?")]
     NoAnswer {
+        /// The viewer's address.
+        addr: SocketAddr,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// With a key: no viewer answered the keyed handshake within the timeout (none is
+    /// there, or it has no key or another one).
+    #[error(
+        "no answer to the keyed handshake from {addr} within {timeout:?}: is a camwire viewer \
+         running there with the same key?"
+    )]
+    NoHandshake {
         /// The viewer's address.
         addr: SocketAddr,
         /// How long we waited.
@@ -211,15 +224,35 @@ impl FrameSender {
     /// A sender with the given protocol settings. Frames are never abandoned for a newer one
     /// here (each call waits for its own ACK), so `max_latency` only matters to the
     /// streaming pipeline.
-    pub fn with_config(
+    pub fn with_config(addr: impl EndpointAddr, cfg: SenderConfig) -> Result<Self, EndpointError> {
+        Self::open(addr, cfg, None)
+    }
+
+    /// A sender whose every datagram is authenticated and encrypted with `key`: it proves
+    /// the key to the viewer before anything else goes (docs/PROTOCOL.md section 11), and a
+    /// viewer without the same key gets nothing it can read or show.
+    pub fn with_key(
+        addr: impl EndpointAddr,
+        cfg: SenderConfig,
+        key: &Key,
+    ) -> Result<Self, EndpointError> {
+        Self::open(addr, cfg, Some(key))
+    }
+
+    fn open(
         addr: impl EndpointAddr,
         mut cfg: SenderConfig,
+        key: Option<&Key>,
     ) -> Result<Self, EndpointError> {
         let dest = addr.endpoint_addr(IpAddr::from([127, 0, 0, 1]), true)?;
         let (sock, no_route) = open_sender(dest)?;
         cfg.max_attempts = None;
         cfg.mtu = cfg.mtu.clamp(MIN_MTU, MAX_DATAGRAM);
-        let proto = Sender::new(cfg, fastrand::u32(..));
+        let session = fastrand::u32(..);
+        let proto = match key {
+            Some(k) => Sender::keyed(cfg, session, k),
+            None => Sender::new(cfg, session),
+        };
         Ok(FrameSender {
             driver: Driver::new(proto, sock, cfg.mtu)?,
             dest,
@@ -336,7 +369,7 @@ impl FrameSender {
     pub fn send_json_text(&mut self, json: impl Into<Vec<u8>>) -> Result<(), EndpointError> {
         self.ensure_route()?;
         let seq = self.driver.machine_mut().push_message(json.into())?;
-        let (dest, timeout) = (self.dest, self.timeout);
+        let (addr, timeout) = (self.dest, self.timeout);
         self.drive(|ev| match ev {
             SenderEvent::Message {
                 seq: s, outcome, ..
@@ -345,13 +378,22 @@ impl FrameSender {
                 MessageOutcome::Refused { reason, .. } => {
                     Err(EndpointError::Refused(reason.clone()))
                 }
-                MessageOutcome::TimedOut => Err(EndpointError::NoAnswer {
-                    addr: dest,
-                    timeout,
-                }),
+                MessageOutcome::TimedOut => Err(EndpointError::NoAnswer { addr, timeout }),
             }),
             _ => None,
         })
+    }
+
+    /// The error for a viewer that did not answer: with a key and no handshake done yet, the
+    /// key is the likely cause, and the message says so.
+    fn no_answer(&self) -> EndpointError {
+        let (addr, timeout) = (self.dest, self.timeout);
+        let m = self.driver.machine();
+        if m.is_keyed() && m.stats().handshakes == 0 {
+            EndpointError::NoHandshake { addr, timeout }
+        } else {
+            EndpointError::NoAnswer { addr, timeout }
+        }
     }
 
     /// Runs the protocol until `done` picks an event, or the timeout passes.
@@ -364,14 +406,14 @@ impl FrameSender {
             self.driver.flush()?;
             while let Some(ev) = self.driver.machine_mut().poll_event() {
                 if let Some(r) = done(&ev) {
-                    return r;
+                    return r.map_err(|e| match e {
+                        EndpointError::NoAnswer { .. } => self.no_answer(),
+                        e => e,
+                    });
                 }
             }
             if Instant::now() >= deadline {
-                return Err(EndpointError::NoAnswer {
-                    addr: self.dest,
-                    timeout: self.timeout,
-                });
+                return Err(self.no_answer());
             }
             self.driver.turn(deadline)?;
         }
@@ -495,9 +537,23 @@ impl FrameReceiver {
         addr: impl EndpointAddr,
         cfg: ReceiverConfig,
     ) -> Result<Self, EndpointError> {
+        Self::open(addr, Receiver::new(cfg))
+    }
+
+    /// Listens for senders with `key` only: nothing from anyone else is kept, delivered or
+    /// answered (docs/PROTOCOL.md section 11).
+    pub fn with_key(
+        addr: impl EndpointAddr,
+        cfg: ReceiverConfig,
+        key: &Key,
+    ) -> Result<Self, EndpointError> {
+        Self::open(addr, Receiver::keyed(cfg, key))
+    }
+
+    fn open(addr: impl EndpointAddr, machine: Receiver) -> Result<Self, EndpointError> {
         let (sock, _) = bind_viewer(addr.endpoint_addr(IpAddr::from([0, 0, 0, 0]), false)?)?;
         Ok(FrameReceiver {
-            driver: Driver::new(Receiver::new(cfg), sock, MAX_VIEWER_DATAGRAM)?,
+            driver: Driver::new(machine, sock, MAX_VIEWER_DATAGRAM)?,
         })
     }
 

@@ -2,8 +2,10 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use crate::app::stats::Report;
+use crate::protocol::key::Key;
 
 use crate::runtime::net::{resolve_address, resolve_host_port};
 pub use crate::runtime::net::{ADDRESS_FORMS, DEFAULT_PORT};
@@ -190,4 +192,89 @@ mod tests {
             );
         }
     }
+}
+
+/// The key options of both programs (docs/PROTOCOL.md section 11): the same on `cam-send` and
+/// `cam-view`, read by one function.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct KeyArgs {
+    /// Shared key: one from --gen-key, or a passphrase of 16 or more characters; the same on
+    /// both ends. Other users of this machine can see it in `ps`: prefer --key-file or the
+    /// CAMWIRE_KEY environment variable
+    #[arg(long, value_name = "SECRET", conflicts_with = "key_file")]
+    pub key: Option<String>,
+    /// Read the shared key from a file (made with `--gen-key > FILE`)
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+    /// Print a fresh random key and exit
+    #[arg(long)]
+    pub gen_key: bool,
+}
+
+/// The environment variable that holds the key when neither --key nor --key-file is given.
+pub const KEY_ENV: &str = "CAMWIRE_KEY";
+
+/// Key files longer than this are not key files.
+const MAX_KEY_FILE: u64 = 4096;
+
+impl KeyArgs {
+    /// The key to use: --key, else --key-file, else `CAMWIRE_KEY`, else none. A passphrase is
+    /// checked and stretched here (a fraction of a second). Warnings (a key file others can
+    /// read) go to `warn`.
+    pub fn resolve(&self, warn: &mut dyn FnMut(&str)) -> Result<Option<Key>, String> {
+        let (text, origin) = if let Some(k) = &self.key {
+            (k.clone(), "--key".to_string())
+        } else if let Some(path) = &self.key_file {
+            (
+                read_key_file(path, warn)?,
+                format!("the key file {}", path.display()),
+            )
+        } else {
+            match std::env::var(KEY_ENV) {
+                Ok(v) if !v.trim().is_empty() => (v, KEY_ENV.to_string()),
+                _ => return Ok(None),
+            }
+        };
+        Key::from_text(&text)
+            .map(Some)
+            .map_err(|e| format!("{origin}: {e}"))
+    }
+
+    /// With --gen-key: a fresh key's text, for the caller to print and exit.
+    pub fn generated(&self) -> Option<Result<String, String>> {
+        self.gen_key.then(|| {
+            Key::generate()
+                .map(|k| k.to_text())
+                .map_err(|e| format!("the system's random source failed: {e}"))
+        })
+    }
+}
+
+fn read_key_file(path: &Path, warn: &mut dyn FnMut(&str)) -> Result<String, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        format!(
+            "cannot read the key file {shown}: {e} (make one with `cam-view --gen-key > {shown}`)"
+        )
+    })?;
+    if meta.len() > MAX_KEY_FILE {
+        return Err(format!(
+            "{shown} is {} bytes: not a key file (a key is one line, from --gen-key)",
+            meta.len()
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            warn(&format!(
+                "warning: other users of this machine can read the key file {shown}: `chmod 600 {shown}`"
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = warn;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the key file {shown}: {e}"))?;
+    Ok(text.lines().next().unwrap_or("").to_string())
 }

@@ -80,6 +80,13 @@ pub enum AppError {
     /// The window could not be opened.
     #[error("{0}")]
     Display(String),
+    /// A key was given for the tutorial's protocol, which cannot carry one.
+    #[error(
+        "--compat tutorial cannot carry a key: the tutorial's protocol has no way to \
+         authenticate or encrypt anything. Leave out --key, --key-file and CAMWIRE_KEY to \
+         talk to tutorial peers, or use camwire's own protocol with the key"
+    )]
+    TutorialKey,
     /// Nothing acknowledged the frame(s) or message(s).
     #[error("{reason}")]
     NoAck {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use camwire::app::cli::{parse_dest, parse_size, run_main, Compat, ReportPrinter};
+use camwire::app::cli::{parse_dest, parse_size, run_main, Compat, KeyArgs, ReportPrinter};
 use camwire::app::send::{
     open_source, run_send_with, SendConfig, SendNotice, SendOutcome, SendUpdate, SourceSpec,
 };
@@ -31,6 +31,9 @@ Examples:
                                             a webcam (a build with --features camera)
   cam-send 192.168.1.20 --message '{\"door\":\"open\"}'
                                             one JSON message, no picture
+  cam-send --gen-key > camwire.key          a random key; copy the file to the viewer's machine
+  cam-send 192.168.1.20 --key-file camwire.key
+                                            encrypted and authenticated (cam-view needs the key)
   cam-send 192.168.1.20 --compat tutorial --image photo.jpg
                                             to the classic tutorial's server (JSON on 6666)";
 
@@ -112,6 +115,8 @@ struct Args {
     /// (default 6666, the tutorial's own)
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     json_port: Option<u16>,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 impl Args {
@@ -155,6 +160,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
+    if let Some(key) = args.keys.generated() {
+        println!("{}", key?);
+        return Ok(());
+    }
     if !cfg!(feature = "camera") && (args.camera.is_some() || args.list_cameras) {
         return Err(
             "this cam-send was built without camera support; build it from the camwire \
@@ -167,9 +176,15 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     if args.list_cameras {
         return list_cameras();
     }
+    let key = args.keys.resolve(&mut |w| out.line(w))?;
+    if key.is_some() && args.compat == Compat::Tutorial {
+        return Err(AppError::TutorialKey.to_string());
+    }
     let stop = Stop::new();
     stop.on_ctrl_c();
-    let cfg = config(&args, &stop)?;
+    let mut cfg = config(&args, &stop)?;
+    cfg.key = key;
+    let keyed = cfg.key.is_some();
     let dest = cfg.dest;
     let messages_only = matches!(cfg.source, SourceSpec::Nothing);
     // Opened here rather than in run_send so that the camera's chosen mode is printed.
@@ -200,7 +215,14 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         e.to_string()
     })?;
     out.summary(&outcome.summary);
-    judge(&args, out, &outcome, interrupted.is_set(), messages_only)
+    judge(
+        &args,
+        out,
+        &outcome,
+        interrupted.is_set(),
+        messages_only,
+        keyed,
+    )
 }
 
 /// The pipeline's configuration from the command line, after the checks clap cannot make.
@@ -281,6 +303,10 @@ fn print_update(out: &mut ReportPrinter, dest: std::net::SocketAddr, u: SendUpda
         SendUpdate::ViewerLost => out.line(&format!(
             "no answer from {dest}: still capturing, probing for the viewer"
         )),
+        SendUpdate::NoHandshake => out.line(&format!(
+            "no answer to the keyed handshake from {dest}: is cam-view running there with the \
+             same key? Still capturing, probing for the viewer"
+        )),
         SendUpdate::ViewerClosed => out.line(&format!(
             "the viewer at {dest} closed: still capturing, probing for the viewer"
         )),
@@ -315,11 +341,13 @@ fn judge(
     outcome: &SendOutcome,
     interrupted: bool,
     messages_only: bool,
+    keyed: bool,
 ) -> Result<(), String> {
     let dest = args.dest;
+    let with_key = if keyed { " with the same key" } else { "" };
     if interrupted && outcome.summary.counts.frames == 0 && outcome.messages_delivered == 0 {
         return Err(format!(
-            "stopped before anything was delivered: is cam-view running at {dest}, and is UDP port {} open?",
+            "stopped before anything was delivered: is cam-view running at {dest}{with_key}, and is UDP port {} open?",
             dest.port()
         ));
     }
@@ -342,7 +370,7 @@ fn judge(
         out.line(&format!("viewer at {dest} acknowledged the image"));
     } else if outcome.summary.counts.frames == 0 {
         return Err(format!(
-            "no frame was acknowledged: is cam-view running at {dest}, and is UDP port {} open?",
+            "no frame was acknowledged: is cam-view running at {dest}{with_key}, and is UDP port {} open?",
             dest.port()
         ));
     }

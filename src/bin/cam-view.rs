@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use camwire::app::cli::{parse_listen, run_main, Compat, ReportPrinter};
+use camwire::app::cli::{parse_listen, run_main, Compat, KeyArgs, ReportPrinter};
 use camwire::app::send::{run_send, SendConfig, SourceSpec};
 use camwire::app::view::{run_view, Notice, TutorialMode, ViewConfig, ViewUpdate};
 use camwire::app::Stop;
@@ -22,6 +22,7 @@ Examples:
                                             no window, port 5000, statistics as JSON lines
   cam-view --listen [::]:9999 --save received/
                                             IPv6, and keep every picture received
+  cam-view --key-file camwire.key           only senders with this key (made by --gen-key)
   cam-view --show-messages                  draw the latest JSON message over the picture
   cam-view --compat tutorial                also accept the classic tutorial's clients
                                             (pictures on 9999, JSON on 6666)";
@@ -63,6 +64,8 @@ struct Args {
     /// listening address (default 6666, the tutorial's own; 0 picks a free one)
     #[arg(long, value_name = "PORT")]
     json_port: Option<u16>,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 impl Args {
@@ -99,6 +102,11 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
+    if let Some(key) = args.keys.generated() {
+        println!("{}", key?);
+        return Ok(());
+    }
+    let key = args.keys.resolve(&mut |w| out.line(w))?;
     let listen = args.listen.unwrap_or(if args.demo {
         SocketAddr::from(([127, 0, 0, 1], 0))
     } else {
@@ -113,6 +121,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         tutorial: (args.compat == Compat::Tutorial).then(|| TutorialMode {
             json_port: args.json_port.unwrap_or(JSON_PORT),
         }),
+        key: key.clone(),
         ..ViewConfig::default()
     };
     let stop = Stop::new();
@@ -127,6 +136,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             if args.demo {
                 let dest = demo_target(addr);
                 let stop = demo_stop.clone();
+                let key = key.clone();
                 demo = Some(std::thread::spawn(move || {
                     let cfg = SendConfig {
                         dest,
@@ -135,6 +145,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
                             height: 720,
                         },
                         fps: 30.0,
+                        key,
                         ..SendConfig::default()
                     };
                     run_send(cfg, stop, |_| {})

@@ -121,7 +121,8 @@ impl Key {
         check_passphrase(passphrase)?;
         let params = argon2::Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, 1, Some(KEY_LEN))
             .map_err(|e| KeyError::Kdf(e.to_string()))?;
-        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let argon =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
         let mut k = [0u8; KEY_LEN];
         argon
             .hash_password_into(passphrase.as_bytes(), PASSPHRASE_SALT, &mut k)
@@ -169,7 +170,10 @@ mod tests {
         assert!(t.starts_with(KEY_PREFIX) && t.len() == 68, "{t}");
         assert_eq!(Key::from_text(&t).unwrap(), a);
         assert_eq!(Key::from_text(&format!("  {t}\n")).unwrap(), a);
-        assert_eq!(Key::from_text(&t.to_uppercase().replace("CWK-", "cwk-")).unwrap(), a);
+        assert_eq!(
+            Key::from_text(&t.to_uppercase().replace("CWK-", "cwk-")).unwrap(),
+            a
+        );
     }
 
     #[test]
@@ -184,7 +188,12 @@ mod tests {
 
     #[test]
     fn weak_passphrases_are_refused_with_the_reason() {
-        for weak in ["secret", "password1234567", "aaaaaaaaaaaaaaaaaaaaaaaa", "abababababababababab"] {
+        for weak in [
+            "secret",
+            "password1234567",
+            "aaaaaaaaaaaaaaaaaaaaaaaa",
+            "abababababababababab",
+        ] {
             let e = Key::from_text(weak).unwrap_err();
             assert!(matches!(e, KeyError::WeakPassphrase { .. }), "{weak}: {e}");
             assert!(e.to_string().contains("--gen-key"), "{e}");
@@ -202,7 +211,9 @@ mod tests {
         // Pinned, so that a change of parameters cannot pass unnoticed: both ends must agree.
         assert_eq!(
             a.to_text(),
-            Key::from_text("correct horse battery staple").unwrap().to_text()
+            Key::from_text("correct horse battery staple")
+                .unwrap()
+                .to_text()
         );
     }
 

@@ -286,6 +286,11 @@ impl Receiver {
         self.stats.reassembly = *self.reasm.stats();
     }
 
+    #[cfg(test)]
+    pub(crate) fn link_peers_for_tests(&self) -> usize {
+        self.link.peers()
+    }
+
     /// True when only senders with the key are taken.
     pub fn is_keyed(&self) -> bool {
         self.link.is_keyed()

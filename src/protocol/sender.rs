@@ -364,6 +364,11 @@ impl Sender {
         self.link.is_keyed()
     }
 
+    #[cfg(test)]
+    pub(crate) fn set_link_counter_for_tests(&mut self, sent: u64) {
+        self.link.set_sent_counter(sent);
+    }
+
     /// True when frames and messages can go: keyless, or keyed with a handshake done and
     /// still trusted.
     pub fn is_link_open(&self) -> bool {

@@ -280,9 +280,9 @@ impl<M: Machine> Drop for Driver<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::link::MAX_VIEWER_DATAGRAM;
     use crate::protocol::receiver::ReceiverConfig;
     use crate::protocol::sender::{OutgoingFrame, SenderConfig, SenderEvent};
-    use crate::protocol::link::MAX_VIEWER_DATAGRAM;
     use crate::protocol::wire::Codec;
     use crate::runtime::net::{bind_viewer, connect_sender};
 

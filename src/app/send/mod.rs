@@ -31,6 +31,7 @@ use crate::media::camera::{CameraRequest, REOPEN_INTERVAL};
 use crate::media::codec::{encode_i420, encode_rgb};
 use crate::media::images::ImageSource;
 use crate::media::source::{CapturedFrame, NoFrames, PatternSource, Pixels, Source, SourceError};
+use crate::protocol::key::Key;
 use crate::protocol::message::{MessageError, MessageOutcome};
 use crate::protocol::sender::{OutgoingFrame, PushError, SenderConfig};
 use crate::protocol::wire::{Codec, MAX_DATAGRAM, MIN_MTU};
@@ -95,6 +96,9 @@ pub struct SendConfig {
     /// every verdict once the channel is closed. Bounded, so a fast producer waits for the
     /// viewer instead of queueing without limit.
     pub messages: Option<Receiver<Vec<u8>>>,
+    /// The shared key: every datagram authenticated and encrypted, and nothing sent before
+    /// a viewer with the same key has answered the handshake (docs/PROTOCOL.md section 11).
+    pub key: Option<Key>,
 }
 
 impl Default for SendConfig {
@@ -111,6 +115,7 @@ impl Default for SendConfig {
             protocol: SenderConfig::default(),
             final_attempts: 3,
             messages: None,
+            key: None,
         }
     }
 }
@@ -122,6 +127,9 @@ pub enum SendUpdate<'a> {
     Report(&'a Report),
     /// The viewer stopped answering; the sender keeps capturing and probes at a low rate.
     ViewerLost,
+    /// With a key: no viewer has answered the keyed handshake yet (none is there, or it has
+    /// no key or another one); the sender keeps capturing and sends hellos at a low rate.
+    NoHandshake,
     /// The viewer said BYE (it was closed); the sender keeps capturing and probes at a low
     /// rate, as after [`SendUpdate::ViewerLost`].
     ViewerClosed,

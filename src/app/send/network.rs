@@ -83,7 +83,11 @@ impl<'a> NetworkLoop<'a> {
         total: Option<u64>,
         one_shot: bool,
     ) -> Result<Self, AppError> {
-        let sender = Sender::new(cfg.protocol, fastrand::u32(..));
+        let session = fastrand::u32(..);
+        let sender = match &cfg.key {
+            Some(k) => Sender::keyed(cfg.protocol, session, k),
+            None => Sender::new(cfg.protocol, session),
+        };
         let start = Instant::now();
         let mut book = StatsBook::new(Role::Send, start);
         book.pictures = total != Some(0);
@@ -296,6 +300,7 @@ impl<'a> NetworkLoop<'a> {
                             self.net_down = Some(now + super::ROUTE_POLL);
                             on_update(SendUpdate::NetworkDown(e.to_string()))
                         }
+                        _ if self.handshake_unanswered() => on_update(SendUpdate::NoHandshake),
                         _ => on_update(SendUpdate::ViewerLost),
                     }
                 }
@@ -336,11 +341,27 @@ impl<'a> NetworkLoop<'a> {
         c.dropped_frames = st.frames_dropped + self.inputs.capture_drops.load(Ordering::Relaxed);
         c.retransmitted_chunks = st.retransmitted_chunks;
         c.timeouts = st.timeouts;
-        c.rejected_datagrams = st.invalid_datagrams;
+        c.rejected_datagrams = st.invalid_datagrams + st.unauthenticated + st.replayed + st.damaged;
         c.abandoned_frames = st.frames_abandoned;
         c.nacks = st.nacks;
         c.messages = st.messages_delivered;
         c.messages_refused = self.msgs.failed;
+    }
+
+    /// With a key, no viewer has answered the handshake yet.
+    fn handshake_unanswered(&self) -> bool {
+        let m = self.driver.machine();
+        m.is_keyed() && m.stats().handshakes == 0
+    }
+
+    /// What to check when the viewer does not answer, in the words that fit the run.
+    fn what_to_check(&self) -> String {
+        let port = self.cfg.dest.port();
+        if self.handshake_unanswered() {
+            format!("is cam-view running there with the same key, and is UDP port {port} open?")
+        } else {
+            format!("is cam-view running there, and is UDP port {port} open?")
+        }
     }
 
     /// Says BYE, and turns the run into its outcome.
@@ -352,23 +373,31 @@ impl<'a> NetworkLoop<'a> {
         if !self.video && self.msgs.timed_out {
             return Err(AppError::NoAck {
                 reason: format!(
-                "no answer from {} to a message within {} s: is cam-view running there, and is UDP port {} open?",
-                cfg.dest,
-                cfg.protocol.message_timeout.as_secs_f64(),
-                cfg.dest.port()
-            ),
+                    "no answer from {} to a message within {} s: {}",
+                    cfg.dest,
+                    cfg.protocol.message_timeout.as_secs_f64(),
+                    self.what_to_check()
+                ),
                 summary: Some(Box::new(summary)),
             });
         }
         if self.one_shot && !self.progress.last_acked {
             return Err(AppError::NoAck {
-                reason: format!(
-                "no ACK from {} after {} tries of {} ms: is cam-view running there, and is UDP port {} open?",
-                cfg.dest,
-                cfg.final_attempts.max(1),
-                cfg.protocol.ack_timeout.as_millis(),
-                cfg.dest.port()
-            ),
+                reason: if self.handshake_unanswered() {
+                    format!(
+                        "no answer to the keyed handshake from {}: {}",
+                        cfg.dest,
+                        self.what_to_check()
+                    )
+                } else {
+                    format!(
+                        "no ACK from {} after {} tries of {} ms: {}",
+                        cfg.dest,
+                        cfg.final_attempts.max(1),
+                        cfg.protocol.ack_timeout.as_millis(),
+                        self.what_to_check()
+                    )
+                },
                 summary: Some(Box::new(summary)),
             });
         }

@@ -31,6 +31,7 @@ use super::window::{Display, DisplayFrame};
 use super::{AppError, Stop};
 use crate::app::stats::{Report, Role, StatsBook};
 use crate::compat::tutorial_json::json_loop;
+use crate::protocol::key::Key;
 use crate::protocol::reassembly::{CompleteFrame, ReassemblyConfig};
 use crate::protocol::receiver::EndReason;
 use crate::runtime::latest::newest_wins;
@@ -58,6 +59,9 @@ pub struct ViewConfig {
     /// Also accept the classic tutorial's pictures on the main port, and its JSON datagrams
     /// on a second one (see [`crate::compat::tutorial`]).
     pub tutorial: Option<TutorialMode>,
+    /// The shared key: only senders with it are shown, saved, printed or answered
+    /// (docs/PROTOCOL.md section 11). Not with `tutorial`.
+    pub key: Option<Key>,
 }
 
 /// The tutorial-compatible side of the viewer (`cam-view --compat tutorial`).
@@ -79,6 +83,7 @@ impl Default for ViewConfig {
             decode: true,
             show_messages: false,
             tutorial: None,
+            key: None,
         }
     }
 }
@@ -142,6 +147,19 @@ fn with_book<R>(book: &Book, f: impl FnOnce(&mut StatsBook) -> R) -> R {
     f(&mut g)
 }
 
+/// Said once by a viewer that listens beyond this machine without a key.
+fn open_listen_warning(listen: SocketAddr) -> Option<String> {
+    if listen.ip().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "warning: listening on {listen} without a key: anyone who can reach this port can \
+         watch and replace the picture. To add a key: `cam-view --gen-key > camwire.key`, \
+         copy camwire.key to the sending machine, then `cam-view --key-file camwire.key` \
+         here and `cam-send HOST --key-file camwire.key` there"
+    ))
+}
+
 /// Runs a viewer until `--frames` is reached, the window closes, or `stop` fires. Must be
 /// called on the main thread when `cfg.window` is set (macOS requires windows there).
 ///
@@ -152,6 +170,9 @@ pub fn run_view(
     stop: Stop,
     mut on_update: impl FnMut(ViewUpdate<'_>),
 ) -> Result<ViewOutcome, AppError> {
+    if cfg.key.is_some() && cfg.tutorial.is_some() {
+        return Err(AppError::TutorialKey);
+    }
     // Open the window first: with no display, fail before anything else happens.
     let mut display = if cfg.window {
         let mut d = Display::open("cam-view")?;
@@ -165,6 +186,11 @@ pub fn run_view(
     }
     let sockets = Sockets::open(&cfg)?;
     on_update(ViewUpdate::Notice(Notice::Listening(sockets.local)));
+    if cfg.key.is_none() {
+        if let Some(w) = open_listen_warning(sockets.local) {
+            on_update(ViewUpdate::Notice(Notice::Warning(w)));
+        }
+    }
     if let Some(s) = &sockets.json {
         on_update(ViewUpdate::Notice(Notice::TutorialJson(s.local_addr()?)));
     }

@@ -15,9 +15,9 @@ use crate::app::messages::{Carrier, MessageRecord};
 use crate::app::{AppError, Stop};
 use crate::compat::tutorial::{TutorialConfig, TutorialEvent, TutorialReceiver};
 use crate::media::source::now_us;
+use crate::protocol::link::{is_camwire, MAX_VIEWER_DATAGRAM};
 use crate::protocol::reassembly::{CompleteFrame, ReassemblyConfig};
 use crate::protocol::receiver::{KeyMismatch, Receiver, ReceiverConfig, ReceiverEvent};
-use crate::protocol::link::{is_camwire, MAX_VIEWER_DATAGRAM};
 use crate::protocol::wire::{Codec, FrameInfo};
 use crate::runtime::driver::{Driver, Machine};
 use crate::runtime::latest::LatestSender;
@@ -120,13 +120,17 @@ impl<'a> NetLoop<'a> {
         out: Outputs,
         book: Book,
     ) -> Result<Self, AppError> {
-        let proto = Receiver::new(ReceiverConfig {
+        let rcfg = ReceiverConfig {
             reassembly: ReassemblyConfig {
                 max_frame_bytes: cfg.max_frame_bytes,
                 ..ReassemblyConfig::default()
             },
             ..ReceiverConfig::default()
-        });
+        };
+        let proto = match &cfg.key {
+            Some(k) => Receiver::keyed(rcfg, k),
+            None => Receiver::new(rcfg),
+        };
         let machine = ViewMachine {
             proto,
             tutorial: cfg

@@ -285,7 +285,10 @@ mod tests {
             assert!(!s2v.open(c, ad, &mut b, &tag));
         }
         let mut b = buf;
-        assert!(!v2s.open(9, b"header", &mut b, &tag), "the other direction's key");
+        assert!(
+            !v2s.open(9, b"header", &mut b, &tag),
+            "the other direction's key"
+        );
         assert!(s2v.open(9, b"header", &mut buf, &tag));
         assert_eq!(&buf, b"a secret picture");
     }

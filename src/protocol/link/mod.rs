@@ -13,6 +13,8 @@
 
 pub mod crypto;
 mod sender;
+#[cfg(test)]
+mod tests;
 mod viewer;
 
 pub use sender::{SenderLink, SenderOpened};
@@ -82,9 +84,7 @@ impl LinkDrop {
         match self {
             LinkDrop::Malformed(kind) => kind,
             LinkDrop::Damaged => "damaged",
-            LinkDrop::Unauthenticated | LinkDrop::WrongKey | LinkDrop::Keyless => {
-                "unauthenticated"
-            }
+            LinkDrop::Unauthenticated | LinkDrop::WrongKey | LinkDrop::Keyless => "unauthenticated",
             LinkDrop::Replayed => "replayed",
             LinkDrop::NeedsKey => "needs_key",
             LinkDrop::Unexpected => "unexpected_type",
@@ -207,10 +207,7 @@ fn envelope(b: &[u8]) -> Result<Envelope<'_>, LinkDrop> {
             // The smallest body is a common header.
             let need = header_len + COMMON_HEADER_LEN + TAG_LEN;
             if b.len() < need {
-                return malformed(WireError::Truncated {
-                    need,
-                    got: b.len(),
-                });
+                return malformed(WireError::Truncated { need, got: b.len() });
             }
             Ok(Envelope::Sealed(Sealed {
                 session: be32(b, 6),

@@ -4,9 +4,8 @@ use std::time::{Duration, Instant};
 
 use super::crypto::{fill_random, Aead, HandshakeId, Master, ReplayWindow, NONCE_LEN};
 use super::{
-    envelope, handshake, handshake_ok, open, plain_seal, seal, Envelope, LinkDrop,
-    INIT_HEADER_LEN, KEYED_OVERHEAD, CHECK_LEN, MAX_COUNTER, REKEY_AFTER, SEALED_HEADER_LEN,
-    TYPE_HELLO,
+    envelope, handshake, handshake_ok, open, plain_seal, seal, Envelope, LinkDrop, CHECK_LEN,
+    INIT_HEADER_LEN, KEYED_OVERHEAD, MAX_COUNTER, REKEY_AFTER, SEALED_HEADER_LEN, TYPE_HELLO,
 };
 use crate::protocol::key::Key;
 
@@ -146,7 +145,13 @@ impl SenderLink {
         }
         *next = Some(now + self.hello_interval);
         let master = self.master.as_ref().expect("keyed");
-        Some(handshake(buf, TYPE_HELLO, &self.id, &[0; NONCE_LEN], master))
+        Some(handshake(
+            buf,
+            TYPE_HELLO,
+            &self.id,
+            &[0; NONCE_LEN],
+            master,
+        ))
     }
 
     /// Turns the body written at `buf[body_offset()..][..body_len]` into the datagram to

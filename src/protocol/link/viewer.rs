@@ -59,9 +59,7 @@ pub struct ViewerLink {
 impl ViewerLink {
     /// A keyless link.
     pub fn plain() -> Self {
-        ViewerLink {
-            keyed: None,
-        }
+        ViewerLink { keyed: None }
     }
 
     /// A link that takes only senders with `key`.
