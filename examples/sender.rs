@@ -5,14 +5,23 @@
 //! cargo run --release --bin cam-view                       # in one terminal (or --headless)
 //! cargo run --release --example sender -- 127.0.0.1:9999   # in another
 //! ```
+//!
+//! With `CAMWIRE_KEY` set (the viewer's key), every datagram is encrypted and authenticated.
 
 use camwire::endpoint::FrameSender;
+use camwire::protocol::key::Key;
+use camwire::protocol::sender::SenderConfig;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dest = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9999".into());
-    let mut tx = FrameSender::connect(dest.as_str())?;
+    let mut tx = match std::env::var("CAMWIRE_KEY") {
+        Ok(text) => {
+            FrameSender::with_key(dest.as_str(), SenderConfig::default(), &Key::from_text(&text)?)?
+        }
+        Err(_) => FrameSender::connect(dest.as_str())?,
+    };
     let (w, h) = (640u32, 360u32);
     for n in 0..100u32 {
         let rgb: Vec<u8> = (0..w * h)

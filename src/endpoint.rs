@@ -485,8 +485,9 @@ pub struct Message {
     pub value: serde_json::Value,
 }
 
-/// What a [`FrameReceiver`] yields.
+/// What a [`FrameReceiver`] yields. More kinds may come (non-exhaustive).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// A frame of the shown sender.
     Frame(Frame),

@@ -7,6 +7,7 @@ use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use camwire::protocol::link::plain_datagram;
 use support::relay::{Faults, Relay};
 use support::*;
 
@@ -144,20 +145,22 @@ fn corrupted_and_truncated_datagrams_never_make_a_wrong_frame() {
 
 /// Malformed datagrams of every kind, and plain junk.
 fn junk(rng: &mut fastrand::Rng, i: usize) -> Vec<u8> {
-    let mut chunk = vec![b'C', b'W', 1, 1, 0, 0];
+    let mut chunk = vec![b'C', b'W', 2, 1, 0, 0];
     chunk.extend_from_slice(&rng.u32(..).to_be_bytes()); // a random session
     chunk.extend_from_slice(&[0u8; 30]);
     let set = |b: &mut Vec<u8>, at: usize, v: &[u8]| b[at..at + v.len()].copy_from_slice(v);
+    // Well-formed at the link (their CRC-32 matches), so that the body's checks are reached.
+    let checked = |body: &[u8]| plain_datagram(body);
     match i % 10 {
         0 => (0..rng.usize(0..1500)).map(|_| rng.u8(..)).collect(),
         1 => b"CW\x09\x01 wrong version".to_vec(),
-        2 => b"CW\x01".to_vec(),
+        2 => b"CW\x02".to_vec(),
         3 => {
             // absurd chunk count for the length
             set(&mut chunk, 16, &65_535u16.to_be_bytes());
             set(&mut chunk, 18, &10u32.to_be_bytes());
             chunk[26] = 1;
-            chunk
+            checked(&chunk)
         }
         4 => {
             // index out of range
@@ -166,7 +169,7 @@ fn junk(rng: &mut fastrand::Rng, i: usize) -> Vec<u8> {
             set(&mut chunk, 18, &100u32.to_be_bytes());
             chunk[26] = 1;
             chunk.extend_from_slice(&[0; 50]);
-            chunk
+            checked(&chunk)
         }
         5 => {
             // a lying length: 4 GB frame (over the cap)
@@ -174,8 +177,8 @@ fn junk(rng: &mut fastrand::Rng, i: usize) -> Vec<u8> {
             set(&mut chunk, 18, &u32::MAX.to_be_bytes());
             chunk[26] = 1;
             chunk.extend_from_slice(&vec![0; 65_538]);
-            chunk.truncate(40 + 65_538);
-            chunk
+            chunk.truncate(40 + 65_538 - 4);
+            checked(&chunk)
         }
         6 => {
             // payload that disagrees with the header
@@ -183,18 +186,23 @@ fn junk(rng: &mut fastrand::Rng, i: usize) -> Vec<u8> {
             set(&mut chunk, 18, &500u32.to_be_bytes());
             chunk[26] = 1;
             chunk.extend_from_slice(&[0; 10]);
-            chunk
+            checked(&chunk)
         }
         7 => {
-            // a well-formed chunk of a one-chunk frame with a wrong CRC
+            // a well-formed chunk of a one-chunk frame with a wrong frame CRC, every other
+            // time damaged on the way (its datagram CRC-32 no longer matches)
             set(&mut chunk, 16, &1u16.to_be_bytes());
             set(&mut chunk, 18, &20u32.to_be_bytes());
             chunk[26] = 1;
             chunk.extend_from_slice(&[7; 20]);
-            chunk
+            let mut d = checked(&chunk);
+            if i % 20 == 17 {
+                d[45] ^= 0x01;
+            }
+            d
         }
-        8 => b"CW\x01\x02\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00".to_vec(), // an ACK
-        _ => b"CW\x01\x01\xff\xff\x00\x00\x00\x01 flags".to_vec(),
+        8 => checked(b"CW\x02\x02\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"), // an ACK
+        _ => checked(b"CW\x02\x01\xff\xff\x00\x00\x00\x01 flags"),
     }
 }
 
@@ -260,6 +268,7 @@ fn a_flood_of_junk_does_not_stop_a_live_stream() {
         "length_mismatch",
         "unexpected_type",
         "bad_flags",
+        "damaged",
     ] {
         assert!(
             kinds.get(k).and_then(|v| v.as_u64()).unwrap_or(0) > 0,

@@ -391,6 +391,47 @@ fn a_damaged_keyless_datagram_costs_only_itself() {
     assert_eq!(r.stats().reassembly.crc_failures, 0);
 }
 
+/// The blocks of docs/PROTOCOL.md fenced as ```INFO: (label line, bytes).
+fn doc_blocks(info: &str) -> Vec<(String, Vec<u8>)> {
+    let doc = include_str!("../../../docs/PROTOCOL.md");
+    let lines: Vec<&str> = doc.lines().collect();
+    let mut out = Vec::new();
+    let fence = format!("```{info}");
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim() != fence {
+            continue;
+        }
+        let label = lines[..i]
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .expect("a label")
+            .to_string();
+        let mut bytes = Vec::new();
+        for l in lines[i + 1..].iter().take_while(|l| l.trim() != "```") {
+            for tok in l.split('#').next().unwrap().split_whitespace() {
+                bytes.push(u8::from_str_radix(tok, 16).expect("hex"));
+            }
+        }
+        out.push((label, bytes));
+    }
+    out
+}
+
+#[test]
+fn golden_keyless_datagrams_of_the_document_check_and_parse() {
+    let blocks = doc_blocks("wire");
+    assert!(blocks.len() >= 2);
+    for (label, bytes) in blocks {
+        let body = plain_body(&bytes).unwrap_or_else(|e| panic!("{label}: {e:?}"));
+        let d = crate::protocol::wire::parse(body).unwrap_or_else(|e| panic!("{label}: {e}"));
+        assert!(label.starts_with("Golden keyless datagram: "), "{label}");
+        let want = format!("(type {})", body[3]);
+        assert!(label.ends_with(&want), "{label}: {d:?}");
+        assert_eq!(plain_datagram(body), bytes);
+    }
+}
+
 #[test]
 fn golden_keyed_vectors_are_stable() {
     // The vectors of docs/PROTOCOL.md 11.7: a key, both nonces, a body, its datagram.
@@ -410,20 +451,21 @@ fn golden_keyed_vectors_are_stable() {
     let mut buf = [0u8; 64];
     buf[INIT_HEADER_LEN..INIT_HEADER_LEN + 10].copy_from_slice(&body);
     let n = seal(&mut buf, &s2v, id.session, 0, Some(&id), body.len()).unwrap();
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    assert_eq!(
-        hex(&hello),
-        "43570208000001020304000000001111111111111111111111111111111100000000000000000000000000000000\
-         48d931cd76e440bd61ab902301f882c3"
-    );
-    assert_eq!(
-        hex(&welcome),
-        "43570209000001020304000000001111111111111111111111111111111122222222222222222222222222222222\
-         51ea81e517b9da925a560b89d902bde5"
-    );
-    assert_eq!(
-        hex(&buf[..n]),
-        "4357020a000101020304000000000000000000000000111111111111111111111111111111114140\
-         8b5c74945fd8e4259331c55809aeae4fb42cb46a0ed11374"
-    );
+    let doc = doc_blocks("keyed");
+    let named = |t: u8| {
+        doc.iter()
+            .find(|(l, _)| l.ends_with(&format!("(type {t})")))
+            .unwrap_or_else(|| panic!("no keyed golden of type {t}"))
+            .1
+            .clone()
+    };
+    assert_eq!(named(TYPE_HELLO), hello);
+    assert_eq!(named(TYPE_WELCOME), welcome);
+    assert_eq!(named(TYPE_SEALED), &buf[..n]);
+    assert!(handshake_ok(&hello, &master) && handshake_ok(&welcome, &master));
+    let Ok(Envelope::Sealed(sealed)) = envelope(&buf[..n]) else {
+        panic!("not sealed")
+    };
+    let mut scratch = Vec::new();
+    assert_eq!(open(&buf[..n], &sealed, &s2v, &mut scratch), Some(&body[..]));
 }

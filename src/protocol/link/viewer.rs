@@ -163,15 +163,6 @@ impl ViewerLink {
         buf.get_mut(..HANDSHAKE_LEN)?.copy_from_slice(&w);
         Some((to, HANDSHAKE_LEN))
     }
-
-    #[cfg(test)]
-    pub(crate) fn set_sent_counter(&mut self, session: u32, sent: u64) {
-        if let Some(k) = &mut self.keyed {
-            for p in k.peers.iter_mut().filter(|p| p.id.session == session) {
-                p.sent = sent;
-            }
-        }
-    }
 }
 
 impl Keyed {
