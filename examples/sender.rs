@@ -17,9 +17,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9999".into());
     let mut tx = match std::env::var("CAMWIRE_KEY") {
-        Ok(text) => {
-            FrameSender::with_key(dest.as_str(), SenderConfig::default(), &Key::from_text(&text)?)?
-        }
+        Ok(text) => FrameSender::with_key(
+            dest.as_str(),
+            SenderConfig::default(),
+            &Key::from_text(&text)?,
+        )?,
         Err(_) => FrameSender::connect(dest.as_str())?,
     };
     let (w, h) = (640u32, 360u32);

@@ -278,6 +278,8 @@ pub struct Sender {
     /// handshake once this is `peer_timeout` old (the viewer may have restarted and lost
     /// its keys).
     unanswered_since: Option<Instant>,
+    /// The hello deadline already counted as a timeout of the frame in flight.
+    hello_counted: Option<Instant>,
     session: u32,
     next_seq: u32,
     current: Option<InFlight>,
@@ -330,6 +332,7 @@ impl Sender {
             link,
             scratch: Vec::new(),
             unanswered_since: None,
+            hello_counted: None,
             session,
             next_seq: 0,
             current: None,
@@ -901,6 +904,14 @@ impl Sender {
     /// Acts on timers that have expired by `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let cfg = self.cfg;
+        if let Some(due) = self.link.poll_timeout().filter(|&t| now >= t) {
+            if self.hello_counted != Some(due) {
+                // A hello went unanswered: to the frame in flight that is a timeout, as an
+                // unanswered probe would be, so that a finite stream gives up in time.
+                self.hello_counted = Some(due);
+                self.frame_timed_out();
+            }
+        }
         if self.link.is_open()
             && self
                 .unanswered_since
@@ -937,26 +948,42 @@ impl Sender {
             return;
         }
         f.rto_at = None;
-        f.timeouts += 1;
-        let (seq, timeouts, last) = (f.info.seq, f.timeouts, f.info.count - 1);
-        self.stats.timeouts += 1;
-        self.rtt.on_timeout();
-        self.events
-            .push_back(SenderEvent::TimedOut { seq, timeouts });
-        if cfg.max_attempts.is_some_and(|max| timeouts >= max.max(1)) {
-            self.drop_current(Drop::GaveUp);
+        if !self.frame_timed_out() {
             return;
         }
         // Probe with the last chunk: a viewer that has the frame re-ACKs, one that lacks
         // chunks NACKs them, a viewer that lost everything NACKs the rest.
-        if let Some(f) = &mut self.current {
-            f.gen = f.gen.saturating_add(1);
-        }
+        let Some(f) = &mut self.current else { return };
+        f.gen = f.gen.saturating_add(1);
+        let last = f.info.count - 1;
         if !self.responsive {
             self.probe_at = Some(self.next_probe_slot(now));
         }
         // Already sent at least once, so `queue` cannot find it pending.
         self.queue(last);
+    }
+
+    /// Counts a timeout of the frame in flight; gives it up (false) once it has had
+    /// `max_attempts`.
+    fn frame_timed_out(&mut self) -> bool {
+        let Some(f) = &mut self.current else {
+            return false;
+        };
+        f.timeouts += 1;
+        let (seq, timeouts) = (f.info.seq, f.timeouts);
+        self.stats.timeouts += 1;
+        self.rtt.on_timeout();
+        self.events
+            .push_back(SenderEvent::TimedOut { seq, timeouts });
+        if self
+            .cfg
+            .max_attempts
+            .is_some_and(|max| timeouts >= max.max(1))
+        {
+            self.drop_current(Drop::GaveUp);
+            return false;
+        }
+        true
     }
 
     /// The next thing that happened, if any.

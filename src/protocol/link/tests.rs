@@ -467,5 +467,8 @@ fn golden_keyed_vectors_are_stable() {
         panic!("not sealed")
     };
     let mut scratch = Vec::new();
-    assert_eq!(open(&buf[..n], &sealed, &s2v, &mut scratch), Some(&body[..]));
+    assert_eq!(
+        open(&buf[..n], &sealed, &s2v, &mut scratch),
+        Some(&body[..])
+    );
 }
