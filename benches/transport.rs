@@ -1,12 +1,16 @@
 //! The protocol's own cost per frame: packetizing (`Sender::push_frame` + `poll_transmit`,
 //! which includes the frame's CRC) and reassembly (`Reassembler::insert` of every chunk, in
 //! order and shuffled, which includes the CRC check), for a 75 KB (720p) and a 160 KB (1080p)
-//! JPEG at the default MTU of 1200. Run with `cargo bench --bench transport`.
+//! JPEG at the default MTU of 1200; and a whole frame through both machines and the link
+//! (`link`: sender to viewer and its ACK back), keyless against keyed, which is what a key
+//! costs per frame. Run with `cargo bench --bench transport`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use camwire::protocol::key::Key;
 use camwire::protocol::reassembly::{Insert, Reassembler, ReassemblyConfig};
+use camwire::protocol::receiver::{Receiver, ReceiverConfig, ReceiverEvent};
 use camwire::protocol::sender::{OutgoingFrame, Sender, SenderConfig};
 use camwire::protocol::wire::{self, Codec, Datagram, FrameInfo};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -156,6 +160,69 @@ fn reassembly(c: &mut Criterion) {
     g.finish();
 }
 
+/// One frame from `s` to `r`, every datagram in order, and the viewer's answers back.
+fn transfer(s: &mut Sender, r: &mut Receiver, data: Vec<u8>, buf: &mut [u8]) -> usize {
+    let now = Instant::now();
+    let from = "127.0.0.1:9".parse().unwrap();
+    s.push_frame(now, outgoing(data)).unwrap();
+    let mut delivered = 0;
+    for _ in 0..4 {
+        while let Some(n) = s.poll_transmit(now, buf) {
+            r.handle_datagram(now, from, &buf[..n]);
+        }
+        while let Some((_, n)) = r.poll_transmit(buf) {
+            s.handle_datagram(now, &buf[..n]);
+        }
+        while let Some(e) = r.poll_event() {
+            if let ReceiverEvent::Frame { frame, .. } = e {
+                delivered += frame.data.len();
+                r.recycle(frame.data);
+            }
+        }
+        if s.is_idle() {
+            break;
+        }
+    }
+    while s.poll_event().is_some() {}
+    delivered
+}
+
+fn link(c: &mut Criterion) {
+    let mut g = c.benchmark_group("link");
+    let key = Key::from_bytes([7; 32]);
+    for (name, len) in FRAMES {
+        g.throughput(Throughput::Bytes(len as u64));
+        for keyed in [false, true] {
+            let cfg = SenderConfig {
+                mtu: MTU,
+                pace_per_sec: 0.0,
+                ..SenderConfig::default()
+            };
+            let (mut s, mut r) = if keyed {
+                (
+                    Sender::keyed(cfg, 1, &key),
+                    Receiver::keyed(ReceiverConfig::default(), &key),
+                )
+            } else {
+                (Sender::new(cfg, 1), Receiver::new(ReceiverConfig::default()))
+            };
+            let mut buf = vec![0u8; 1500];
+            // The handshake (keyed) and a first frame, outside the measurement.
+            assert_eq!(transfer(&mut s, &mut r, frame_bytes(len), &mut buf), len);
+            let label = if keyed { "keyed" } else { "keyless" };
+            g.bench_function(BenchmarkId::new(label, name), |b| {
+                b.iter(|| {
+                    let data = s.take_spare_buffer().unwrap_or_else(|| frame_bytes(len));
+                    let n = transfer(&mut s, &mut r, data, &mut buf);
+                    assert_eq!(n, len);
+                    n
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(50)
@@ -163,5 +230,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(2))
 }
 
-criterion_group! { name = benches; config = config(); targets = packetize, reassembly }
+criterion_group! { name = benches; config = config(); targets = packetize, reassembly, link }
 criterion_main!(benches);

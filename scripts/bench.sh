@@ -9,6 +9,8 @@
 #   scripts/bench.sh --no-gst             # camwire only
 #   scripts/bench.sh --bin-dir /tmp/old   # cam-send and cam-view from there, not built here
 #                                         # (A/B runs of two builds on the same machine)
+#   scripts/bench.sh --keyed              # also camwire with a shared key, right after the
+#                                         # keyless run at each size, and the keyed/keyless ratio
 #
 # Prints one table. Only 127.0.0.1 is used; every wait is bounded.
 #
@@ -30,6 +32,7 @@ FRAMES=600
 SIZES="640x480 1280x720 1920x1080"
 FEATURES=""
 GST=1
+KEYED=0
 BIN_DIR=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -39,7 +42,8 @@ while [ $# -gt 0 ]; do
     --features) FEATURES="$2"; shift ;;
     --no-gst) GST=0 ;;
     --bin-dir) BIN_DIR="$2"; shift ;;
-    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
+    --keyed) KEYED=1 ;;
+    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -119,8 +123,15 @@ wait_bounded() {
 ROWS=()
 
 run_camwire() {
-    local size=$1 d="$WORK/cw-$1"
+    local size=$1 label=camwire key=""
+    if [ "${2:-}" = keyed ]; then
+        label="camwire keyed"
+        key=$("$SEND" --gen-key)
+    fi
+    local d="$WORK/cw-$1-${2:-plain}"
     mkdir -p "$d"
+    # Empty means no key; the environment keeps the key out of `ps`.
+    export CAMWIRE_KEY="$key"
     local busy0 busy1 vpid port
     busy0=$(machine_busy)
     # Port 0: the viewer picks a free port and prints it, so runs never collide.
@@ -158,20 +169,20 @@ run_camwire() {
     if [ -z "$vs" ] || [ -z "$ss" ]; then
         echo "bench.sh: camwire $size gave no summary; sender said:" >&2
         tail -n5 "$d/send.err" >&2
-        ROWS+=("$size|camwire|-|-|-|-|-|-|-")
+        ROWS+=("$size|$label|-|-|-|-|-|-|-")
         return
     fi
     recv=$(field frames "$vs")
     sent=$(($(field frames "$ss") + $(field dropped_frames "$ss")))
     scpu=$(cpu_of "$d/send.time")
     vcpu=$(cpu_of "$d/view.time")
-    awk -v size="$size" -v fps="$(field fps "$vs")" -v recv="$recv" -v sent="$sent" \
+    awk -v size="$size" -v label="$label" -v fps="$(field fps "$vs")" -v recv="$recv" -v sent="$sent" \
         -v cpu="$scpu+$vcpu" -v p50="$(field latency_ms_p50 "$vs")" \
         -v p95="$(field latency_ms_p95 "$vs")" -v bytes="$(field bytes "$vs")" \
         -v busy="$busy1-$busy0" 'BEGIN {
             split(cpu, c, "+"); split(busy, b, "-"); ours = c[1] + c[2]
             other = b[1] - b[2] - ours; if (other < 0) other = 0
-            printf "%s|camwire|%.1f|%d|%.2f|%.1f|%.1f|%.1f|%.1f\n", size, fps, sent - recv,
+            printf "%s|%s|%.1f|%d|%.2f|%.1f|%.1f|%.1f|%.1f\n", size, label, fps, sent - recv,
                 recv ? ours * 1000 / recv : 0, p50, p95, recv ? bytes / recv / 1000 : 0, other
         }' >"$d/row"
     ROWS+=("$(cat "$d/row")")
@@ -258,6 +269,10 @@ for size in $SIZES; do
     case "$size" in *[0-9]x[0-9]*) ;; *) echo "bench.sh: bad size $size" >&2; exit 2 ;; esac
     echo "running camwire $size" >&2
     run_camwire "$size"
+    if [ "$KEYED" = 1 ]; then
+        echo "running camwire keyed $size" >&2
+        run_camwire "$size" keyed
+    fi
     if [ "$HAVE_GST" = 1 ]; then
         echo "running GStreamer $size" >&2
         run_gst "$size"
@@ -284,5 +299,20 @@ printf '%s\n' "${ROWS[@]}" | awk -F'|' '
             printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], rf, rc
         }
     }'
+if [ "$KEYED" = 1 ]; then
+    echo
+    printf '%s\n' "${ROWS[@]}" | awk -F'|' '
+        $2 == "camwire" { pf[$1] = $3; pc[$1] = $5 }
+        $2 == "camwire keyed" { kf[$1] = $3; kc[$1] = $5; order[++n] = $1 }
+        END {
+            print "| size | fps keyless | fps keyed | keyed/keyless fps | CPU ms/frame keyless | keyed | key cost ms/frame |"
+            print "|---|---|---|---|---|---|---|"
+            for (i = 1; i <= n; i++) {
+                s = order[i]
+                r = (pf[s] > 0) ? sprintf("%.2f", kf[s] / pf[s]) : "-"
+                printf "| %s | %s | %s | %s | %s | %s | %.2f |\n", s, pf[s], kf[s], r, pc[s], kc[s], kc[s] - pc[s]
+            }
+        }'
+fi
 [ -n "${GST_NOTE:-}" ] && echo && echo "$GST_NOTE"
 exit 0

@@ -10,16 +10,23 @@ fuzz_target!(|data: &[u8]| {
     let mut r = Receiver::new(ReceiverConfig::default());
     let mut now = Instant::now();
     let from = "127.0.0.1:9".parse().unwrap();
-    let mut buf = vec![0u8; camwire::protocol::wire::MAX_NACK_LEN];
-    // Each record: a length byte, a time step byte, then that many bytes of datagram.
+    let mut buf = vec![0u8; camwire::protocol::link::MAX_VIEWER_DATAGRAM];
+    // Each record: a length byte, a time step byte, then that many bytes of datagram. An odd
+    // time step byte sends the bytes as a body with its CRC-32, so that the fuzzer reaches
+    // the parser and the state machine behind the link's check.
     let mut rest = data;
     while rest.len() >= 2 {
         let len = rest[0] as usize * 8;
+        let checked = rest[1] & 1 == 1;
         now += Duration::from_micros(rest[1] as u64 * 100);
         rest = &rest[2..];
         let d = &rest[..len.min(rest.len())];
         rest = &rest[d.len()..];
-        r.handle_datagram(now, from, d);
+        if checked {
+            r.handle_datagram(now, from, &camwire::protocol::link::plain_datagram(d));
+        } else {
+            r.handle_datagram(now, from, d);
+        }
         r.handle_timeout(now);
         while r.poll_transmit(&mut buf).is_some() {}
         while let Some(e) = r.poll_event() {
