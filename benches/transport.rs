@@ -204,7 +204,10 @@ fn link(c: &mut Criterion) {
                     Receiver::keyed(ReceiverConfig::default(), &key),
                 )
             } else {
-                (Sender::new(cfg, 1), Receiver::new(ReceiverConfig::default()))
+                (
+                    Sender::new(cfg, 1),
+                    Receiver::new(ReceiverConfig::default()),
+                )
             };
             let mut buf = vec![0u8; 1500];
             // The handshake (keyed) and a first frame, outside the measurement.

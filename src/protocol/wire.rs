@@ -461,8 +461,9 @@ fn be64(b: &[u8], at: usize) -> u64 {
     u64::from_be_bytes(a)
 }
 
-/// Parses one datagram. Never panics, never allocates.
-pub fn parse(buf: &[u8]) -> Result<Datagram<'_>, WireError> {
+/// The first checks of every datagram, body or link (section 6, checks 1 to 4): long enough
+/// for a common header, the magic, this version.
+pub fn check_common(buf: &[u8]) -> Result<(), WireError> {
     if buf.len() < COMMON_HEADER_LEN {
         // Check the magic on what we have so that junk is reported as junk, not as truncation.
         if buf.len() >= 2 && buf[..2] != MAGIC {
@@ -479,6 +480,12 @@ pub fn parse(buf: &[u8]) -> Result<Datagram<'_>, WireError> {
     if buf[2] != VERSION {
         return Err(WireError::UnsupportedVersion(buf[2]));
     }
+    Ok(())
+}
+
+/// Parses one datagram. Never panics, never allocates.
+pub fn parse(buf: &[u8]) -> Result<Datagram<'_>, WireError> {
+    check_common(buf)?;
     let kind = Kind::from_u8(buf[3]).ok_or(WireError::UnknownType(buf[3]))?;
     let flags = be16(buf, 4);
     if flags & !KNOWN_FLAGS != 0 {

@@ -22,7 +22,7 @@ pub use viewer::{ViewerLink, ViewerOpened};
 
 use crypto::{HandshakeId, NONCE_LEN, TAG_LEN};
 
-use crate::protocol::wire::{WireError, COMMON_HEADER_LEN, MAGIC, VERSION};
+use crate::protocol::wire::{check_common, WireError, COMMON_HEADER_LEN, MAGIC, VERSION};
 
 /// Bytes of the CRC-32 after a keyless body.
 pub const CHECK_LEN: usize = 4;
@@ -141,22 +141,10 @@ pub fn is_camwire(bytes: &[u8]) -> bool {
 /// Sorts a datagram into its envelope; checks lengths and, for a keyless body, its CRC.
 /// Total: any byte string gives an envelope or a drop.
 fn envelope(b: &[u8]) -> Result<Envelope<'_>, LinkDrop> {
-    let malformed = |e: WireError| Err(LinkDrop::Malformed(e.kind()));
-    if b.len() < COMMON_HEADER_LEN {
-        if b.len() >= 2 && b[..2] != MAGIC {
-            return malformed(WireError::BadMagic);
-        }
-        return malformed(WireError::Truncated {
-            need: COMMON_HEADER_LEN,
-            got: b.len(),
-        });
+    fn malformed<T>(e: WireError) -> Result<T, LinkDrop> {
+        Err(LinkDrop::Malformed(e.kind()))
     }
-    if b[..2] != MAGIC {
-        return malformed(WireError::BadMagic);
-    }
-    if b[2] != VERSION {
-        return malformed(WireError::UnsupportedVersion(b[2]));
-    }
+    check_common(b).or_else(malformed)?;
     let flags = u16::from_be_bytes([b[4], b[5]]);
     let exact = |len: usize| -> Result<(), LinkDrop> {
         match b.len().cmp(&len) {
