@@ -697,6 +697,43 @@ mod tests {
     }
 
     #[test]
+    fn keyed_endpoints_talk_and_a_wrong_key_is_named_in_the_error() {
+        let key = Key::generate().unwrap();
+        let mut hub =
+            FrameReceiver::with_key("127.0.0.1:0", ReceiverConfig::default(), &key).unwrap();
+        let addr = hub.local_addr().unwrap();
+        let k = key.clone();
+        let t = std::thread::spawn(move || {
+            let mut tx = FrameSender::with_key(addr, SenderConfig::default(), &k).unwrap();
+            tx.send_jpeg(b"\xff\xd8 not really a JPEG", 0, 0).unwrap();
+            tx.send_json(&serde_json::json!({"secret": true})).unwrap();
+            // Another key: no answer to the handshake, and the error says so.
+            let other = Key::generate().unwrap();
+            let mut bad = FrameSender::with_key(addr, SenderConfig::default(), &other).unwrap();
+            bad.set_timeout(Duration::from_millis(600));
+            bad.send_json(&1).unwrap_err()
+        });
+        let mut got = Vec::new();
+        let mut mismatch = None;
+        while let Some(e) = hub.recv_timeout(Duration::from_secs(5)).unwrap() {
+            match e {
+                Event::Frame(f) => got.push(f.jpeg),
+                Event::Message(m) => assert_eq!(m.value, serde_json::json!({"secret": true})),
+                Event::KeyMismatch { kind, .. } => mismatch = Some(kind),
+                _ => {}
+            }
+            if mismatch.is_some() {
+                break;
+            }
+        }
+        let e = t.join().unwrap();
+        assert_eq!(got, vec![b"\xff\xd8 not really a JPEG".to_vec()]);
+        assert_eq!(mismatch, Some(KeyMismatch::DifferentKey));
+        assert!(matches!(e, EndpointError::NoHandshake { .. }), "{e}");
+        assert!(e.to_string().contains("with the same key"), "{e}");
+    }
+
+    #[test]
     fn a_frame_over_the_viewers_limit_is_refused_at_once() {
         let hub = FrameReceiver::bind("127.0.0.1:0").unwrap();
         let mut tx = FrameSender::connect(hub.local_addr().unwrap()).unwrap();
