@@ -196,6 +196,19 @@ fn a_flood_of_chunks_claiming_16_mib_frames_does_not_starve_a_720p_stream() {
         "the flood was too weak to prove anything: {} datagrams in {secs:.2} s",
         fl.datagrams
     );
+    // The flood reached reassembly: the viewer took every forged datagram for a chunk and
+    // started a partial frame for it (given up for the next one's room), unless its queue
+    // was full. A wire change that made the viewer refuse them would prove nothing: build
+    // them as the library sends datagrams.
+    let forged = fl.datagrams;
+    assert!(
+        count(&seen, "rejected_datagrams") * 100 <= forged,
+        "the viewer refused the flood as invalid, so it tested nothing: {seen}"
+    );
+    assert!(
+        (count(&seen, "dropped_frames") + count(&seen, "deferred_datagrams")) * 10 >= forged * 9,
+        "the flood did not reach reassembly: {forged} sent, {seen}"
+    );
     assert!(
         shown * 100 >= produced * 95,
         "the viewer delivered {shown} of {produced} frames under the flood"
