@@ -161,6 +161,8 @@ impl TutorialReceiver {
             // 4 or 8 bytes long and so looks like a header.
             if bytes.len() == remaining {
                 let mut p = self.partials.swap_remove(i);
+                // Exactly the picture, not a doubled allocation.
+                p.data.reserve_exact(bytes.len());
                 p.data.extend_from_slice(bytes);
                 return self.complete(from, p.data);
             }
@@ -179,7 +181,8 @@ impl TutorialReceiver {
             let p = &mut self.partials[i];
             let need = p.data.len() + bytes.len();
             if need > p.data.capacity() {
-                // Amortised growth, but never past the announced length.
+                // Amortised growth (never past twice what arrived), and never past the
+                // announced length.
                 let want = need.max(p.data.capacity() * 2).min(p.expected);
                 p.data.reserve_exact(want - p.data.len());
             }
@@ -211,8 +214,9 @@ impl TutorialReceiver {
         self.partials.push(Partial {
             from,
             expected,
-            // Grown as bytes arrive: a header alone never claims its announced size.
-            data: Vec::with_capacity(expected.min(64 * CHUNK)),
+            // Grown as bytes arrive (at most twice what came): a header is only a claim, and
+            // allocates nothing, so an 8-byte datagram cannot cost more than its size.
+            data: Vec::new(),
             last: now,
         });
     }
@@ -423,6 +427,33 @@ mod tests {
     }
 
     #[test]
+    fn a_header_alone_holds_nothing_and_memory_follows_the_bytes() {
+        let mut r = TutorialReceiver::new(TutorialConfig::default());
+        let t = Instant::now();
+        // Sixteen senders each announce 16 MiB: nothing is allocated for the claims.
+        for p in 0..16 {
+            r.handle_datagram(t, addr(p), &header(16 << 20));
+        }
+        assert_eq!(r.partials.len(), 16);
+        assert!(r.partials.iter().all(|p| p.data.capacity() == 0));
+        // Chunks come: each picture holds about what arrived, at most twice.
+        let chunk = [0x42u8; CHUNK];
+        for n in 1..=100 {
+            for p in 0..16 {
+                r.handle_datagram(t, addr(p), &chunk);
+            }
+            for p in &r.partials {
+                assert_eq!(p.data.len(), n * CHUNK);
+                assert!(p.data.capacity() <= 2 * n * CHUNK, "{}", p.data.capacity());
+            }
+        }
+        // And a whole picture still arrives exactly.
+        let pic = jpeg_like(70_000, 3);
+        send(&mut r, t, addr(1), &pic, None);
+        assert_eq!(pictures(&mut r), vec![pic]);
+    }
+
+    #[test]
     fn json_port_answers() {
         assert_eq!(
             parse_json(b"[0,0,0,1]").unwrap(),
@@ -453,7 +484,11 @@ mod tests {
                 arrived += d.len();
                 r.handle_datagram(t + MS * i as u32, addr(*p), d);
                 let held: usize = r.partials.iter().map(|p| p.data.capacity()).sum();
-                prop_assert!(held <= arrived.max(1) * 2 + 4 * 64 * CHUNK);
+                prop_assert!(held <= arrived * 2);
+                for p in &r.partials {
+                    prop_assert!(p.data.capacity() <= 2 * p.data.len());
+                    prop_assert!(p.data.capacity() <= p.expected);
+                }
                 prop_assert!(r.partials.len() <= 4);
             }
             r.handle_timeout(t + Duration::from_secs(10));

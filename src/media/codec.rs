@@ -8,7 +8,9 @@
 //!
 //! Live frames use 4:2:0 chroma subsampling: half the bytes of 4:4:4 for a difference webcam
 //! footage does not show. Every decoder here treats its input as hostile: bad bytes give a
-//! [`CodecError`], never a panic, and never a picture larger than [`MAX_DECODE_SIDE`] square.
+//! [`CodecError`], never a panic, never a picture larger than [`MAX_DECODE_SIDE`] square, and
+//! never one larger than its bytes can code (`check_decode_size`), so a small JPEG cannot make
+//! a decoder allocate and fill a large picture.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -209,14 +211,42 @@ fn check_input(
     }
 }
 
-/// Checks the sides a JPEG header claims before anything is allocated for them.
-fn check_decode_size(width: usize, height: usize) -> Result<(u32, u32), CodecError> {
+/// Checks the sides a JPEG header claims before anything is allocated for them: both back
+/// ends call this between reading the header and sizing any buffer.
+///
+/// Besides the [`MAX_DECODE_SIDE`] bound, the claim must fit the bytes that carry it
+/// ([`fits_in_jpeg`]): otherwise a datagram-sized JPEG claiming 8192x8192 would make the viewer
+/// allocate and fill a quarter of a gigabyte of pixels, out of all proportion to its size.
+fn check_decode_size(
+    width: usize,
+    height: usize,
+    jpeg_len: usize,
+) -> Result<(u32, u32), CodecError> {
     if width == 0 || height == 0 || width > MAX_DECODE_SIDE || height > MAX_DECODE_SIDE {
         return Err(CodecError::Decode(format!(
             "{width}x{height} is outside 1..={MAX_DECODE_SIDE} pixels a side"
         )));
     }
+    if !fits_in_jpeg(width, height, jpeg_len) {
+        return Err(CodecError::Decode(format!(
+            "JPEG claims {width}x{height} but its {jpeg_len} bytes cannot hold that picture"
+        )));
+    }
     Ok((width as u32, height as u32))
+}
+
+/// True when `jpeg_len` bytes can code a `width` x `height` picture at all.
+///
+/// Every 8x8 block of every component costs at least one bit of entropy-coded data: its DC
+/// coefficient's Huffman code (in a progressive JPEG, in the first DC scan). The component
+/// with the highest sampling factors has `ceil(w/8) * ceil(h/8)` blocks, so a JPEG of N bytes
+/// cannot hold more than `8 * N` of them, headers included. Real pictures are far inside this:
+/// a uniform 4:2:0 frame costs about 6 bits a luma block with the standard tables. (Only
+/// arithmetic coding, which camwire never makes and zune-jpeg does not read, could pack a
+/// block into less than a bit; such a picture is refused.)
+fn fits_in_jpeg(width: usize, height: usize, jpeg_len: usize) -> bool {
+    let blocks = width.div_ceil(8) as u64 * height.div_ceil(8) as u64;
+    blocks <= 8 * jpeg_len as u64
 }
 
 /// Runs a decoder call, turning its errors and (defensively) its panics into `CodecError`:
@@ -338,6 +368,100 @@ mod tests {
         assert!(d.decode_0rgb(&jpeg, &mut px).is_err());
         assert!(px.capacity() < 1 << 20);
         assert!(d.decode_check(&jpeg).is_err());
+    }
+
+    /// A small JPEG whose SOF0 claims `width` x `height`.
+    fn with_claimed_size(width: u16, height: u16) -> Vec<u8> {
+        let mut jpeg = Vec::new();
+        encode_rgb(&gradient(16, 16), 16, 16, 80, &mut jpeg).unwrap();
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+        jpeg
+    }
+
+    #[test]
+    fn a_size_its_bytes_cannot_hold_is_refused_before_allocating() {
+        // Within MAX_DECODE_SIDE, but a few hundred bytes cannot code a million 8x8 blocks.
+        for (w, h) in [(8192u16, 8192u16), (4000, 3000), (1280, 720)] {
+            let jpeg = with_claimed_size(w, h);
+            assert!(jpeg.len() < 1000, "{} bytes", jpeg.len());
+            let want = format!(
+                "JPEG claims {w}x{h} but its {} bytes cannot hold that picture",
+                jpeg.len()
+            );
+            let mut d = Decoder::new();
+            let mut px = Vec::new();
+            for e in [
+                d.decode_0rgb(&jpeg, &mut px).unwrap_err(),
+                d.decode_rgb(&jpeg).unwrap_err(),
+                d.decode_check(&jpeg).unwrap_err(),
+            ] {
+                assert!(e.to_string().contains(&want), "{e}");
+            }
+            assert_eq!(px.capacity(), 0, "nothing sized for the claim");
+            assert_eq!(d.rgb().len(), 0);
+            // The decoder is still good for a real frame afterwards.
+            let mut ok = Vec::new();
+            encode_rgb(&gradient(16, 16), 16, 16, 80, &mut ok).unwrap();
+            assert_eq!(d.decode_0rgb(&ok, &mut px).unwrap(), (16, 16));
+        }
+        // The rule itself: one bit per block of the full-resolution component.
+        assert!(fits_in_jpeg(64, 64, 8));
+        assert!(!fits_in_jpeg(64, 72, 8));
+        assert!(fits_in_jpeg(57, 57, 8), "partial blocks count whole");
+        assert!(!fits_in_jpeg(65, 64, 8));
+    }
+
+    #[test]
+    fn the_most_compressible_real_pictures_still_decode() {
+        // Flat pictures, the fewest bytes a real encoder makes for their size: 4:2:0 from this
+        // codec, and 4:4:4 and grey from a second encoder.
+        let mut d = Decoder::new();
+        let mut px = Vec::new();
+        for (w, h) in [(1280u32, 720u32), (2048, 2048), (8, 8)] {
+            let mut jpeg = Vec::new();
+            encode_rgb(&vec![0; (w * h * 3) as usize], w, h, 1, &mut jpeg).unwrap();
+            assert_eq!(d.decode_0rgb(&jpeg, &mut px).unwrap(), (w, h));
+            assert_eq!(d.decode_check(&jpeg).unwrap(), (w, h));
+            let rgb = image::RgbImage::from_pixel(w, h, image::Rgb([200, 10, 10]));
+            let mut j = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut j, 1)
+                .encode_image(&rgb)
+                .unwrap();
+            assert_eq!(d.decode_0rgb(&j, &mut px).unwrap(), (w, h));
+            let grey = image::GrayImage::from_pixel(w, h, image::Luma([0]));
+            let mut j = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut j, 1)
+                .encode_image(&grey)
+                .unwrap();
+            assert_eq!(d.decode_check(&j).unwrap(), (w, h));
+        }
+    }
+
+    #[test]
+    fn decoders_keep_their_buffers_between_frames() {
+        let (w, h) = (320, 240);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        encode_rgb(&gradient(w, h), w, h, 80, &mut a).unwrap();
+        encode_rgb(&vec![90; (w * h * 3) as usize], w, h, 80, &mut b).unwrap();
+        let mut d = Decoder::new();
+        let mut px = Vec::new();
+        d.decode_0rgb(&a, &mut px).unwrap();
+        d.decode_rgb(&a).unwrap();
+        let (px_at, rgb_at) = (px.as_ptr(), d.rgb().as_ptr());
+        for jpeg in [&b, &a, &b] {
+            d.decode_0rgb(jpeg, &mut px).unwrap();
+            d.decode_rgb(jpeg).unwrap();
+            d.decode_check(jpeg).unwrap();
+            assert_eq!(px.as_ptr(), px_at, "the caller's pixels were reused");
+            assert_eq!(
+                d.rgb().as_ptr(),
+                rgb_at,
+                "the decoder's RGB buffer was reused"
+            );
+        }
     }
 
     /// Planar 4:2:0 in, a JPEG out that decodes close to the RGB it came from, at even and

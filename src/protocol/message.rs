@@ -601,6 +601,46 @@ mod tests {
     }
 
     #[test]
+    fn a_chunk_claiming_a_huge_message_holds_only_its_payload() {
+        // A viewer that takes messages up to 16 MiB: the limit bounds what a message may become,
+        // not what its first chunk costs.
+        let max = 16 << 20;
+        let mut inbox = Inbox::default();
+        let msg = MessageInfo {
+            seq: 0,
+            count: 65_281,
+            len: max as u32,
+            crc32: 0,
+            content: Content::Json,
+        };
+        let payload = vec![b' '; msg.chunk_range(9).len()];
+        assert_eq!(payload.len(), 257);
+        assert_eq!(
+            inbox.on_chunk(&msg, 9, 0, &payload, max),
+            InboxOutcome::Nothing
+        );
+        let held = inbox.partial.as_ref().unwrap().chunks.held();
+        assert!(held < 400, "one chunk holds {held} bytes");
+        // Each newer forged message replaces the last: still one chunk's worth.
+        for seq in 1..100u32 {
+            let m = MessageInfo { seq, ..msg };
+            inbox.on_chunk(&m, seq as u16, 0, &payload, max);
+            let held = inbox.partial.as_ref().unwrap().chunks.held();
+            assert!(held < 400, "{held} bytes");
+        }
+        // At the default limit the same holds for a message of 64 KiB in 32,768 chunks.
+        let msg = MessageInfo {
+            seq: 1000,
+            count: 32_768,
+            len: MAX as u32,
+            ..msg
+        };
+        let payload = vec![b' '; msg.chunk_range(5).len()];
+        inbox.on_chunk(&msg, 5, 0, &payload, MAX);
+        assert!(inbox.partial.as_ref().unwrap().chunks.held() < 200);
+    }
+
+    #[test]
     fn an_inbox_ignores_stale_and_inconsistent_chunks() {
         let mut inbox = Inbox::default();
         let mut o = Outbox::new(300, Duration::from_secs(5));

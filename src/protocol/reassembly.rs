@@ -2,7 +2,8 @@
 //!
 //! Memory is bounded by construction: at most `max_partial_frames` frames are assembled at
 //! once, none larger than `max_frame_bytes`, and the oldest partial frame is evicted to make
-//! room. Chunks of frames that are finished (a fixed ring of the last 32) or superseded (the
+//! room. A partial frame holds only the chunks that arrived ([`ChunkBuffer`]), never the
+//! length its chunks announce, so a forged chunk costs about its own size. Chunks of frames that are finished (a fixed ring of the last 32) or superseded (the
 //! newest completed sequence number of each of the last 16 sessions) are dropped without
 //! allocating.
 
@@ -453,9 +454,12 @@ impl Reassembler {
         self.partials.len()
     }
 
-    /// Bytes currently held by partial frames (never more than the configured bound).
+    /// Heap bytes held by partial frames: what their chunks brought (in buffers that grow with
+    /// them; a recycled buffer keeps its allocation), never what their headers announce. At
+    /// most `max_partial_frames` frames of about `max_frame_bytes` each (a few bytes more a
+    /// chunk).
     pub fn partial_bytes(&self) -> usize {
-        self.partials.iter().map(|p| p.chunks.len()).sum()
+        self.partials.iter().map(|p| p.chunks.held()).sum()
     }
 }
 
@@ -629,6 +633,89 @@ mod tests {
         assert!(r.poll_timeout().unwrap() <= now + Duration::from_millis(100));
         r.handle_timeout(now + Duration::from_millis(100));
         assert_eq!(r.partial_count(), 0);
+    }
+
+    /// A chunk of a made-up frame claiming `len` bytes in `count` chunks: its chunk `index`.
+    fn forged(seq: u32, len: u32, count: u16, index: u16) -> (FrameInfo, Vec<u8>) {
+        let info = FrameInfo {
+            seq,
+            count,
+            len,
+            crc32: 0,
+            codec: Codec::Jpeg,
+            width: 1,
+            height: 1,
+            timestamp_us: 0,
+        };
+        let payload = vec![0x5A; info.chunk_range(index).len()];
+        (info, payload)
+    }
+
+    #[test]
+    fn forged_chunks_claiming_16_mib_hold_only_their_payload() {
+        let t0 = Instant::now();
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let len = DEFAULT_MAX_FRAME_BYTES as u32;
+        // One chunk of a frame claiming 16 MiB in 65,281 chunks, the most the wire allows for that
+        // length (257 bytes each: a 297-byte datagram).
+        let count = chunk_count(len as usize, 297).unwrap();
+        assert_eq!(count, 65_281);
+        let (fi, p) = forged(0, len, count, 40_000);
+        assert_eq!(p.len(), 257);
+        assert_eq!(r.insert(t0, 1, &fi, 40_000, 0, &p), Insert::Stored);
+        assert!(r.partial_bytes() < 400, "{} bytes", r.partial_bytes());
+        // A flood of such chunks from ever new sessions: at most four small partial frames.
+        for junk in 0..10_000u32 {
+            let index = (junk * 7919 % count as u32) as u16;
+            let (fi, p) = forged(junk, len, count, index);
+            assert_eq!(r.insert(t0, 100 + junk, &fi, index, 0, &p), Insert::Stored);
+            assert!(r.partial_count() <= 4);
+            assert!(r.partial_bytes() <= 4 * 400, "{} bytes", r.partial_bytes());
+        }
+        // Many chunks of one forged frame: memory follows what arrived (257 bytes of payload
+        // and a few of bookkeeping per chunk, twice at most while growing).
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let mut arrived = 0;
+        for index in (0..count).rev().step_by(97) {
+            let (fi, p) = forged(0, len, count, index);
+            r.insert(t0, 1, &fi, index, 0, &p);
+            arrived += p.len();
+            assert!(r.partial_bytes() <= 2 * arrived + 64 * 1024, "{arrived}");
+        }
+        assert!(r.partial_bytes() < 1 << 20);
+        // The NACK for it is found in the chunks that came, not in a bitmap of them all.
+        r.handle_timeout(t0 + Duration::from_millis(10));
+        let n = r.poll_nack().expect("a NACK");
+        assert_eq!((n.base, n.nbits as usize), (0, MAX_NACK_BITS));
+    }
+
+    #[test]
+    fn a_recycled_buffer_carries_nothing_into_the_next_frame() {
+        let t0 = Instant::now();
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let a = data(5000, 1);
+        let fa = frame_info(0, &a, 1200);
+        let mut last = Insert::Stored;
+        for i in 0..fa.count {
+            last = r.insert(t0, 1, &fa, i, 0, &a[fa.chunk_range(i)]);
+        }
+        let Insert::Complete(f) = last else {
+            panic!("{last:?}")
+        };
+        let cap = f.data.capacity();
+        r.recycle(f.data);
+        // The next frame, in reverse order, is assembled in that allocation: its own bytes only.
+        let b = data(3000, 2);
+        let fb = frame_info(1, &b, 600);
+        let mut done = None;
+        for i in (0..fb.count).rev() {
+            if let Insert::Complete(f) = r.insert(t0, 1, &fb, i, 0, &b[fb.chunk_range(i)]) {
+                done = Some(f);
+            }
+        }
+        let f = done.expect("complete");
+        assert_eq!(f.data, b);
+        assert_eq!(f.data.capacity(), cap, "the recycled buffer was reused");
     }
 
     #[test]

@@ -105,8 +105,9 @@ impl Decoder {
         let info = d
             .info()
             .ok_or_else(|| CodecError::Decode("no image header".into()))?;
-        // zune-jpeg applies the same limits; checking here too keeps the guarantee ours.
-        check_decode_size(info.width as usize, info.height as usize)?;
+        // zune-jpeg applies the side limits too; checking here keeps the guarantee ours, and
+        // adds the one it lacks: the claim must fit the bytes.
+        check_decode_size(info.width as usize, info.height as usize, jpeg.len())?;
         let size = d
             .output_buffer_size()
             .ok_or_else(|| CodecError::Decode("image too large".into()))?;

@@ -215,7 +215,7 @@ impl Decoder {
         let tj = self.tj()?;
         let r = guard(|| tj.read_header(jpeg));
         let h = self.reset_on_error(r)?;
-        check_decode_size(h.width, h.height)
+        check_decode_size(h.width, h.height, jpeg.len())
     }
 
     /// Drops the handle after a failure: libjpeg-turbo 2.1 can leave a handle that failed
@@ -269,7 +269,7 @@ impl Decoder {
         let tj = self.tj()?;
         let r = guard(|| tj.read_header(jpeg));
         let h = self.reset_on_error(r)?;
-        let (w, hgt) = check_decode_size(h.width, h.height)?;
+        let (w, hgt) = check_decode_size(h.width, h.height, jpeg.len())?;
         let len = turbojpeg::yuv_pixels_len(h.width, 4, h.height, h.subsamp)
             .map_err(|e| CodecError::Decode(e.to_string()))?;
         let mut yuv = std::mem::take(&mut self.yuv);
@@ -368,6 +368,31 @@ mod tests {
         d.decode_0rgb(&jpeg, &mut p1).unwrap();
         d.decode_0rgb(&out, &mut p2).unwrap();
         assert_eq!(p1, p2);
+    }
+
+    #[test]
+    fn both_back_ends_refuse_a_size_the_bytes_cannot_hold() {
+        let mut jpeg = Vec::new();
+        encode_rgb(&noisy(16, 16), 16, 16, 80, &mut jpeg).unwrap();
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5..sof + 9].copy_from_slice(&[0x20, 0x00, 0x20, 0x00]); // 8192x8192
+        let want = format!(
+            "JPEG claims 8192x8192 but its {} bytes cannot hold that picture",
+            jpeg.len()
+        );
+        let mut px = Vec::new();
+        let errors = [
+            Decoder::new().decode_0rgb(&jpeg, &mut px).unwrap_err(),
+            Decoder::new().decode_check(&jpeg).unwrap_err(),
+            pure::Decoder::new()
+                .decode_0rgb(&jpeg, &mut px)
+                .unwrap_err(),
+            pure::Decoder::new().decode_check(&jpeg).unwrap_err(),
+        ];
+        for e in errors {
+            assert!(e.to_string().contains(&want), "{e}");
+        }
+        assert_eq!(px.capacity(), 0);
     }
 
     #[test]
