@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use camwire::media::codec::encode_rgb;
 use camwire::media::pattern::Pattern;
+use camwire::protocol::link::plain_datagram;
 use camwire::protocol::reassembly::DEFAULT_MAX_FRAME_BYTES;
 use camwire::protocol::wire::{chunk_count, Codec, Datagram, FrameInfo};
 use support::*;
@@ -91,10 +92,13 @@ fn flood(to: SocketAddr, rate: f64, stop: Arc<AtomicBool>, seed: u64) -> Flood {
             payload: &zeros[..frame.chunk_range(index).len()],
         };
         let n = d.encode(&mut buf).unwrap();
+        // With its CRC-32, as a keyless sender sends it: well formed at the link, so that
+        // each one reaches reassembly.
+        let datagram = plain_datagram(&buf[..n]);
         // A full socket buffer (ENOBUFS) is the flood doing its job: go on.
-        if sock.send_to(&buf[..n], to).is_ok() {
+        if sock.send_to(&datagram, to).is_ok() {
             datagrams += 1;
-            bytes += n as u64;
+            bytes += datagram.len() as u64;
         }
     }
     Flood {
