@@ -683,9 +683,11 @@ mod tests {
         assert!(frames
             .iter()
             .all(|f| f.jpeg == sent && f.session == session));
+        // Consecutive, from wherever the session's random first `seq` is.
+        let first = frames[0].seq;
         assert_eq!(
             frames.iter().map(|f| f.seq).collect::<Vec<_>>(),
-            vec![0, 1, 2]
+            (0..3).map(|i| first.wrapping_add(i)).collect::<Vec<_>>()
         );
         assert!(
             matches!(&refused, Err(EndpointError::Refused(r)) if r.starts_with("invalid JSON")),

@@ -125,6 +125,25 @@ pub struct NackRequest {
     pub bitmap: Vec<u8>,
 }
 
+impl NackRequest {
+    /// Cuts the NACK to at most `nbits` bits (at least 1), keeping its encoding valid (padding
+    /// bits zero): the chunks past the cut are asked for by a later NACK.
+    pub fn truncate(&mut self, nbits: u16) {
+        let nbits = nbits.max(1);
+        if nbits >= self.nbits {
+            return;
+        }
+        self.nbits = nbits;
+        self.bitmap.truncate(usize::from(nbits).div_ceil(8));
+        let used = nbits % 8;
+        if used != 0 {
+            if let Some(last) = self.bitmap.last_mut() {
+                *last &= 0xFF << (8 - used);
+            }
+        }
+    }
+}
+
 struct Partial {
     session: u32,
     info: FrameInfo,
@@ -484,6 +503,31 @@ mod tests {
 
     fn data(n: usize, salt: u8) -> Vec<u8> {
         (0..n).map(|i| (i as u8).wrapping_mul(31) ^ salt).collect()
+    }
+
+    #[test]
+    fn a_truncated_nack_stays_valid() {
+        let mut n = NackRequest {
+            session: 1,
+            seq: 2,
+            base: 10,
+            nbits: 20,
+            bitmap: vec![0xFF, 0xFF, 0xF0],
+        };
+        n.truncate(11);
+        assert_eq!((n.nbits, n.bitmap.clone()), (11, vec![0xFF, 0xE0]));
+        let d = crate::protocol::wire::Datagram::Nack {
+            session: 1,
+            seq: 2,
+            base: n.base,
+            nbits: n.nbits,
+            bitmap: &n.bitmap,
+        };
+        let mut b = vec![0u8; d.encoded_len()];
+        d.encode(&mut b).unwrap();
+        assert_eq!(crate::protocol::wire::parse(&b).unwrap(), d);
+        n.truncate(0);
+        assert_eq!((n.nbits, n.bitmap.len()), (1, 1));
     }
 
     #[test]

@@ -157,6 +157,9 @@ pub struct ReceiverStats {
     pub messages: u64,
     /// Messages refused (invalid JSON, too large).
     pub messages_refused: u64,
+    /// NACKs and message answers not sent to a session that has completed nothing yet,
+    /// because they would have been more than three times the bytes it sent.
+    pub replies_withheld: u64,
     /// Message datagrams left unanswered while the owner asked to hold them
     /// ([`Receiver::set_hold_messages`]); their sender repeats them.
     pub held_messages: u64,
@@ -197,6 +200,10 @@ struct Session {
     state: State,
     /// Has completed a frame or a message: a real sender, not a session id seen in junk.
     proven: bool,
+    /// Bytes of this session's datagrams received, and of replies sent to it, while it is
+    /// not proven: replies stay within [`UNPROVEN_REPLY_FACTOR`] times what arrived.
+    bytes_in: u64,
+    bytes_out: u64,
     inbox: Inbox,
 }
 
@@ -227,6 +234,11 @@ enum Reply {
 }
 
 const MAX_PENDING_REPLIES: usize = 64;
+/// A session that has not completed a frame or a message (anyone can make one up, from any
+/// source address) gets replies of at most this many times the bytes it sent, as QUIC
+/// allows a peer it has not validated: the viewer cannot be used to multiply traffic towards
+/// a spoofed address.
+const UNPROVEN_REPLY_FACTOR: u64 = 3;
 const MAX_SESSIONS: usize = 16;
 
 /// The sans-IO receiving endpoint.
@@ -373,6 +385,8 @@ impl Receiver {
             last_heard: now,
             state: State::Candidate,
             proven: false,
+            bytes_in: 0,
+            bytes_out: 0,
             inbox: Inbox::default(),
         });
         self.sessions.len() - 1
@@ -476,6 +490,7 @@ impl Receiver {
                 payload,
             } => {
                 let i = self.session_index(now, session, from);
+                self.sessions[i].bytes_in += bytes.len() as u64;
                 if !self.accepts(i) {
                     self.stats.ignored_datagrams += 1;
                     return;
@@ -549,6 +564,7 @@ impl Receiver {
                     return;
                 }
                 let i = self.session_index(now, session, from);
+                self.sessions[i].bytes_in += bytes.len() as u64;
                 if self.sessions[i].state == State::Ended {
                     self.stats.ignored_datagrams += 1;
                     return;
@@ -578,6 +594,10 @@ impl Receiver {
                         } else if status != MessageStatus::Delivered {
                             self.stats.messages_refused += 1;
                         }
+                        let len = wire::MESSAGE_ACK_HEADER_LEN + reason.len();
+                        if !self.within_reply_budget(i, len) {
+                            return;
+                        }
                         self.reply(Reply::MessageAck {
                             to: from,
                             session,
@@ -600,14 +620,47 @@ impl Receiver {
     fn flush_nacks(&mut self) {
         while let Some(req) = self.reasm.poll_nack() {
             // NACK only sessions that may be shown: never ignored or ended ones.
-            let Some(s) = self.sessions.iter().find(|s| s.id == req.session) else {
+            let Some(i) = self.sessions.iter().position(|s| s.id == req.session) else {
                 continue;
             };
-            if matches!(s.state, State::Active | State::Candidate) {
-                let to = s.from;
+            let s = &self.sessions[i];
+            if !matches!(s.state, State::Active | State::Candidate) {
+                continue;
+            }
+            let to = s.from;
+            let mut req = req;
+            // An unproven session gets a NACK cut to its reply budget: the rest is asked for
+            // once the chunks it names have come (and added to the budget).
+            let room = self.reply_room(i).saturating_sub(wire::NACK_HEADER_LEN as u64);
+            req.truncate(u16::try_from(room.saturating_mul(8)).unwrap_or(u16::MAX));
+            if self.within_reply_budget(i, wire::NACK_HEADER_LEN + req.bitmap.len()) {
                 self.reply(Reply::Nack { to, req });
             }
         }
+    }
+
+    /// Bytes that may still go to session `i` (unlimited once it is proven).
+    fn reply_room(&self, i: usize) -> u64 {
+        let s = &self.sessions[i];
+        if s.proven {
+            u64::MAX
+        } else {
+            (UNPROVEN_REPLY_FACTOR * s.bytes_in).saturating_sub(s.bytes_out)
+        }
+    }
+
+    /// True if a reply of `len` bytes may go to session `i`, and counts it: always once it
+    /// is proven, before that only within [`UNPROVEN_REPLY_FACTOR`] times the bytes it sent.
+    fn within_reply_budget(&mut self, i: usize, len: usize) -> bool {
+        if (len as u64) > self.reply_room(i) {
+            self.stats.replies_withheld += 1;
+            return false;
+        }
+        let s = &mut self.sessions[i];
+        if !s.proven {
+            s.bytes_out += len as u64;
+        }
+        true
     }
 
     /// The viewer is going away: queues one BYE (carrying the sender's session id) to the
@@ -833,7 +886,7 @@ mod tests {
         let mut buf = vec![0u8; 1500];
         // Two senders that got their frames through, one that said BYE itself.
         for (session, port) in [(5, 1), (6, 2), (7, 3)] {
-            let mut s = Sender::new(unpaced(), session);
+            let mut s = Sender::new(unpaced(), session).with_first_seq(0);
             s.push_frame(t, frame(3000, 1)).unwrap();
             exchange(&mut s, &mut r, t, addr(port), |_| false);
         }
@@ -862,7 +915,7 @@ mod tests {
         sent.sort_by_key(|(to, _)| *to);
         assert_eq!(sent, vec![(addr(2), 6), (addr(9), 5)]);
         // And a sender takes it as the viewer leaving.
-        let mut s = Sender::new(unpaced(), 6);
+        let mut s = Sender::new(unpaced(), 6).with_first_seq(0);
         let mut b = vec![0u8; 10];
         Datagram::Bye { session: 6 }.encode(&mut b).unwrap();
         s.handle_datagram(t, &plain_datagram(&b));
@@ -879,7 +932,7 @@ mod tests {
     #[test]
     fn frames_flow_and_are_acked() {
         let t = Instant::now();
-        let mut s = Sender::new(unpaced(), 5);
+        let mut s = Sender::new(unpaced(), 5).with_first_seq(0);
         let mut r = Receiver::new(ReceiverConfig::default());
         for k in 0..10u8 {
             assert!(s.wants_frame(t));
@@ -896,7 +949,7 @@ mod tests {
     #[test]
     fn lost_chunks_are_nacked_and_repaired_selectively() {
         let t = Instant::now();
-        let mut s = Sender::new(unpaced(), 5);
+        let mut s = Sender::new(unpaced(), 5).with_first_seq(0);
         let mut r = Receiver::new(ReceiverConfig::default());
         s.push_frame(t, frame(1160 * 10, 1)).unwrap();
         assert!(exchange(&mut s, &mut r, t, addr(1), |i| i == 2 || i == 5).is_empty());
@@ -913,7 +966,7 @@ mod tests {
     #[test]
     fn lost_ack_gets_one_fresh_ack_per_probe() {
         let t = Instant::now();
-        let mut s = Sender::new(unpaced(), 5);
+        let mut s = Sender::new(unpaced(), 5).with_first_seq(0);
         let mut r = Receiver::new(ReceiverConfig::default());
         s.push_frame(t, frame(5000, 1)).unwrap();
         let mut buf = vec![0u8; 1500];
@@ -933,7 +986,7 @@ mod tests {
     #[test]
     fn one_ack_per_round_even_when_an_early_chunk_completes_the_frame() {
         let t = Instant::now();
-        let mut s = Sender::new(unpaced(), 5);
+        let mut s = Sender::new(unpaced(), 5).with_first_seq(0);
         let mut r = Receiver::new(ReceiverConfig::default());
         s.push_frame(t, frame(1160 * 5, 1)).unwrap();
         // Everything but chunk 0 arrives.
@@ -994,7 +1047,7 @@ mod tests {
     #[test]
     fn bye_and_silence_end_the_session() {
         let t = Instant::now();
-        let mut s = Sender::new(unpaced(), 5);
+        let mut s = Sender::new(unpaced(), 5).with_first_seq(0);
         let mut r = Receiver::new(ReceiverConfig::default());
         s.push_frame(t, frame(10, 0)).unwrap();
         exchange(&mut s, &mut r, t, addr(1), |_| false);
@@ -1009,7 +1062,7 @@ mod tests {
         }));
         assert_eq!(r.active_session(), None);
 
-        let mut s2 = Sender::new(unpaced(), 6);
+        let mut s2 = Sender::new(unpaced(), 6).with_first_seq(0);
         s2.push_frame(t, frame(10, 0)).unwrap();
         exchange(&mut s2, &mut r, t, addr(2), |_| false);
         assert_eq!(r.active_session(), Some(6));
@@ -1026,7 +1079,7 @@ mod tests {
     fn keepalives_hold_a_session_through_a_pause_but_never_make_one() {
         let t0 = Instant::now();
         let mut r = Receiver::new(ReceiverConfig::default());
-        let mut s = Sender::new(unpaced(), 3);
+        let mut s = Sender::new(unpaced(), 3).with_first_seq(0);
         s.push_frame(t0, frame(2000, 1)).unwrap();
         assert_eq!(exchange(&mut s, &mut r, t0, addr(1), |_| false).len(), 1);
         // Three seconds without a frame (a camera away), a keepalive every 500 ms.
@@ -1055,8 +1108,8 @@ mod tests {
     #[test]
     fn restarted_sender_takes_over_and_the_old_one_is_ignored() {
         let t = Instant::now();
-        let mut old = Sender::new(unpaced(), 1);
-        let mut new = Sender::new(unpaced(), 2);
+        let mut old = Sender::new(unpaced(), 1).with_first_seq(0);
+        let mut new = Sender::new(unpaced(), 2).with_first_seq(0);
         let mut r = Receiver::new(ReceiverConfig::default());
         old.push_frame(t, frame(3000, 1)).unwrap();
         assert_eq!(exchange(&mut old, &mut r, t, addr(1), |_| false).len(), 1);
@@ -1081,8 +1134,8 @@ mod tests {
     #[test]
     fn made_up_session_ids_cannot_recycle_an_old_sender_into_a_new_one() {
         let t = Instant::now();
-        let mut old = Sender::new(unpaced(), 1);
-        let mut new = Sender::new(unpaced(), 2);
+        let mut old = Sender::new(unpaced(), 1).with_first_seq(0);
+        let mut new = Sender::new(unpaced(), 2).with_first_seq(0);
         let mut r = Receiver::new(ReceiverConfig::default());
         old.push_frame(t, frame(3000, 1)).unwrap();
         exchange(&mut old, &mut r, t, addr(1), |_| false);
@@ -1103,9 +1156,29 @@ mod tests {
     }
 
     #[test]
+    fn a_forged_chunk_draws_at_most_three_times_its_bytes_in_nacks() {
+        let t = Instant::now();
+        let mut r = Receiver::new(ReceiverConfig::default());
+        // One 297-byte chunk of a made-up 16 MiB frame, from a spoofed address.
+        let d = forged_chunk(42, 65_281, 16 << 20, &[0; 257]);
+        r.handle_datagram(t, addr(7), &d);
+        let mut out = 0;
+        let mut buf = vec![0u8; 1500];
+        for ms in 0..2000 {
+            r.handle_timeout(t + ms * MS);
+            while let Some((_, n)) = r.poll_transmit(&mut buf) {
+                out += n;
+            }
+        }
+        assert!(out > 0, "a real sender's first frame still gets its NACK");
+        assert!(out <= 3 * d.len(), "{out} bytes of NACKs for {} in", d.len());
+        assert!(r.stats().replies_withheld > 0);
+    }
+
+    #[test]
     fn a_session_that_never_completes_a_frame_never_takes_over() {
         let t = Instant::now();
-        let mut s = Sender::new(unpaced(), 1);
+        let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
         let mut r = Receiver::new(ReceiverConfig::default());
         s.push_frame(t, frame(3000, 1)).unwrap();
         exchange(&mut s, &mut r, t, addr(1), |_| false);
@@ -1121,7 +1194,7 @@ mod tests {
     fn heavy_loss_both_ways_still_delivers_every_frame() {
         for (seed, loss) in [(1u64, 0.05), (2, 0.1), (3, 0.3)] {
             let mut rng = fastrand::Rng::with_seed(seed);
-            let mut s = Sender::new(unpaced(), 5);
+            let mut s = Sender::new(unpaced(), 5).with_first_seq(0);
             let mut r = Receiver::new(ReceiverConfig::default());
             let mut now = Instant::now();
             let mut buf = vec![0u8; 1500];

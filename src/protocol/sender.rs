@@ -334,7 +334,7 @@ impl Sender {
             unanswered_since: None,
             hello_counted: None,
             session,
-            next_seq: 0,
+            next_seq: random_seq(),
             current: None,
             pending: FixedBitSet::new(),
             pending_count: 0,
@@ -355,6 +355,13 @@ impl Sender {
             spare: None,
             stats: SenderStats::default(),
         }
+    }
+
+    /// Starts the frame sequence at `seq` instead of a random value (for tests and tools
+    /// that want reproducible numbers).
+    pub fn with_first_seq(mut self, seq: u32) -> Self {
+        self.next_seq = seq;
+        self
     }
 
     /// This sender's session id.
@@ -992,6 +999,14 @@ impl Sender {
     }
 }
 
+/// A session's first frame `seq`: random, so that a blind forger cannot guess where the
+/// stream is, and the wrap at 2^32 happens in real runs, not only in tests.
+fn random_seq() -> u32 {
+    let mut b = [0u8; 4];
+    crate::protocol::link::crypto::fill_random(&mut b);
+    u32::from_be_bytes(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1077,7 +1092,7 @@ mod tests {
     #[test]
     fn sends_chunks_then_waits_for_ack() {
         let t0 = Instant::now();
-        let mut s = Sender::new(unpaced(), 77);
+        let mut s = Sender::new(unpaced(), 77).with_first_seq(0);
         assert!(s.wants_frame(t0));
         assert_eq!(s.push_frame(t0, frame(3000)).unwrap(), 0);
         assert!(!s.wants_frame(t0));
@@ -1106,7 +1121,7 @@ mod tests {
     #[test]
     fn an_idle_sender_keeps_its_session_alive_until_it_closes() {
         let t0 = Instant::now();
-        let mut s = Sender::new(unpaced(), 5);
+        let mut s = Sender::new(unpaced(), 5).with_first_seq(0);
         // Nothing sent yet: nothing to keep alive.
         assert_eq!(s.poll_timeout(), None);
         s.push_frame(t0, frame(100)).unwrap();
@@ -1132,7 +1147,7 @@ mod tests {
     #[test]
     fn nack_resends_only_the_missing_chunks() {
         let t0 = Instant::now();
-        let mut s = Sender::new(unpaced(), 1);
+        let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
         s.push_frame(t0, frame(1160 * 10)).unwrap();
         assert_eq!(drain(&mut s, t0).len(), 10);
         s.handle_datagram(t0 + 5 * MS, &nack(1, 0, &[3, 7]));
@@ -1159,7 +1174,7 @@ mod tests {
     #[test]
     fn nack_indexes_past_the_frame_are_ignored() {
         let t0 = Instant::now();
-        let mut s = Sender::new(unpaced(), 1);
+        let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
         s.push_frame(t0, frame(2000)).unwrap();
         drain(&mut s, t0);
         s.handle_datagram(t0 + 5 * MS, &nack(1, 0, &[1, 500]));
@@ -1169,7 +1184,7 @@ mod tests {
     #[test]
     fn timeout_probes_with_the_last_chunk_and_backs_off() {
         let t0 = Instant::now();
-        let mut s = Sender::new(unpaced(), 1);
+        let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
         s.push_frame(t0, frame(2500)).unwrap();
         drain(&mut s, t0);
         let rto = s.rto();
@@ -1197,7 +1212,7 @@ mod tests {
     #[test]
     fn stale_ack_for_an_older_transmission_gives_no_sample() {
         let t0 = Instant::now();
-        let mut s = Sender::new(unpaced(), 1);
+        let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
         s.push_frame(t0, frame(2500)).unwrap();
         drain(&mut s, t0);
         s.handle_timeout(t0 + s.rto());
@@ -1215,7 +1230,7 @@ mod tests {
     #[test]
     fn deadline_lets_a_newer_frame_win() {
         let t0 = Instant::now();
-        let mut s = Sender::new(unpaced(), 1);
+        let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
         s.push_frame(t0, frame(2500)).unwrap();
         drain(&mut s, t0);
         let deadline = t0 + SenderConfig::default().max_latency;
@@ -1232,7 +1247,7 @@ mod tests {
     #[test]
     fn ignores_replies_of_other_sessions_and_frames() {
         let t0 = Instant::now();
-        let mut s = Sender::new(unpaced(), 1);
+        let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
         s.push_frame(t0, frame(10)).unwrap();
         drain(&mut s, t0);
         s.handle_datagram(t0, &ack(2, 0, 0, 0));
@@ -1249,7 +1264,7 @@ mod tests {
     fn silent_viewer_is_probed_at_a_low_rate_and_resumes() {
         let t0 = Instant::now();
         let cfg = unpaced();
-        let mut s = Sender::new(cfg, 1);
+        let mut s = Sender::new(cfg, 1).with_first_seq(0);
         let mut t = t0;
         let mut sent_while_lost = 0;
         let mut frames = 0;
@@ -1293,7 +1308,7 @@ mod tests {
             max_attempts: Some(2),
             ..unpaced()
         };
-        let mut s = Sender::new(cfg, 1);
+        let mut s = Sender::new(cfg, 1).with_first_seq(0);
         s.push_frame(t0, frame(10)).unwrap();
         let mut t = t0;
         for _ in 0..2 {
@@ -1315,7 +1330,7 @@ mod tests {
             pace_burst: 8,
             ..SenderConfig::default()
         };
-        let mut s = Sender::new(cfg, 1);
+        let mut s = Sender::new(cfg, 1).with_first_seq(0);
         s.push_frame(t0, frame(1160 * 20)).unwrap();
         assert_eq!(drain(&mut s, t0).len(), 8, "one burst");
         let next = s.poll_timeout().unwrap();
@@ -1341,7 +1356,7 @@ mod tests {
             pace_burst: 4,
             ..SenderConfig::default()
         };
-        let mut s = Sender::new(cfg, 1);
+        let mut s = Sender::new(cfg, 1).with_first_seq(0);
         s.push_frame(t0, frame(1160 * 4)).unwrap();
         assert_eq!(drain(&mut s, t0).len(), 4, "the bucket is now empty");
         s.handle_datagram(t0, &ack(1, 0, 3, 0));
@@ -1361,7 +1376,7 @@ mod tests {
             max_latency: Duration::from_millis(100),
             ..unpaced()
         };
-        let mut s = Sender::new(cfg, 1);
+        let mut s = Sender::new(cfg, 1).with_first_seq(0);
         let mut t = t0;
         while t < t0 + Duration::from_millis(1500) {
             if s.wants_frame(t) {
@@ -1377,7 +1392,7 @@ mod tests {
     #[test]
     fn close_sends_bye() {
         let t0 = Instant::now();
-        let mut s = Sender::new(unpaced(), 9);
+        let mut s = Sender::new(unpaced(), 9).with_first_seq(0);
         s.push_frame(t0, frame(10)).unwrap();
         s.close();
         let d = drain(&mut s, t0);
@@ -1395,7 +1410,7 @@ mod tests {
     #[test]
     fn a_viewer_bye_means_probing_until_it_answers_again() {
         let t0 = Instant::now();
-        let mut s = Sender::new(unpaced(), 9);
+        let mut s = Sender::new(unpaced(), 9).with_first_seq(0);
         s.push_frame(t0, frame(1160 * 5)).unwrap();
         assert_eq!(drain(&mut s, t0).len(), 5);
         // Another session's BYE is none of our business.
@@ -1439,7 +1454,7 @@ mod tests {
     #[test]
     fn a_viewer_bye_while_idle_makes_the_next_frame_a_probe() {
         let t0 = Instant::now();
-        let mut s = Sender::new(unpaced(), 9);
+        let mut s = Sender::new(unpaced(), 9).with_first_seq(0);
         s.handle_datagram(t0, &bye(9));
         assert_eq!(events(&mut s), vec![SenderEvent::ViewerClosed]);
         s.push_frame(t0, frame(1160 * 3)).unwrap();
@@ -1448,7 +1463,7 @@ mod tests {
 
     #[test]
     fn refuses_unsendable_frames() {
-        let mut s = Sender::new(unpaced(), 9);
+        let mut s = Sender::new(unpaced(), 9).with_first_seq(0);
         let mut f = frame(0);
         assert_eq!(
             s.push_frame(Instant::now(), f.clone()),
@@ -1467,7 +1482,8 @@ mod tests {
                 ..unpaced()
             },
             1,
-        );
+        )
+        .with_first_seq(0);
         assert!(matches!(
             s.push_frame(Instant::now(), f),
             Err(PushError::TooLarge { .. })
@@ -1476,7 +1492,7 @@ mod tests {
 
     #[test]
     fn frames_over_the_viewers_limit_are_refused_with_size_and_limit() {
-        let mut s = Sender::new(unpaced(), 1);
+        let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
         let mut f = frame(10);
         f.data = vec![0; DEFAULT_MAX_FRAME_BYTES + 1];
         let e = s.push_frame(Instant::now(), f).unwrap_err();

@@ -20,8 +20,7 @@ const QUEUE: usize = 32;
 pub(super) struct Saver {
     dir: PathBuf,
     tx: Option<Tx<(PathBuf, Vec<u8>)>>,
-    /// The first session saved, whose files keep the short names.
-    first: Option<u32>,
+    names: Names,
     skipped: Arc<AtomicU64>,
     writer: Option<thread::JoinHandle<()>>,
 }
@@ -55,7 +54,7 @@ impl Saver {
         Saver {
             dir: dir.to_owned(),
             tx: Some(tx),
-            first: None,
+            names: Names::default(),
             skipped,
             writer: Some(writer),
         }
@@ -63,7 +62,7 @@ impl Saver {
 
     /// Queues `frame` for writing, or counts it as unsaved if the disk is a queue behind.
     pub fn save(&mut self, frame: &CompleteFrame) {
-        let path = self.dir.join(save_name(&mut self.first, frame));
+        let path = self.dir.join(self.names.name(frame));
         if let Some(tx) = &self.tx {
             if tx.try_send((path, frame.data.clone())).is_err() {
                 self.skipped.fetch_add(1, Ordering::Relaxed);
@@ -87,15 +86,44 @@ impl Drop for Saver {
     }
 }
 
-/// The `--save` file name of a frame: `<seq>.jpg` for the first sender of the run, and
-/// `<session>-<seq>.jpg` for any later one (a restarted sender, tutorial pictures beside camwire
-/// ones), so that a second sender's frames never overwrite the first one's.
-fn save_name(first: &mut Option<u32>, frame: &CompleteFrame) -> String {
-    let first = *first.get_or_insert(frame.session);
-    if frame.session == first {
-        format!("{:08}.jpg", frame.info.seq)
-    } else {
-        format!("{:08x}-{:08}.jpg", frame.session, frame.info.seq)
+/// Sessions whose first saved `seq` is remembered; more are rare (each is a sender restart).
+const MAX_NAMED_SESSIONS: usize = 64;
+
+/// How `--save` names files.
+#[derive(Default)]
+struct Names {
+    /// The first session saved, whose files keep the short names.
+    first: Option<u32>,
+    /// Each session's first saved `seq`: sessions start at a random `seq`, and the files of
+    /// each count from 0, gaps (lost frames) included.
+    starts: Vec<(u32, u32)>,
+}
+
+impl Names {
+    /// The file name of a frame: `<n>.jpg` for the first sender of the run, and
+    /// `<session>-<n>.jpg` for any later one (a restarted sender, tutorial pictures beside
+    /// camwire ones), so that a second sender's frames never overwrite the first one's; `n`
+    /// is the frame's `seq` counted from the session's first saved frame.
+    fn name(&mut self, frame: &CompleteFrame) -> String {
+        let first = *self.first.get_or_insert(frame.session);
+        let start = match self.starts.iter().find(|(s, _)| *s == frame.session) {
+            Some((_, start)) => *start,
+            None => {
+                if self.starts.len() >= MAX_NAMED_SESSIONS {
+                    // Keep the first session's start: its files have the short names.
+                    let drop = usize::from(self.starts[0].0 == first);
+                    self.starts.remove(drop);
+                }
+                self.starts.push((frame.session, frame.info.seq));
+                frame.info.seq
+            }
+        };
+        let n = frame.info.seq.wrapping_sub(start);
+        if frame.session == first {
+            format!("{n:08}.jpg")
+        } else {
+            format!("{:08x}-{n:08}.jpg", frame.session)
+        }
     }
 }
 
@@ -138,6 +166,21 @@ mod tests {
             std::fs::read(dir.path().join("00000009-00000000.jpg")).unwrap(),
             [1, 2, 0]
         );
+    }
+
+    #[test]
+    fn files_count_from_each_sessions_first_frame_across_the_wrap_with_gaps() {
+        let mut n = Names::default();
+        assert_eq!(n.name(&frame(7, u32::MAX - 1)), "00000000.jpg");
+        assert_eq!(n.name(&frame(7, u32::MAX)), "00000001.jpg");
+        assert_eq!(n.name(&frame(7, 1)), "00000003.jpg", "seq 0 was lost");
+        assert_eq!(n.name(&frame(9, 500)), "00000009-00000000.jpg");
+        assert_eq!(n.name(&frame(7, 2)), "00000004.jpg");
+        // Many restarted senders later, the first one still has its short names.
+        for session in 100..300 {
+            n.name(&frame(session, session * 3));
+        }
+        assert_eq!(n.name(&frame(7, 3)), "00000005.jpg");
     }
 
     #[test]
