@@ -9,6 +9,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use camwire::protocol::key::Key;
+use camwire::protocol::link::plain_body;
 use camwire::protocol::reassembly::{Insert, Reassembler, ReassemblyConfig};
 use camwire::protocol::receiver::{Receiver, ReceiverConfig, ReceiverEvent};
 use camwire::protocol::sender::{OutgoingFrame, Sender, SenderConfig};
@@ -71,9 +72,11 @@ fn packetize(c: &mut Criterion) {
 
 /// Every chunk of one frame as the receiver parses it: (frame info, index, payload).
 fn chunks(len: usize) -> Vec<(FrameInfo, u16, Vec<u8>)> {
+    // Unpaced: with a fixed `now`, a paced sender would stop after its first burst.
     let mut sender = Sender::new(
         SenderConfig {
             mtu: MTU,
+            pace_per_sec: 0.0,
             ..SenderConfig::default()
         },
         7,
@@ -83,7 +86,8 @@ fn chunks(len: usize) -> Vec<(FrameInfo, u16, Vec<u8>)> {
     let mut buf = vec![0u8; MTU];
     let mut out = Vec::new();
     while let Some(n) = sender.poll_transmit(now, &mut buf) {
-        match wire::parse(&buf[..n]).unwrap() {
+        let body = plain_body(&buf[..n]).expect("a keyless datagram");
+        match wire::parse(body).unwrap() {
             Datagram::Chunk {
                 frame,
                 index,

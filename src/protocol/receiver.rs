@@ -631,7 +631,9 @@ impl Receiver {
             let mut req = req;
             // An unproven session gets a NACK cut to its reply budget: the rest is asked for
             // once the chunks it names have come (and added to the budget).
-            let room = self.reply_room(i).saturating_sub(wire::NACK_HEADER_LEN as u64);
+            let room = self
+                .reply_room(i)
+                .saturating_sub(wire::NACK_HEADER_LEN as u64);
             req.truncate(u16::try_from(room.saturating_mul(8)).unwrap_or(u16::MAX));
             if self.within_reply_budget(i, wire::NACK_HEADER_LEN + req.bitmap.len()) {
                 self.reply(Reply::Nack { to, req });
@@ -1171,7 +1173,11 @@ mod tests {
             }
         }
         assert!(out > 0, "a real sender's first frame still gets its NACK");
-        assert!(out <= 3 * d.len(), "{out} bytes of NACKs for {} in", d.len());
+        assert!(
+            out <= 3 * d.len(),
+            "{out} bytes of NACKs for {} in",
+            d.len()
+        );
         assert!(r.stats().replies_withheld > 0);
     }
 

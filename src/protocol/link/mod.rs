@@ -20,7 +20,7 @@ mod viewer;
 pub use sender::{SenderLink, SenderOpened};
 pub use viewer::{ViewerLink, ViewerOpened};
 
-use crypto::{HandshakeId, NONCE_LEN, TAG_LEN};
+use crypto::{HandshakeId, MAC_LEN, NONCE_LEN, TAG_LEN};
 
 use crate::protocol::wire::{check_common, WireError, COMMON_HEADER_LEN, MAGIC, VERSION};
 
@@ -28,7 +28,7 @@ use crate::protocol::wire::{check_common, WireError, COMMON_HEADER_LEN, MAGIC, V
 pub const CHECK_LEN: usize = 4;
 /// HELLO and WELCOME are both exactly this long, so an answer is never larger than its
 /// request.
-pub const HANDSHAKE_LEN: usize = 62;
+pub const HANDSHAKE_LEN: usize = 46 + MAC_LEN;
 /// A SEALED datagram's header: common header and counter.
 pub const SEALED_HEADER_LEN: usize = 18;
 /// A SEALED datagram's header while the viewer may not yet know the handshake.
@@ -305,12 +305,10 @@ fn open<'s>(
     scratch: &'s mut Vec<u8>,
 ) -> Option<&'s [u8]> {
     let (header, rest) = bytes.split_at(s.header_len);
-    let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
     scratch.clear();
-    scratch.extend_from_slice(ciphertext);
-    if !aead.open(s.counter, header, scratch, tag) {
-        return None;
-    }
+    scratch.extend_from_slice(rest);
+    let n = aead.open(s.counter, header, scratch)?;
+    scratch.truncate(n);
     // The body names the same session as the envelope; only a key holder could make
     // them differ, and then the body is not to be trusted either.
     (scratch.len() >= COMMON_HEADER_LEN && be32(scratch, 6) == s.session).then_some(&scratch[..])
