@@ -563,7 +563,11 @@ impl Sender {
             self.cfg.mtu
         );
         if !self.link.is_open() {
-            // Nothing but hellos until a viewer with the key answers.
+            // Nothing but hellos until a viewer with the key answers (and no hello once
+            // closed: the BYE of a session no viewer knows is not worth a handshake).
+            if self.closed {
+                return None;
+            }
             let n = self.link.poll_hello(now, buf)?;
             self.stats.hellos += 1;
             self.stats.datagrams_sent += 1;
