@@ -40,8 +40,11 @@ fn packetize(c: &mut Criterion) {
     let mut g = c.benchmark_group("packetize");
     for (name, len) in FRAMES {
         g.throughput(Throughput::Bytes(len as u64));
+        // Unpaced: with one instant per iteration a paced sender would stop after its first
+        // burst of 32, and the bench would time that burst instead of the frame.
         let cfg = SenderConfig {
             mtu: MTU,
+            pace_per_sec: 0.0,
             ..SenderConfig::default()
         };
         let mut sender = Sender::new(cfg, 0x1234_5678);
