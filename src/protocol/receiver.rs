@@ -105,6 +105,14 @@ pub enum ReceiverEvent {
         /// Which mismatch.
         kind: KeyMismatch,
     },
+    /// camwire datagrams of another protocol version arrive (an older or newer `cam-send`):
+    /// said once per run, since the two cannot talk.
+    OtherVersion {
+        /// Where the first one came from.
+        from: SocketAddr,
+        /// The version they speak.
+        version: u8,
+    },
     /// A session completed a frame but is older than the active one, so it is ignored
     /// (reported each time such a session is found ignored again).
     SessionIgnored {
@@ -250,6 +258,8 @@ pub struct Receiver {
     hold_messages: bool,
     /// Mismatches already reported.
     told: Vec<KeyMismatch>,
+    /// Another protocol version already reported.
+    told_version: bool,
     reasm: Reassembler,
     replies: VecDeque<Reply>,
     events: VecDeque<ReceiverEvent>,
@@ -278,6 +288,7 @@ impl Receiver {
             scratch: Vec::new(),
             hold_messages: false,
             told: Vec::new(),
+            told_version: false,
             reasm: Reassembler::new(cfg.reassembly),
             replies: VecDeque::new(),
             events: VecDeque::new(),
@@ -463,6 +474,13 @@ impl Receiver {
             ViewerOpened::Answered => self.stats.hellos += 1,
             ViewerOpened::Dropped(d) => {
                 self.reject(d.kind());
+                if d == LinkDrop::Malformed("bad_version") && !self.told_version {
+                    self.told_version = true;
+                    self.events.push_back(ReceiverEvent::OtherVersion {
+                        from,
+                        version: bytes[2],
+                    });
+                }
                 if let Some(kind) = KeyMismatch::of(d) {
                     if !self.told.contains(&kind) {
                         self.told.push(kind);
@@ -1017,6 +1035,24 @@ mod tests {
             "chunk 4 drew no second ACK"
         );
         assert_eq!(s.stats().stale_replies, 0);
+    }
+
+    #[test]
+    fn another_protocol_version_is_told_once() {
+        let t = Instant::now();
+        let mut r = Receiver::new(ReceiverConfig::default());
+        // A version 1 ACK-sized datagram, as an older cam-send's chunk starts.
+        let old = [b'C', b'W', 1, 1, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0];
+        r.handle_datagram(t, addr(3), &old);
+        r.handle_datagram(t, addr(3), &old);
+        assert_eq!(r.stats().rejected.get("bad_version"), Some(&2));
+        assert_eq!(
+            events(&mut r),
+            vec![ReceiverEvent::OtherVersion {
+                from: addr(3),
+                version: 1
+            }]
+        );
     }
 
     #[test]

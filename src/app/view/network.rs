@@ -243,6 +243,13 @@ impl<'a> NetLoop<'a> {
                         .notices
                         .try_send(Notice::SenderIgnored { session, from });
                 }
+                ReceiverEvent::OtherVersion { from, version } => {
+                    let _ = self.out.notices.try_send(Notice::Warning(format!(
+                        "a sender at {from} speaks camwire protocol version {version} and this \
+                         viewer speaks {}: run the same camwire version on both machines",
+                        crate::protocol::wire::VERSION
+                    )));
+                }
                 ReceiverEvent::KeyMismatch { from, kind } => {
                     let _ = self
                         .out
