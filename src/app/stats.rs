@@ -161,6 +161,13 @@ pub struct Report {
     /// ACK round-trip time, 95th percentile, ms (sender).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtt_ms_p95: Option<f64>,
+    /// Age of a frame when the network loop takes it for sending (capture to first
+    /// transmission: capture, encoding and the wait for its turn), median, ms (sender).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_ms_p50: Option<f64>,
+    /// The same, 95th percentile, ms (sender).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_ms_p95: Option<f64>,
     /// Picture size of the last frame, `WxH`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
@@ -211,6 +218,8 @@ pub struct StatsBook {
     pub latency: Percentiles,
     /// ACK round trips (sender).
     pub rtt: Percentiles,
+    /// Frame age when it is taken for sending (sender).
+    pub age: Percentiles,
     /// Picture size of the newest frame.
     pub size: Option<(u32, u32)>,
     /// Receive buffer granted by the OS.
@@ -240,6 +249,7 @@ impl StatsBook {
             at_last: Counters::default(),
             latency: Percentiles::default(),
             rtt: Percentiles::default(),
+            age: Percentiles::default(),
             size: None,
             rcvbuf: None,
             peer: "waiting",
@@ -275,6 +285,8 @@ impl StatsBook {
             latency_ms_p95: pick(&self.latency, 0.95).map(round),
             rtt_ms_p50: pick(&self.rtt, 0.5).map(round),
             rtt_ms_p95: pick(&self.rtt, 0.95).map(round),
+            age_ms_p50: pick(&self.age, 0.5).map(round),
+            age_ms_p95: pick(&self.age, 0.95).map(round),
             size: self.size.map(|(w, h)| format!("{w}x{h}")),
             rcvbuf: self.rcvbuf,
             peer: self.peer,
@@ -297,6 +309,7 @@ impl StatsBook {
         self.last = now;
         self.latency.interval.reset();
         self.rtt.interval.reset();
+        self.age.interval.reset();
         r
     }
 
@@ -349,6 +362,9 @@ impl Report {
         }
         if let (Some(p50), Some(p95)) = (self.rtt_ms_p50, self.rtt_ms_p95) {
             s.push_str(&format!("  rtt {p50:.1}/{p95:.1} ms"));
+        }
+        if let (Some(p50), Some(p95)) = (self.age_ms_p50, self.age_ms_p95) {
+            s.push_str(&format!("  age {p50:.1}/{p95:.1} ms"));
         }
 
         for (n, what) in [

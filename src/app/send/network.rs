@@ -232,7 +232,11 @@ impl<'a> NetworkLoop<'a> {
         let sender = self.driver.machine_mut();
         let p = &mut self.progress;
         if let Some(f) = next {
-            match sender.push_frame(Instant::now(), f?) {
+            let f = f?;
+            // How old the picture is when it leaves: capture, encoding and its wait here.
+            let age_us = crate::media::source::now_us().saturating_sub(f.timestamp_us);
+            self.book.age.record(Duration::from_micros(age_us));
+            match sender.push_frame(Instant::now(), f) {
                 Ok(_) => p.last_acked = false,
                 Err(e @ PushError::OverLimit { .. }) if !self.one_shot => {
                     on_update(SendUpdate::FrameSkipped {
