@@ -5,12 +5,16 @@
 #
 #   scripts/bench-loss.sh                 # 0 1 5 10 30 % loss, 300 frames each
 #   FRAMES=150 LOSSES="10 30" scripts/bench-loss.sh
+#   RELAY_ARGS="--delay 25 --rate 5" scripts/bench-loss.sh   # the same on a slow, far path
+#
+# scripts/bench-wan.sh measures delay and bandwidth alone, row by row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FRAMES=${FRAMES:-300}
 LOSSES=${LOSSES:-"0 1 5 10 30"}
 SIZE=${SIZE:-1280x720}
 FPS=${FPS:-30}
+RELAY_ARGS=${RELAY_ARGS:-}
 cargo build --release --quiet --bins --example fault-relay
 B=target/release
 tmp=$(mktemp -d)
@@ -24,7 +28,7 @@ for loss in $LOSSES; do
     vp=$!
     sleep 0.3
     $B/examples/fault-relay --to 127.0.0.1:$port --loss "$loss" --dup 1 --reorder 2 --jitter 0.5 \
-        --seconds "$secs" > "$tmp/relay" 2>/dev/null &
+        $RELAY_ARGS --seconds "$secs" > "$tmp/relay" 2>/dev/null &
     rp=$!
     for _ in $(seq 50); do [ -s "$tmp/relay" ] && break; sleep 0.1; done
     timeout "$secs" $B/cam-send "$(head -1 "$tmp/relay")" --size "$SIZE" --fps "$FPS" \

@@ -1,13 +1,20 @@
 //! A fault-injecting UDP relay for tests and benchmarks: it sits between `cam-send` and
 //! `cam-view` and drops, duplicates, reorders, delays, corrupts and truncates datagrams,
-//! deterministically from a seed.
+//! deterministically from a seed, and can squeeze them through a bandwidth bottleneck with a
+//! bounded queue, as a home router's uplink does.
 //!
 //! The kernel here has no netem, so faults are made in user space. [`FaultModel`] is the
 //! sans-IO part (datagrams and instants in, datagrams out at their release time); [`Relay`]
 //! is a thread with two loopback sockets around two models, one per direction.
+//!
+//! One direction's path, in order: random loss, duplication, corruption and truncation at the
+//! door; then the bottleneck (a FIFO drained at `rate_bps`, tail drop when full); then the
+//! one-way delay, jitter and reordering. So the delay is the propagation delay after the
+//! bottleneck, and a datagram's latency is its wait in the queue + its own serialization
+//! time + the delay.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +41,34 @@ pub struct Faults {
     pub corrupt: f64,
     /// Chance the datagram is cut to a random shorter length.
     pub truncate: f64,
+    /// Bandwidth bottleneck in bits per second (`None`: none). Each datagram takes
+    /// `len * 8 / rate` seconds to pass, one after another in arrival order.
+    pub rate_bps: Option<f64>,
+    /// Most bytes that may wait in the bottleneck's queue (the datagram being serialized is
+    /// no longer waiting). A datagram that would have to wait and does not fit is
+    /// tail-dropped, as Linux's `bfifo` does; one that finds the link idle goes straight on
+    /// the wire. Only used with `rate_bps`; see [`DEFAULT_QUEUE`].
+    pub queue_bytes: usize,
+}
+
+/// The bottleneck queue [`Faults::bottleneck`] gives: 200 ms at the bottleneck's rate
+/// (125 KB at 5 Mbit/s).
+///
+/// Home uplinks buffer a lot (bufferbloat): cable and DSL modems have been measured holding
+/// hundreds of milliseconds to seconds of uplink traffic (Netalyzr, Kreibich et al. 2010;
+/// Gettys and Nichols, "Bufferbloat: Dark Buffers in the Internet", 2011), and Linux's
+/// default 1000-packet transmit queue is 2.4 s at 5 Mbit/s. 200 ms is a modest bloated
+/// buffer: it holds a whole burst of today's 77 KB 720p frame (123 ms at 5 Mbit/s), so a
+/// stop-and-wait sender measures the rate rather than burst loss, and a sender that sends
+/// faster than the path sees its delay grow for a long time before it sees loss, the case a
+/// delay-based rate controller has to handle. Routers with AQM (fq_codel, PIE, DOCSIS 3.1)
+/// keep it far shorter; pass a smaller `queue_bytes` (the relay's `--queue-ms`/`--queue-kb`)
+/// for those.
+pub const DEFAULT_QUEUE: Duration = Duration::from_millis(200);
+
+/// Bytes that `rate_bps` serializes in `d`: a queue limit given as time.
+pub fn queue_bytes_for(rate_bps: f64, d: Duration) -> usize {
+    (rate_bps.max(0.0) / 8.0 * d.as_secs_f64()).round() as usize
 }
 
 impl Faults {
@@ -44,10 +79,19 @@ impl Faults {
             ..Faults::default()
         }
     }
+
+    /// Only a bottleneck of `rate_bps` bits per second with the [`DEFAULT_QUEUE`].
+    pub fn bottleneck(rate_bps: f64) -> Self {
+        Faults {
+            rate_bps: Some(rate_bps),
+            queue_bytes: queue_bytes_for(rate_bps, DEFAULT_QUEUE),
+            ..Faults::default()
+        }
+    }
 }
 
 /// Counts of what the model did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FaultStats {
     /// Datagrams in.
     pub received: u64,
@@ -61,6 +105,19 @@ pub struct FaultStats {
     pub corrupted: u64,
     /// Cut short.
     pub truncated: u64,
+    /// Tail-dropped because the bottleneck's queue was full.
+    pub queue_dropped: u64,
+    /// The most bytes that waited in the bottleneck's queue at once.
+    pub queue_peak_bytes: u64,
+}
+
+/// A datagram accepted by the bottleneck: when it starts and finishes serializing, and its
+/// length.
+#[derive(Debug, Clone, Copy)]
+struct OnLink {
+    start: Instant,
+    done: Instant,
+    len: u64,
 }
 
 /// The fault model of one direction: sans-IO and deterministic for a given seed and input.
@@ -70,6 +127,10 @@ pub struct FaultModel {
     queue: BinaryHeap<Reverse<(Instant, u64, Vec<u8>)>>,
     order: u64,
     stats: FaultStats,
+    /// The bottleneck's FIFO: datagrams not yet fully serialized, oldest first.
+    link: VecDeque<OnLink>,
+    /// Bytes in `link`.
+    link_bytes: u64,
 }
 
 impl FaultModel {
@@ -81,6 +142,8 @@ impl FaultModel {
             queue: BinaryHeap::new(),
             order: 0,
             stats: FaultStats::default(),
+            link: VecDeque::new(),
+            link_bytes: 0,
         }
     }
 
@@ -105,7 +168,14 @@ impl FaultModel {
             bytes.truncate(n);
             self.stats.truncated += 1;
         }
-        let mut at = now + f.delay;
+        let mut at = match f.rate_bps {
+            Some(rate) if rate > 0.0 => match self.bottleneck(now, rate, bytes.len()) {
+                Some(done) => done,
+                None => return,
+            },
+            _ => now,
+        };
+        at += f.delay;
         if !f.jitter.is_zero() {
             at += f.jitter.mul_f64(self.rng.f64());
         }
@@ -115,6 +185,36 @@ impl FaultModel {
         }
         self.order += 1;
         self.queue.push(Reverse((at, self.order, bytes)));
+    }
+
+    /// Queues a datagram of `len` bytes arriving at the bottleneck at `now`: when it has
+    /// been serialized, or `None` when the queue is full and it is tail-dropped.
+    fn bottleneck(&mut self, now: Instant, rate_bps: f64, len: usize) -> Option<Instant> {
+        while self.link.front().is_some_and(|d| d.done <= now) {
+            let d = self.link.pop_front().expect("front exists");
+            self.link_bytes -= d.len;
+        }
+        // The datagram on the wire, if any, has left the queue.
+        let on_wire = self
+            .link
+            .front()
+            .filter(|d| d.start <= now)
+            .map_or(0, |d| d.len);
+        let waiting = self.link_bytes - on_wire;
+        let len = len as u64;
+        let start = self.link.back().map_or(now, |d| d.done.max(now));
+        // One that arrives at an idle link goes straight on the wire and needs no room.
+        if start > now && waiting + len > self.faults.queue_bytes as u64 {
+            self.stats.queue_dropped += 1;
+            return None;
+        }
+        let done = start + Duration::from_secs_f64(len as f64 * 8.0 / rate_bps);
+        self.link.push_back(OnLink { start, done, len });
+        self.link_bytes += len;
+        if start > now {
+            self.stats.queue_peak_bytes = self.stats.queue_peak_bytes.max(waiting + len);
+        }
+        Some(done)
     }
 
     /// Takes in one datagram at `now`.
