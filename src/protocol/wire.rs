@@ -64,16 +64,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The kind of a camwire datagram from its first four bytes (magic, version, type),
-    /// without parsing the rest: for a shell that routes datagrams before the protocol sees
-    /// them. `None` for anything else.
-    pub fn peek(buf: &[u8]) -> Option<Kind> {
-        match buf {
-            [m0, m1, VERSION, kind, ..] if [*m0, *m1] == MAGIC => Kind::from_u8(*kind),
-            _ => None,
-        }
-    }
-
     fn from_u8(v: u8) -> Option<Kind> {
         match v {
             1 => Some(Kind::FrameChunk),

@@ -72,7 +72,6 @@ impl SenderLink {
         let mut l = SenderLink::plain(session);
         l.master = Some(Master::new(key));
         l.hello_interval = hello_interval;
-        l.id.handshake = 0;
         fill_random(&mut l.id.sender_nonce);
         l.state = State::Hello { next: None };
         l
