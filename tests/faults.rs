@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use camwire::protocol::link::plain_datagram;
+use camwire::protocol::wire::{ACK_LEN, VERSION};
 use support::relay::{Faults, Relay};
 use support::*;
 
@@ -158,7 +159,8 @@ fn corrupted_and_truncated_datagrams_never_make_a_wrong_frame() {
 
 /// Malformed datagrams of every kind, and plain junk.
 fn junk(rng: &mut fastrand::Rng, i: usize) -> Vec<u8> {
-    let mut chunk = vec![b'C', b'W', 2, 1, 0, 0];
+    let v = VERSION;
+    let mut chunk = vec![b'C', b'W', v, 1, 0, 0];
     chunk.extend_from_slice(&rng.u32(..).to_be_bytes()); // a random session
     chunk.extend_from_slice(&[0u8; 30]);
     let set = |b: &mut Vec<u8>, at: usize, v: &[u8]| b[at..at + v.len()].copy_from_slice(v);
@@ -167,7 +169,7 @@ fn junk(rng: &mut fastrand::Rng, i: usize) -> Vec<u8> {
     match i % 10 {
         0 => (0..rng.usize(0..1500)).map(|_| rng.u8(..)).collect(),
         1 => b"CW\x09\x01 wrong version".to_vec(),
-        2 => b"CW\x02".to_vec(),
+        2 => vec![b'C', b'W', v],
         3 => {
             // absurd chunk count for the length
             set(&mut chunk, 16, &65_535u16.to_be_bytes());
@@ -214,8 +216,13 @@ fn junk(rng: &mut fastrand::Rng, i: usize) -> Vec<u8> {
             }
             d
         }
-        8 => checked(b"CW\x02\x02\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"), // an ACK
-        _ => checked(b"CW\x02\x01\xff\xff\x00\x00\x00\x01 flags"),
+        8 => {
+            // an ACK, which only a sender takes
+            let mut ack = vec![b'C', b'W', v, 2, 0, 0, 0, 0, 0, 1];
+            ack.resize(ACK_LEN, 0);
+            checked(&ack)
+        }
+        _ => checked(&[&[b'C', b'W', v, 1, 0xff, 0xff, 0, 0, 0, 1][..], b" flags"].concat()),
     }
 }
 

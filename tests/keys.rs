@@ -8,7 +8,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use camwire::protocol::link::{plain_datagram, TYPE_HELLO, TYPE_SEALED};
-use camwire::protocol::wire::{Codec, Datagram, FrameInfo};
+use camwire::protocol::wire::{Codec, Datagram, FrameInfo, VERSION};
 use support::*;
 
 const T: Duration = Duration::from_secs(30);
@@ -233,10 +233,10 @@ fn a_forger_without_the_key_never_takes_the_picture() {
             // Newer sessions with whole, valid frames (what took the picture before keys),
             // hellos and sealed datagrams with made-up MACs and tags.
             let _ = sock.send_to(&forged_frame(rng.u32(..), n, &forged_jpeg), vaddr);
-            let mut h = vec![b'C', b'W', 2, TYPE_HELLO, 0, 0];
+            let mut h = vec![b'C', b'W', VERSION, TYPE_HELLO, 0, 0];
             h.extend((0..56).map(|_| rng.u8(..)));
             let _ = sock.send_to(&h, vaddr);
-            let mut sealed = vec![b'C', b'W', 2, TYPE_SEALED, 0, rng.u8(0..2)];
+            let mut sealed = vec![b'C', b'W', VERSION, TYPE_SEALED, 0, rng.u8(0..2)];
             sealed.extend((0..200).map(|_| rng.u8(..)));
             let _ = sock.send_to(&sealed, vaddr);
             n += 1;

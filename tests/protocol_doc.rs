@@ -188,7 +188,8 @@ fn golden_datagrams_say_what_the_text_says() {
             session: 7,
             seq: 258,
             index: 5,
-            attempt: 3
+            attempt: 3,
+            window: 8
         }
     ));
     match get("NACK") {

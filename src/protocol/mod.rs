@@ -20,5 +20,8 @@ pub mod reassembly;
 pub mod receiver;
 pub mod sender;
 pub mod serial;
+#[cfg(test)]
+pub(crate) mod sim;
 pub mod timing;
+pub mod window;
 pub mod wire;

@@ -26,6 +26,10 @@ pub struct ReassemblyConfig {
     pub max_frame_bytes: usize,
     /// How many frames may be partially assembled at once.
     pub max_partial_frames: usize,
+    /// Bytes all partial frames may hold together, checked before each chunk is stored (a
+    /// growing buffer may pass it by up to one frame's allocation); the oldest other partial
+    /// frames are evicted to make room. Never less than `max_frame_bytes`.
+    pub max_partial_bytes: usize,
     /// A partial frame that receives no chunk for this long is dropped.
     pub partial_timeout: Duration,
     /// Quiet time after the end of a burst (the frame's last chunk, or any resent chunk)
@@ -44,13 +48,25 @@ impl Default for ReassemblyConfig {
     fn default() -> Self {
         ReassemblyConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
-            max_partial_frames: 4,
+            max_partial_frames: 16,
+            max_partial_bytes: 64 << 20,
             partial_timeout: Duration::from_secs(1),
             nack_delay: Duration::from_millis(2),
             nack_quiet: Duration::from_millis(10),
             nack_retry: Duration::from_millis(10),
             max_nacks: 32,
         }
+    }
+}
+
+impl ReassemblyConfig {
+    /// The frames of one session this viewer will assemble at once, as its ACKs tell the
+    /// sender (PROTOCOL.md 5.1): all of `max_partial_frames` but two, which stay free for
+    /// another sender or a flood, and at least 1.
+    pub fn window(&self) -> u8 {
+        self.max_partial_frames
+            .saturating_sub(2)
+            .clamp(1, u8::MAX as usize) as u8
     }
 }
 
@@ -308,6 +324,7 @@ impl Reassembler {
                 self.partials.len() - 1
             }
         };
+        let pos = self.make_byte_room(pos, payload.len());
         let p = &mut self.partials[pos];
         p.last_seen = now;
         // A NACK is due a short quiet spell after the burst ends; if its end may have been
@@ -411,6 +428,31 @@ impl Reassembler {
         }
     }
 
+    /// Evicts other partial frames, in eviction order, until `extra` more bytes fit in
+    /// `max_partial_bytes`; returns where the frame at `pos` is afterwards.
+    fn make_byte_room(&mut self, pos: usize, extra: usize) -> usize {
+        let budget = self.cfg.max_partial_bytes.max(self.cfg.max_frame_bytes);
+        let key = (self.partials[pos].session, self.partials[pos].info.seq);
+        while self.partial_bytes() + extra > budget && self.partials.len() > 1 {
+            let protected = self.protected;
+            let victim = self
+                .partials
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| (p.session, p.info.seq) != key)
+                .min_by_key(|(_, p)| (Some(p.session) == protected, p.last_seen))
+                .map(|(i, _)| i)
+                .expect("more than one partial frame");
+            let p = self.partials.swap_remove(victim);
+            self.stats.incomplete_dropped += 1;
+            self.recycle(p.chunks.into_data());
+        }
+        self.partials
+            .iter()
+            .position(|p| (p.session, p.info.seq) == key)
+            .expect("never evicted")
+    }
+
     fn make_room(&mut self) {
         while self.partials.len() >= self.cfg.max_partial_frames.max(1) {
             // Oldest first, but other sessions' frames before the protected session's.
@@ -503,6 +545,38 @@ mod tests {
 
     fn data(n: usize, salt: u8) -> Vec<u8> {
         (0..n).map(|i| (i as u8).wrapping_mul(31) ^ salt).collect()
+    }
+
+    #[test]
+    fn partial_frames_share_a_byte_budget() {
+        let cfg = ReassemblyConfig {
+            max_frame_bytes: 10_000,
+            max_partial_bytes: 25_000,
+            ..ReassemblyConfig::default()
+        };
+        let mut r = Reassembler::new(cfg);
+        let t0 = Instant::now();
+        // Nine partial frames of 9,000 of their 10,000 bytes each, from nine sessions: never
+        // more than the budget held, the newest kept.
+        for s in 0..9u32 {
+            let d = data(10_000, s as u8);
+            let info = frame_info(0, &d, 1000);
+            for i in 0..9u16 {
+                let range = info.chunk_range(i);
+                let t = t0 + Duration::from_millis((s * 10 + i as u32) as u64);
+                r.insert(t, s, &info, i, 0, &d[range]);
+                // Checked before each chunk is stored: a buffer growing by doubling may pass
+                // the budget by up to one frame's allocation.
+                assert!(r.partial_bytes() <= 25_000 + 10_000, "{}", r.partial_bytes());
+            }
+        }
+        assert!(r.partial_count() <= 4, "{}", r.partial_count());
+        // The newest frame completes.
+        let d = data(10_000, 8);
+        let info = frame_info(0, &d, 1000);
+        let t = t0 + Duration::from_secs(1);
+        let done = (9..info.count).map(|i| r.insert(t, 8, &info, i, 0, &d[info.chunk_range(i)]));
+        assert!(matches!(done.last(), Some(Insert::Complete(_))));
     }
 
     #[test]
@@ -670,7 +744,7 @@ mod tests {
         for seq in 0..100 {
             let fi = frame_info(seq, &d, 1200);
             r.insert(now, 7, &fi, 0, 0, &d[fi.chunk_range(0)]);
-            assert!(r.partial_count() <= 3);
+            assert!(r.partial_count() <= 4, "{}", r.partial_count());
             assert!(r.partial_bytes() <= 3 * 10_000);
         }
         assert_eq!(r.stats().incomplete_dropped, 97);
@@ -708,13 +782,15 @@ mod tests {
         assert_eq!(p.len(), 257);
         assert_eq!(r.insert(t0, 1, &fi, 40_000, 0, &p), Insert::Stored);
         assert!(r.partial_bytes() < 400, "{} bytes", r.partial_bytes());
-        // A flood of such chunks from ever new sessions: at most four small partial frames.
+        // A flood of such chunks from ever new sessions: at most `max_partial_frames` small
+        // partial frames.
+        let max = ReassemblyConfig::default().max_partial_frames;
         for junk in 0..10_000u32 {
             let index = (junk * 7919 % count as u32) as u16;
             let (fi, p) = forged(junk, len, count, index);
             assert_eq!(r.insert(t0, 100 + junk, &fi, index, 0, &p), Insert::Stored);
-            assert!(r.partial_count() <= 4);
-            assert!(r.partial_bytes() <= 4 * 400, "{} bytes", r.partial_bytes());
+            assert!(r.partial_count() <= max);
+            assert!(r.partial_bytes() <= max * 400, "{} bytes", r.partial_bytes());
         }
         // Many chunks of one forged frame: memory follows what arrived (257 bytes of payload
         // and a few of bookkeeping per chunk, twice at most while growing).

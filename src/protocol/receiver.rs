@@ -222,6 +222,7 @@ enum Reply {
         seq: u32,
         index: u16,
         attempt: u8,
+        window: u8,
     },
     Nack {
         to: SocketAddr,
@@ -357,12 +358,14 @@ impl Receiver {
         let key = (session, seq, attempt);
         if self.last_reack != Some(key) {
             self.last_reack = Some(key);
+            let window = self.cfg.reassembly.window();
             self.reply(Reply::Ack {
                 to,
                 session,
                 seq,
                 index,
                 attempt,
+                window,
             });
         }
     }
@@ -731,11 +734,13 @@ impl Receiver {
                 seq,
                 index,
                 attempt,
+                window,
             } => Datagram::Ack {
                 session,
                 seq,
                 index,
                 attempt,
+                window,
             }
             .encode(buf)
             .ok()
@@ -1067,6 +1072,7 @@ mod tests {
             seq: 1,
             index: 0,
             attempt: 0,
+            window: 1,
         }
         .encode(&mut ack)
         .unwrap();

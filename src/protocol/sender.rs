@@ -5,13 +5,18 @@
 //! ([`Sender::handle_timeout`]), and drains what it wants to send ([`Sender::poll_transmit`]) and
 //! what happened ([`Sender::poll_event`]). The same loop shape as quinn-proto and str0m.
 //!
-//! Pacing is stop-and-wait per frame: one frame is in flight until the viewer ACKs it.
+//! Every frame is acknowledged, and ACKs pace the sender: a window of frames may be in flight,
+//! as many as cover a frame's push-to-ACK time at the capture rate ([`FrameWindow`]), so one
+//! (stop-and-wait) on a LAN and four across a 100 ms round trip at 30 fps, never more than the
+//! viewer says it takes.
 //! - Loss is repaired selectively: the viewer NACKs the chunks it lacks and only those are
 //!   sent again.
 //! - When nothing at all comes back within the retransmission timeout (RFC 6298, from measured
 //!   round trips), the frame's last chunk is sent again as a probe: the viewer answers it with
 //!   an ACK (if only the ACK was lost) or a NACK.
-//! - A frame older than `max_latency` gives way to a newer one ([`Sender::wants_frame`]).
+//! - A frame older than `max_latency` beyond the round trip gives way to a newer one
+//!   ([`Sender::wants_frame`]); an ACK of a newer frame ends every older one (the viewer never
+//!   shows an older frame after a newer one).
 //! - After `peer_timeout` without any answer the viewer counts as gone: frames are then only
 //!   probed, one datagram every `probe_interval`, until it answers again.
 //! - Chunks leave through a token-bucket pacer, so a large frame does not arrive as one burst.
@@ -28,6 +33,7 @@ use crate::protocol::link::{LinkDrop, SenderLink, SenderOpened};
 use crate::protocol::message::{MessageError, MessageOutcome, Outbox};
 use crate::protocol::reassembly::DEFAULT_MAX_FRAME_BYTES;
 use crate::protocol::timing::{datagrams_per_sec, Pacer, RttEstimator};
+use crate::protocol::window::FrameWindow;
 use crate::protocol::wire::{self, chunk_count, nack_missing, Codec, Datagram, FrameInfo};
 
 /// Tunables of the sender.
@@ -40,9 +46,12 @@ pub struct SenderConfig {
     pub ack_timeout: Duration,
     /// The shortest retransmission timeout, however fast the path looks.
     pub min_rto: Duration,
-    /// A frame older than this (since it was pushed) is replaced by a newer one as soon as the
-    /// caller has one.
+    /// How late a frame may be beyond the path's round trip: once it has been in flight for
+    /// `max_latency` + SRTT, it gives way to a newer one (PROTOCOL.md 8.8).
     pub max_latency: Duration,
+    /// How often the caller offers a frame (its capture rate): with the measured push-to-ACK
+    /// time it sizes the window of frames in flight (PROTOCOL.md 8.12).
+    pub frame_interval: Duration,
     /// Timeouts a frame may have before it is given up on, when no newer frame replaces it
     /// (at least 1); `None` keeps probing for as long as no newer frame arrives.
     pub max_attempts: Option<u32>,
@@ -92,6 +101,7 @@ impl Default for SenderConfig {
             ack_timeout: Duration::from_millis(100),
             min_rto: Duration::from_millis(20),
             max_latency: Duration::from_millis(150),
+            frame_interval: Duration::from_nanos(1_000_000_000 / 30),
             max_attempts: None,
             peer_timeout: Duration::from_secs(1),
             probe_interval: Duration::from_millis(250),
@@ -264,7 +274,68 @@ struct InFlight {
     rto_at: Option<Instant>,
     timeouts: u32,
     resent: u32,
+    /// Chunks still to send.
+    pending: FixedBitSet,
+    pending_count: usize,
+    scan: usize,
+    /// Per chunk: the `attempt` and time of its latest transmission.
+    sent_at: Vec<Option<(u8, Instant)>>,
+    /// Earlier transmissions `(index, attempt, time)` that a later one replaced in `sent_at`,
+    /// the latest [`EARLIER`]: an ACK that names one still measures a true round trip (on a
+    /// path longer than the RTO, the first round's ACK arrives after a tail probe).
+    earlier: VecDeque<(u16, u8, Instant)>,
 }
+
+/// Replaced transmissions remembered per frame.
+const EARLIER: usize = 32;
+
+impl InFlight {
+    /// When the transmission `(index, attempt)` left, if it is remembered.
+    fn sent(&self, index: u16, attempt: u8) -> Option<Instant> {
+        match self.sent_at.get(index as usize) {
+            Some(Some((a, t))) if *a == attempt => Some(*t),
+            _ => self
+                .earlier
+                .iter()
+                .find(|&&(i, a, _)| i == index && a == attempt)
+                .map(|&(_, _, t)| t),
+        }
+    }
+
+    fn record_send(&mut self, index: usize, attempt: u8, now: Instant) {
+        if let Some((a, t)) = self.sent_at[index].replace((attempt, now)) {
+            if self.earlier.len() >= EARLIER {
+                self.earlier.pop_front();
+            }
+            self.earlier.push_back((index as u16, a, t));
+        }
+    }
+
+    fn queue(&mut self, index: u16) -> bool {
+        if self.pending.put(index as usize) {
+            return false;
+        }
+        self.pending_count += 1;
+        self.rto_at = None;
+        true
+    }
+
+    fn clear_pending(&mut self) {
+        self.pending.clear();
+        self.pending_count = 0;
+    }
+}
+
+/// What is kept of a dropped frame to take a sample from a late ACK.
+struct Gone {
+    seq: u32,
+    pushed: Instant,
+    /// Its transmissions, as [`InFlight::sent`] finds them.
+    frame: InFlight,
+}
+
+/// Dropped frames remembered for their late ACKs.
+const GONE: usize = 16;
 
 /// The sans-IO sending endpoint of one session.
 pub struct Sender {
@@ -278,17 +349,17 @@ pub struct Sender {
     /// handshake once this is `peer_timeout` old (the viewer may have restarted and lost
     /// its keys).
     unanswered_since: Option<Instant>,
-    /// The hello deadline already counted as a timeout of the frame in flight.
+    /// The hello deadline already counted as a timeout of the frames in flight.
     hello_counted: Option<Instant>,
     session: u32,
     next_seq: u32,
-    current: Option<InFlight>,
-    /// Chunks of the current frame still to send; kept between frames for its allocation.
-    pending: FixedBitSet,
-    pending_count: usize,
-    scan: usize,
-    /// Per chunk of the current frame: the `attempt` and time of its latest transmission.
-    sent_at: Vec<Option<(u8, Instant)>>,
+    /// Frames pushed and not yet acknowledged or dropped, oldest first.
+    flight: VecDeque<InFlight>,
+    /// Frames recently dropped for newer ones: an ACK that still comes for one of them
+    /// measures the path as well as any (on a long round trip, every early frame is replaced
+    /// before its ACK can return, and without these samples the window would never open).
+    gone: VecDeque<Gone>,
+    window: FrameWindow,
     rtt: RttEstimator,
     pacer: Pacer,
     responsive: bool,
@@ -335,11 +406,9 @@ impl Sender {
             hello_counted: None,
             session,
             next_seq: random_seq(),
-            current: None,
-            pending: FixedBitSet::new(),
-            pending_count: 0,
-            scan: 0,
-            sent_at: Vec::new(),
+            flight: VecDeque::new(),
+            gone: VecDeque::new(),
+            window: FrameWindow::new(),
             rtt: RttEstimator::new(cfg.min_rto, cfg.ack_timeout),
             pacer: Pacer::new(cfg.pace_per_sec, cfg.pace_burst),
             responsive: true,
@@ -411,13 +480,47 @@ impl Sender {
         self.cfg.max_attempts = max;
     }
 
-    /// True when a new frame should be pushed now: nothing is in flight, or the frame in flight
-    /// is past its deadline. (While the viewer is gone, a pushed frame only replaces the one
-    /// waiting for the next probe slot, so pushing costs no datagrams.)
+    /// Tells the sender how often it will be offered a frame (the capture rate), which sizes
+    /// the window of frames in flight ([`SenderConfig::frame_interval`]).
+    pub fn set_frame_interval(&mut self, interval: Duration) {
+        self.cfg.frame_interval = interval;
+    }
+
+    /// Frames in flight: pushed and neither acknowledged nor dropped.
+    pub fn in_flight(&self) -> usize {
+        self.flight.len()
+    }
+
+    /// How many frames may be in flight now (PROTOCOL.md 8.12): one while the viewer is
+    /// gone, else enough to cover a frame's push-to-ACK time at the frame interval, never more
+    /// than the viewer's advertised window.
+    pub fn window(&self) -> usize {
+        if self.responsive {
+            self.window.limit(self.cfg.frame_interval)
+        } else {
+            1
+        }
+    }
+
+    /// The longest push-to-ACK time of the recent frames, once a frame has been acknowledged.
+    pub fn frame_round_trip(&self) -> Option<Duration> {
+        self.window.occupancy()
+    }
+
+    /// When a frame pushed at `pushed` stops holding its place against newer frames: its
+    /// `max_latency` beyond the path's own round trip.
+    fn deadline(&self, pushed: Instant) -> Instant {
+        pushed + self.cfg.max_latency + self.rtt.srtt().unwrap_or(Duration::ZERO)
+    }
+
+    /// True when a new frame should be pushed now: the window has room, or its oldest frame
+    /// is past its deadline (the push then replaces it). (While the viewer is gone the window
+    /// is one frame, and a pushed frame only replaces the one waiting for the next probe
+    /// slot, so pushing costs no datagrams.)
     pub fn wants_frame(&self, now: Instant) -> bool {
-        match &self.current {
+        match self.flight.front() {
             None => true,
-            Some(f) => now >= f.pushed + self.cfg.max_latency,
+            Some(f) => self.flight.len() < self.window() || now >= self.deadline(f.pushed),
         }
     }
 
@@ -429,7 +532,7 @@ impl Sender {
 
     /// True when no frame is waiting for its ACK.
     pub fn is_idle(&self) -> bool {
-        self.current.is_none()
+        self.flight.is_empty()
     }
 
     /// Queues a JSON message (the viewer validates it); returns its sequence number. Its
@@ -450,37 +553,44 @@ impl Sender {
         self.spare.take()
     }
 
-    fn drop_current(&mut self, why: Drop) {
-        if let Some(old) = self.current.take() {
-            let seq = old.info.seq;
-            self.stats.frames_dropped += 1;
-            self.events.push_back(match why {
-                Drop::Replaced => {
-                    self.stats.frames_abandoned += 1;
-                    SenderEvent::Abandoned { seq }
-                }
-                Drop::Closed => SenderEvent::Abandoned { seq },
-                Drop::GaveUp => SenderEvent::GaveUp { seq },
-            });
-            self.spare = Some(old.data);
+    /// Drops the frame at `pos` of the flight with the event `why` calls for.
+    fn drop_frame(&mut self, pos: usize, why: Drop) {
+        let Some(old) = self.flight.remove(pos) else {
+            return;
+        };
+        let seq = old.info.seq;
+        if self.gone.len() >= GONE {
+            self.gone.pop_front();
         }
-        self.pending.clear();
-        self.pending_count = 0;
+        let mut old = old;
+        let data = std::mem::take(&mut old.data);
+        self.gone.push_back(Gone {
+            seq,
+            pushed: old.pushed,
+            frame: old,
+        });
+        self.stats.frames_dropped += 1;
+        self.events.push_back(match why {
+            Drop::Replaced => {
+                self.stats.frames_abandoned += 1;
+                SenderEvent::Abandoned { seq }
+            }
+            Drop::Closed => SenderEvent::Abandoned { seq },
+            Drop::GaveUp => SenderEvent::GaveUp { seq },
+        });
+        self.spare = Some(data);
     }
 
-    fn queue(&mut self, index: u16) -> bool {
-        let i = index as usize;
-        if self.pending.put(i) {
-            return false;
+    /// Drops every frame but the newest (the viewer is gone: only one frame is probed).
+    fn keep_newest_only(&mut self) {
+        while self.flight.len() > 1 {
+            self.drop_frame(0, Drop::Replaced);
         }
-        self.pending_count += 1;
-        if let Some(f) = &mut self.current {
-            f.rto_at = None;
-        }
-        true
     }
 
-    /// Starts sending `frame`, abandoning any unacknowledged frame. Returns its sequence number.
+    /// Starts sending `frame`; returns its sequence number. When the window is full (see
+    /// [`Sender::window`]), the oldest frames in flight are abandoned to make room: the newest
+    /// frame wins. Call it when [`Sender::wants_frame`] says so.
     pub fn push_frame(&mut self, now: Instant, frame: OutgoingFrame) -> Result<u32, PushError> {
         if frame.data.is_empty() {
             return Err(PushError::Empty);
@@ -497,20 +607,18 @@ impl Sender {
         };
         let count = chunk_count(frame.data.len(), self.body_mtu).ok_or_else(too_large)?;
         let len = u32::try_from(frame.data.len()).map_err(|_| too_large())?;
-        if self.current.is_none() {
+        if self.flight.is_empty() {
             // Silence is counted from when we start waiting, not from an answer long ago.
             self.heard = Some(now);
         }
-        self.drop_current(Drop::Replaced);
+        let room = self.window();
+        while self.flight.len() >= room {
+            self.drop_frame(0, Drop::Replaced);
+        }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         let n = count as usize;
-        self.pending.clear();
-        self.pending.grow(n);
-        self.sent_at.clear();
-        self.sent_at.resize(n, None);
-        self.scan = 0;
-        self.current = Some(InFlight {
+        let mut f = InFlight {
             info: FrameInfo {
                 seq,
                 count,
@@ -528,23 +636,31 @@ impl Sender {
             rto_at: None,
             timeouts: 0,
             resent: 0,
-        });
+            pending: FixedBitSet::with_capacity(n),
+            pending_count: 0,
+            scan: 0,
+            sent_at: vec![None; n],
+            earlier: VecDeque::new(),
+        };
         if self.responsive {
-            self.pending.insert_range(..n);
-            self.pending_count = n;
+            f.pending.insert_range(..n);
+            f.pending_count = n;
         } else {
             // The viewer is gone: probe with one chunk at the next slot. If it is back, it
             // NACKs the rest.
-            self.queue(count - 1);
+            f.queue(count - 1);
             self.probe_at = Some(self.next_probe_slot(now));
         }
+        self.flight.push_back(f);
         self.stats.frames_sent += 1;
         Ok(seq)
     }
 
-    /// Ends the session: drops any frame in flight and queues a BYE.
+    /// Ends the session: drops every frame in flight and queues a BYE.
     pub fn close(&mut self) {
-        self.drop_current(Drop::Closed);
+        while !self.flight.is_empty() {
+            self.drop_frame(0, Drop::Closed);
+        }
         self.bye = true;
         self.closed = true;
         self.last_sent = None;
@@ -588,9 +704,13 @@ impl Sender {
         self.link.seal(buf, n)
     }
 
+    fn chunks_queued(&self) -> bool {
+        self.flight.iter().any(|f| f.pending_count > 0)
+    }
+
     fn next_datagram(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let probe_waits = !self.responsive && self.probe_at.is_some_and(|t| now < t);
-        let frame_ready = self.pending_count > 0 && !probe_waits;
+        let frame_ready = !probe_waits && self.chunks_queued();
         let message_ready = self.outbox.has_chunk();
         self.pace_at = None;
         if frame_ready || message_ready {
@@ -611,18 +731,25 @@ impl Sender {
             }
         }
         if frame_ready && self.pace_at.is_none() {
-            if let Some(f) = &mut self.current {
+            // Oldest frame first: its repairs go before a newer frame's first transmission,
+            // as they would leave a FIFO bottleneck anyway, and it is closest to its deadline.
+            let wait = if self.responsive {
+                self.rtt.rto()
+            } else {
+                self.cfg.probe_interval
+            };
+            if let Some(f) = self.flight.iter_mut().find(|f| f.pending_count > 0) {
                 let n = f.info.count as usize;
                 // Ascending from where we left off, wrapping: the first round goes in order.
-                let index = self
+                let index = f
                     .pending
                     .ones()
-                    .find(|&i| i >= self.scan)
-                    .or_else(|| self.pending.ones().next())
+                    .find(|&i| i >= f.scan)
+                    .or_else(|| f.pending.ones().next())
                     .expect("pending_count > 0");
-                self.pending.set(index, false);
-                self.pending_count -= 1;
-                self.scan = (index + 1) % n;
+                f.pending.set(index, false);
+                f.pending_count -= 1;
+                f.scan = (index + 1) % n;
                 let d = Datagram::Chunk {
                     session: self.session,
                     frame: f.info,
@@ -631,24 +758,19 @@ impl Sender {
                     payload: &f.data[f.info.chunk_range(index as u16)],
                 };
                 let len = d.encode(buf).expect("buffer checked above");
-                self.sent_at[index] = Some((f.gen, now));
-                self.pacer.on_send(now);
-                self.stats.datagrams_sent += 1;
+                f.record_send(index, f.gen, now);
                 if f.gen > 0 {
                     self.stats.retransmitted_chunks += 1;
                     f.resent += 1;
                 }
+                if f.pending_count == 0 {
+                    f.rto_at = Some(now + wait);
+                }
+                self.pacer.on_send(now);
+                self.stats.datagrams_sent += 1;
                 if !self.responsive {
                     self.stats.probes += 1;
                     self.last_probe = Some(now);
-                }
-                if self.pending_count == 0 {
-                    let wait = if self.responsive {
-                        self.rtt.rto()
-                    } else {
-                        self.cfg.probe_interval
-                    };
-                    f.rto_at = Some(now + wait);
                 }
                 return Some(len);
             }
@@ -725,9 +847,11 @@ impl Sender {
                 seq,
                 index,
                 attempt,
+                window,
             }) if session == self.session => {
                 self.heard_from_peer(now);
-                self.on_ack(now, seq, index, attempt);
+                self.window.on_viewer_window(window);
+                self.on_ack(now, seq, index, attempt, window);
             }
             Ok(Datagram::Nack {
                 session,
@@ -772,8 +896,8 @@ impl Sender {
     }
 
     /// The viewer said BYE: it is gone as if it had gone silent, without the wait for
-    /// `peer_timeout`. The frame in flight is kept but only probed, at the next probe slot
-    /// (PROTOCOL.md 8.9, 8.10).
+    /// `peer_timeout`. The newest frame in flight is kept but only probed, at the next probe
+    /// slot (PROTOCOL.md 8.9, 8.10).
     fn viewer_closed(&mut self, now: Instant) {
         if self.closed || !self.responsive {
             // Already probing (or done): nothing changes.
@@ -784,33 +908,60 @@ impl Sender {
         self.unanswered_since = None;
         self.responsive = false;
         self.events.push_back(SenderEvent::ViewerClosed);
-        if let Some(f) = &mut self.current {
+        self.keep_newest_only();
+        if let Some(f) = self.flight.front_mut() {
             // Nobody is there to take the chunks still queued; probe with the last one.
             let last = f.info.count - 1;
-            self.pending.clear();
-            self.pending_count = 0;
-            self.queue(last);
+            f.clear_pending();
+            f.queue(last);
             self.probe_at = Some(self.next_probe_slot(now));
         }
     }
 
-    fn on_ack(&mut self, now: Instant, seq: u32, index: u16, attempt: u8) {
-        if self.current.as_ref().is_none_or(|f| f.info.seq != seq) {
-            self.stats.stale_replies += 1;
-            return;
-        }
-        self.rtt.on_answer();
-        // A sample only when the ACK names the latest transmission of that chunk exactly.
-        let rtt = match self.sent_at.get(index as usize) {
-            Some(Some((a, t))) if *a == attempt => Some(now.saturating_duration_since(*t)),
-            _ => None,
-        };
+    fn position(&self, seq: u32) -> Option<usize> {
+        self.flight.iter().position(|f| f.info.seq == seq)
+    }
+
+    /// Takes the samples an ACK of a frame pushed at `pushed` gives: a round trip when it
+    /// names the latest transmission of that chunk exactly (Karn's rule, 8.11), and the
+    /// frame's push-to-ACK time for the window.
+    fn sample(
+        &mut self,
+        now: Instant,
+        pushed: Instant,
+        sent: Option<Instant>,
+        window: u8,
+    ) -> Option<Duration> {
+        let rtt = sent.map(|t| now.saturating_duration_since(t));
         if let Some(r) = rtt {
             self.rtt.on_sample(r);
         }
-        let f = self.current.take().expect("checked above");
-        self.pending.clear();
-        self.pending_count = 0;
+        self.window
+            .on_ack(now.saturating_duration_since(pushed), window);
+        rtt
+    }
+
+    fn on_ack(&mut self, now: Instant, seq: u32, index: u16, attempt: u8, window: u8) {
+        let Some(pos) = self.position(seq) else {
+            self.stats.stale_replies += 1;
+            // A frame dropped for a newer one may still be acknowledged: measure with it,
+            // once.
+            if let Some(g) = self.gone.iter().position(|g| g.seq == seq) {
+                let g = self.gone.remove(g).expect("found");
+                self.sample(now, g.pushed, g.frame.sent(index, attempt), window);
+            }
+            return;
+        };
+        self.rtt.on_answer();
+        let f = &self.flight[pos];
+        let (pushed, sent) = (f.pushed, f.sent(index, attempt));
+        let rtt = self.sample(now, pushed, sent, window);
+        // The viewer never shows a frame older than one it has shown: older frames in flight
+        // are of no use now.
+        for _ in 0..pos {
+            self.drop_frame(0, Drop::Replaced);
+        }
+        let f = self.flight.pop_front().expect("found above");
         self.stats.frames_acked += 1;
         self.stats.bytes_acked += f.data.len() as u64;
         self.events.push_back(SenderEvent::Acked {
@@ -823,15 +974,10 @@ impl Sender {
     }
 
     fn on_nack(&mut self, now: Instant, seq: u32, base: u16, nbits: u16, bitmap: &[u8]) {
-        let Some(f) = &self.current else {
+        let Some(pos) = self.position(seq) else {
             self.stats.stale_replies += 1;
             return;
         };
-        if f.info.seq != seq {
-            self.stats.stale_replies += 1;
-            return;
-        }
-        let count = f.info.count;
         self.stats.nacks += 1;
         self.rtt.on_answer();
         // A chunk sent again very recently is still on its way: a delayed or duplicated NACK
@@ -839,29 +985,29 @@ impl Sender {
         let guard = self.rtt.srtt().map_or(Duration::from_millis(1), |s| {
             (s / 2).max(Duration::from_millis(1))
         });
+        let f = &mut self.flight[pos];
+        let count = f.info.count;
         let mut added = false;
         for i in nack_missing(base, nbits, bitmap) {
             if i >= count {
                 break;
             }
             // Never sent (the viewer answered a probe): send it; `queue` skips pending ones.
-            let fresh = match self.sent_at[i as usize] {
+            let fresh = match f.sent_at[i as usize] {
                 Some((_, t)) => now.saturating_duration_since(t) >= guard,
                 None => true,
             };
-            if fresh && self.queue(i) {
+            if fresh && f.queue(i) {
                 added = true;
             }
         }
         if added {
-            if let Some(f) = &mut self.current {
-                f.gen = f.gen.saturating_add(1);
-            }
+            f.gen = f.gen.saturating_add(1);
         }
     }
 
     /// When [`Sender::handle_timeout`] (or [`Sender::poll_transmit`], when paced) should next
-    /// be called. Includes the frame's deadline once, so that the caller wakes to replace it.
+    /// be called. Includes each frame's deadline once, so that the caller wakes to replace it.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if !self.link.is_open() {
             // Only hellos can go; the other timers are looked at with each hello, which is
@@ -883,21 +1029,24 @@ impl Sender {
                 earliest(p);
             }
         }
-        let Some(f) = self.current.as_ref() else {
+        if self.flight.is_empty() {
             return t;
-        };
-        if let Some(r) = f.rto_at {
-            earliest(r);
         }
-        if f.deadline_armed {
-            earliest(f.pushed + self.cfg.max_latency);
+        for f in &self.flight {
+            if let Some(r) = f.rto_at {
+                earliest(r);
+            }
+            if f.deadline_armed {
+                earliest(self.deadline(f.pushed));
+            }
         }
-        if !self.responsive && self.pending_count > 0 {
+        let queued = self.chunks_queued();
+        if !self.responsive && queued {
             if let Some(p) = self.probe_at {
                 earliest(p);
             }
         }
-        if self.pending_count > 0 {
+        if queued {
             if let Some(p) = self.pace_at {
                 earliest(p);
             }
@@ -920,7 +1069,10 @@ impl Sender {
                 // A hello went unanswered: to the frame in flight that is a timeout, as an
                 // unanswered probe would be, so that a finite stream gives up in time.
                 self.hello_counted = Some(due);
-                self.frame_timed_out();
+                self.keep_newest_only();
+                if !self.flight.is_empty() {
+                    self.frame_timed_out(0);
+                }
             }
         }
         if self.link.is_open()
@@ -942,44 +1094,63 @@ impl Sender {
             });
         }
         if self.responsive
-            && self.current.is_some()
+            && !self.flight.is_empty()
             && self
                 .heard
                 .is_some_and(|h| now.saturating_duration_since(h) >= cfg.peer_timeout)
         {
             self.responsive = false;
             self.events.push_back(SenderEvent::PeerLost);
+            // Only the newest frame is probed from now on.
+            self.keep_newest_only();
         }
-        let Some(f) = &mut self.current else { return };
-        if f.deadline_armed && now >= f.pushed + cfg.max_latency {
-            f.deadline_armed = false;
+        // A frame past its deadline gives way to a newer one already in flight: repairing it
+        // would only show an old picture late.
+        let mut i = 0;
+        while i < self.flight.len() {
+            let due = self.deadline(self.flight[i].pushed);
+            let newer = i + 1 < self.flight.len();
+            let f = &mut self.flight[i];
+            if now >= due {
+                f.deadline_armed = false;
+                if newer {
+                    self.drop_frame(i, Drop::Replaced);
+                    continue;
+                }
+            }
+            i += 1;
         }
-        let Some(rto_at) = f.rto_at else { return };
-        if now < rto_at {
-            return;
+        let mut i = 0;
+        while i < self.flight.len() {
+            let f = &mut self.flight[i];
+            if !f.rto_at.is_some_and(|r| now >= r) {
+                i += 1;
+                continue;
+            }
+            f.rto_at = None;
+            if !self.frame_timed_out(i) {
+                // Given up: the next frame is now at `i`.
+                continue;
+            }
+            // Probe with the last chunk: a viewer that has the frame re-ACKs, one that lacks
+            // chunks NACKs them, a viewer that lost everything NACKs the rest.
+            let slot = (!self.responsive).then(|| self.next_probe_slot(now));
+            let f = &mut self.flight[i];
+            f.gen = f.gen.saturating_add(1);
+            let last = f.info.count - 1;
+            // Already sent at least once, so `queue` cannot find it pending.
+            f.queue(last);
+            if slot.is_some() {
+                self.probe_at = slot;
+            }
+            i += 1;
         }
-        f.rto_at = None;
-        if !self.frame_timed_out() {
-            return;
-        }
-        // Probe with the last chunk: a viewer that has the frame re-ACKs, one that lacks
-        // chunks NACKs them, a viewer that lost everything NACKs the rest.
-        let Some(f) = &mut self.current else { return };
-        f.gen = f.gen.saturating_add(1);
-        let last = f.info.count - 1;
-        if !self.responsive {
-            self.probe_at = Some(self.next_probe_slot(now));
-        }
-        // Already sent at least once, so `queue` cannot find it pending.
-        self.queue(last);
     }
 
-    /// Counts a timeout of the frame in flight; gives it up (false) once it has had
-    /// `max_attempts`.
-    fn frame_timed_out(&mut self) -> bool {
-        let Some(f) = &mut self.current else {
-            return false;
-        };
+    /// Counts a timeout of the frame at `pos` of the flight; gives it up (false) once it has
+    /// had `max_attempts`.
+    fn frame_timed_out(&mut self, pos: usize) -> bool {
+        let f = &mut self.flight[pos];
         f.timeouts += 1;
         let (seq, timeouts) = (f.info.seq, f.timeouts);
         self.stats.timeouts += 1;
@@ -991,7 +1162,7 @@ impl Sender {
             .max_attempts
             .is_some_and(|max| timeouts >= max.max(1))
         {
-            self.drop_current(Drop::GaveUp);
+            self.drop_frame(pos, Drop::GaveUp);
             return false;
         }
         true
@@ -1056,13 +1227,19 @@ mod tests {
             .collect()
     }
 
+    /// An ACK from a viewer that takes one frame at a time.
     fn ack(session: u32, seq: u32, index: u16, attempt: u8) -> Vec<u8> {
+        ack_w(session, seq, index, attempt, 1)
+    }
+
+    fn ack_w(session: u32, seq: u32, index: u16, attempt: u8, window: u8) -> Vec<u8> {
         let mut b = [0u8; wire::ACK_LEN];
         Datagram::Ack {
             session,
             seq,
             index,
             attempt,
+            window,
         }
         .encode(&mut b)
         .unwrap();
@@ -1214,15 +1391,31 @@ mod tests {
     }
 
     #[test]
-    fn stale_ack_for_an_older_transmission_gives_no_sample() {
+    fn an_ack_of_an_earlier_transmission_measures_from_that_one() {
         let t0 = Instant::now();
         let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
         s.push_frame(t0, frame(2500)).unwrap();
         drain(&mut s, t0);
         s.handle_timeout(t0 + s.rto());
         drain(&mut s, t0 + 100 * MS);
-        // An ACK naming chunk 2's first transmission, which was superseded by the probe.
+        // An ACK naming chunk 2's first transmission, sent again since by the probe: the
+        // attempt says which one it answers, so the sample is exact (a long path answers the
+        // first round after the probe has gone).
         s.handle_datagram(t0 + 101 * MS, &ack(1, 0, 2, 0));
+        let acked = events(&mut s).into_iter().find_map(|e| match e {
+            SenderEvent::Acked { rtt, .. } => Some(rtt),
+            _ => None,
+        });
+        assert_eq!(acked, Some(Some(101 * MS)));
+    }
+
+    #[test]
+    fn an_ack_of_no_known_transmission_gives_no_sample() {
+        let t0 = Instant::now();
+        let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
+        s.push_frame(t0, frame(2500)).unwrap();
+        drain(&mut s, t0);
+        s.handle_datagram(t0 + 5 * MS, &ack(1, 0, 2, 9));
         let acked = events(&mut s).into_iter().find_map(|e| match e {
             SenderEvent::Acked { rtt, .. } => Some(rtt),
             _ => None,

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 /// Round-trip estimation and the retransmission timeout, in the manner of RFC 6298:
 /// `RTO = SRTT + max(G, 4 * RTTVAR)`, doubled on every timeout until a new sample, and kept
-/// between a floor and a ceiling. Samples must be unambiguous (the ACK echoes which
+/// between a floor and a ceiling; the ceiling never cuts the base below the measured path. Samples must be unambiguous (the ACK echoes which
 /// transmission it answers), so Karn's rule is met by construction.
 #[derive(Debug, Clone)]
 pub struct RttEstimator {
@@ -70,10 +70,14 @@ impl RttEstimator {
             None => self.max_rto,
             Some(s) => s + (self.rttvar * 4).max(GRANULARITY),
         };
-        // Floor first, then double: each timeout really lengthens the wait.
-        base.clamp(self.min_rto, self.max_rto)
+        // Floor first, then double: each timeout really lengthens the wait. The ceiling bounds
+        // the backoff, never the measured path: a round trip longer than the ceiling must not
+        // draw a probe before its answer can arrive.
+        let ceiling = self.max_rto.max(base);
+        base.max(self.min_rto)
+            .min(ceiling)
             .saturating_mul(1 << self.backoff.min(16))
-            .min(self.max_rto)
+            .min(ceiling)
     }
 }
 
@@ -177,6 +181,16 @@ mod tests {
         assert_eq!(r.rto(), 80 * MS);
         r.on_answer();
         assert_eq!(r.rto(), 20 * MS);
+    }
+
+    #[test]
+    fn a_round_trip_longer_than_the_ceiling_raises_it() {
+        let mut r = RttEstimator::new(20 * MS, 100 * MS);
+        r.on_sample(400 * MS);
+        // SRTT 400, RTTVAR 200: base 1200 ms, above the 100 ms ceiling, and kept.
+        assert_eq!(r.rto(), 1200 * MS);
+        r.on_timeout();
+        assert_eq!(r.rto(), 1200 * MS, "backoff stops at the raised ceiling");
     }
 
     #[test]

@@ -13,13 +13,13 @@ use std::ops::Range;
 /// The two bytes every camwire datagram starts with: ASCII "CW".
 pub const MAGIC: [u8; 2] = *b"CW";
 /// The protocol version this module speaks.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// Length of the header common to all datagram types.
 pub const COMMON_HEADER_LEN: usize = 10;
 /// Length of a frame chunk's header (common header included); the payload follows it.
 pub const CHUNK_HEADER_LEN: usize = 40;
 /// Length of an ACK datagram.
-pub const ACK_LEN: usize = 17;
+pub const ACK_LEN: usize = 18;
 /// Length of a NACK datagram before its bitmap.
 pub const NACK_HEADER_LEN: usize = 18;
 /// The largest NACK body a viewer sends: sealed with a key (34 bytes more) it is still
@@ -381,6 +381,9 @@ pub enum Datagram<'a> {
         /// That chunk's `attempt`. With `index`, it names one transmission exactly, so the
         /// sender measures a true round trip even for retransmitted chunks.
         attempt: u8,
+        /// How many frames of this session the viewer will assemble at once (at least 1):
+        /// the sender keeps no more than this many unacknowledged frames in flight.
+        window: u8,
     },
     /// The viewer lacks chunks of frame `seq`: bit `i` of `bitmap` (most significant bit of
     /// byte 0 first) set means chunk `base + i` is missing.
@@ -491,6 +494,7 @@ pub fn parse(buf: &[u8]) -> Result<Datagram<'_>, WireError> {
                 seq: be32(buf, 10),
                 index: be16(buf, 14),
                 attempt: buf[16],
+                window: buf[17],
             })
         }
         Kind::Nack => parse_nack(buf, session),
@@ -707,11 +711,13 @@ impl Datagram<'_> {
                 seq,
                 index,
                 attempt,
+                window,
             } => {
                 write_common(out, Kind::Ack, session);
                 out[10..14].copy_from_slice(&seq.to_be_bytes());
                 out[14..16].copy_from_slice(&index.to_be_bytes());
                 out[16] = attempt;
+                out[17] = window;
             }
             Datagram::Nack {
                 session,
@@ -796,7 +802,7 @@ mod tests {
         let n = d.encode(&mut out).unwrap();
         #[rustfmt::skip]
         let expected: [u8; 43] = [
-            b'C', b'W', 2, 1, 0, 0, 0xDE, 0xAD, 0xBE, 0xEF, // common header
+            b'C', b'W', 3, 1, 0, 0, 0xDE, 0xAD, 0xBE, 0xEF, // common header
             0x01, 0x02, 0x03, 0x04, // seq
             0x00, 0x00,             // index
             0x00, 0x02,             // count
@@ -820,12 +826,13 @@ mod tests {
             seq: 258,
             index: 5,
             attempt: 3,
+            window: 8,
         }
         .encode(&mut out)
         .unwrap();
         assert_eq!(
             &out[..n],
-            &[b'C', b'W', 2, 2, 0, 0, 0, 0, 0, 7, 0, 0, 1, 2, 0, 5, 3]
+            &[b'C', b'W', 3, 2, 0, 0, 0, 0, 0, 7, 0, 0, 1, 2, 0, 5, 3, 8]
         );
         let bitmap = [0b1010_0000];
         let n = Datagram::Nack {
@@ -842,7 +849,7 @@ mod tests {
             &[
                 b'C',
                 b'W',
-                2,
+                3,
                 3,
                 0,
                 0,
@@ -887,7 +894,7 @@ mod tests {
             Err(WireError::BadNack { .. })
         ));
         let n = Datagram::Bye { session: 7 }.encode(&mut out).unwrap();
-        assert_eq!(&out[..n], &[b'C', b'W', 2, 4, 0, 0, 0, 0, 0, 7]);
+        assert_eq!(&out[..n], &[b'C', b'W', 3, 4, 0, 0, 0, 0, 0, 7]);
         assert_eq!(parse(&out[..n]).unwrap(), Datagram::Bye { session: 7 });
     }
 
@@ -899,6 +906,7 @@ mod tests {
             seq: 2,
             index: 0,
             attempt: 0,
+            window: 1,
         }
         .encode(&mut ack)
         .unwrap();
@@ -999,7 +1007,7 @@ mod tests {
         let hex: String = out[..n].iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
             hex,
-            "43570205 0000deadbeef 00000007 0000 0001 00000009 896e63e6 01 00 5b302c302c302c315d"
+            "43570305 0000deadbeef 00000007 0000 0001 00000009 896e63e6 01 00 5b302c302c302c315d"
                 .replace(' ', "")
         );
         assert_eq!(parse(&out[..n]).unwrap(), d);
@@ -1015,14 +1023,14 @@ mod tests {
         let hex: String = out[..n].iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
             hex,
-            "435702060000deadbeef00000007010245 4f46".replace(' ', "")
+            "435703060000deadbeef00000007010245 4f46".replace(' ', "")
         );
         assert_eq!(parse(&out[..n]).unwrap(), a);
     }
 
     #[test]
     fn bad_message_acks_are_refused() {
-        let mut b = vec![b'C', b'W', 2, 6, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0];
+        let mut b = vec![b'C', b'W', 3, 6, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0];
         assert!(matches!(parse(&b), Ok(Datagram::MessageAck { .. })));
         b.push(b'x'); // a reason on a delivered message
         assert_eq!(parse(&b), Err(WireError::BadMessageAck));
@@ -1034,7 +1042,7 @@ mod tests {
         b.pop();
         b.extend(std::iter::repeat_n(b'x', MAX_REASON_LEN)); // too long
         assert_eq!(parse(&b), Err(WireError::BadMessageAck));
-        let mut c = vec![b'C', b'W', 2, 5, 0, 0, 0, 0, 0, 1];
+        let mut c = vec![b'C', b'W', 3, 5, 0, 0, 0, 0, 0, 1];
         c.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 7, 0, b'1']);
         assert_eq!(parse(&c), Err(WireError::UnknownContent(7)));
     }
@@ -1048,7 +1056,7 @@ mod tests {
             kind in 5u8..=6,
             tail in proptest::collection::vec(any::<u8>(), 0..200),
         ) {
-            let mut b = vec![b'C', b'W', 2, kind, 0, 0];
+            let mut b = vec![b'C', b'W', 3, kind, 0, 0];
             b.extend_from_slice(&tail);
             if let Ok(Datagram::MessageChunk { msg, index, payload, .. }) = parse(&b) {
                 prop_assert_eq!(payload.len(), msg.chunk_range(index).len());
@@ -1087,7 +1095,7 @@ mod tests {
         fn parse_never_panics_on_chunk_like_input(
             tail in proptest::collection::vec(any::<u8>(), 0..200),
         ) {
-            let mut b = vec![b'C', b'W', 2, 1, 0, 0];
+            let mut b = vec![b'C', b'W', 3, 1, 0, 0];
             b.extend_from_slice(&tail);
             if let Ok(Datagram::Chunk { frame, index, payload, .. }) = parse(&b) {
                 prop_assert_eq!(payload.len(), frame.chunk_range(index).len());
@@ -1166,14 +1174,17 @@ mod tests {
                     })
                 },
             );
-        let ack = any::<(u32, u32, u16, u8)>().prop_map(|(session, seq, index, attempt)| {
-            bytes(&Datagram::Ack {
-                session,
-                seq,
-                index,
-                attempt,
-            })
-        });
+        let ack = any::<(u32, u32, u16, u8, u8)>().prop_map(
+            |(session, seq, index, attempt, window)| {
+                bytes(&Datagram::Ack {
+                    session,
+                    seq,
+                    index,
+                    attempt,
+                    window,
+                })
+            },
+        );
         let nack = (
             any::<(u32, u32, u16)>(),
             1usize..=MAX_NACK_BITS,

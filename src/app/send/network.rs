@@ -84,9 +84,14 @@ impl<'a> NetworkLoop<'a> {
         one_shot: bool,
     ) -> Result<Self, AppError> {
         let session = fastrand::u32(..);
+        let mut protocol = cfg.protocol;
+        if cfg.fps > 0.0 {
+            // The window of frames in flight covers a round trip at the capture rate.
+            protocol.frame_interval = Duration::from_secs_f64(1.0 / cfg.fps);
+        }
         let sender = match &cfg.key {
-            Some(k) => Sender::keyed(cfg.protocol, session, k),
-            None => Sender::new(cfg.protocol, session),
+            Some(k) => Sender::keyed(protocol, session, k),
+            None => Sender::new(protocol, session),
         };
         let start = Instant::now();
         let mut book = StatsBook::new(Role::Send, start);

@@ -447,7 +447,7 @@ fn golden_keyed_vectors_are_stable() {
     let mut welcome = [0u8; HANDSHAKE_LEN];
     handshake(&mut welcome, TYPE_WELCOME, &id, &[0x22; 16], &master);
     let (s2v, _) = master.traffic(&id, &[0x22; 16]);
-    let body = [b'C', b'W', 2, 7, 0, 0, 1, 2, 3, 4]; // a KEEPALIVE
+    let body = [b'C', b'W', 3, 7, 0, 0, 1, 2, 3, 4]; // a KEEPALIVE
     let mut buf = [0u8; 64];
     buf[INIT_HEADER_LEN..INIT_HEADER_LEN + 10].copy_from_slice(&body);
     let n = seal(&mut buf, &s2v, id.session, 0, Some(&id), body.len()).unwrap();
