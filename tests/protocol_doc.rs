@@ -189,7 +189,8 @@ fn golden_datagrams_say_what_the_text_says() {
             seq: 258,
             index: 5,
             attempt: 3,
-            window: 8
+            window: 8,
+            spread_us: 12_345
         }
     ));
     match get("NACK") {

@@ -171,6 +171,9 @@ pub struct Report {
     /// Picture size of the last frame, `WxH`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
+    /// What the sender knows of the path and how it fits the picture to it (sender).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathReport>,
     /// Receive buffer the OS granted, bytes (viewer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rcvbuf: Option<usize>,
@@ -206,6 +209,26 @@ impl Serialize for Report {
     }
 }
 
+/// The sender's view of the path and its choices, at the time of a report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PathReport {
+    /// The rate the stream fits itself to, Mbit/s; `null` while the path has never limited
+    /// it.
+    pub target_mbps: Option<f64>,
+    /// The bottleneck's rate from recent frames, Mbit/s; `null` when none was measured.
+    pub capacity_mbps: Option<f64>,
+    /// The path's round trip without queueing, ms.
+    pub base_rtt_ms: Option<f64>,
+    /// The queue the latest measured frame found at the bottleneck, ms.
+    pub queue_ms: Option<f64>,
+    /// Frames that may be in flight at once.
+    pub window: usize,
+    /// The JPEG quality in use (`null` for a camera's own JPEG, passed through).
+    pub quality: Option<u8>,
+    /// Times the target was lowered.
+    pub decreases: u64,
+}
+
 /// The statistics of one program run.
 pub struct StatsBook {
     role: Role,
@@ -222,6 +245,8 @@ pub struct StatsBook {
     pub age: Percentiles,
     /// Picture size of the newest frame.
     pub size: Option<(u32, u32)>,
+    /// The sender's view of the path (sender).
+    pub path: Option<PathReport>,
     /// Receive buffer granted by the OS.
     pub rcvbuf: Option<usize>,
     /// The peer's state for reports: `"waiting"`, `"connected"` or `"disconnected"`.
@@ -251,6 +276,7 @@ impl StatsBook {
             rtt: Percentiles::default(),
             age: Percentiles::default(),
             size: None,
+            path: None,
             rcvbuf: None,
             peer: "waiting",
             rejected_by_kind: Default::default(),
@@ -288,6 +314,7 @@ impl StatsBook {
             age_ms_p50: pick(&self.age, 0.5).map(round),
             age_ms_p95: pick(&self.age, 0.95).map(round),
             size: self.size.map(|(w, h)| format!("{w}x{h}")),
+            path: self.path,
             rcvbuf: self.rcvbuf,
             peer: self.peer,
             rejected_by_kind: (!h && !self.rejected_by_kind.is_empty())
@@ -365,6 +392,17 @@ impl Report {
         }
         if let (Some(p50), Some(p95)) = (self.age_ms_p50, self.age_ms_p95) {
             s.push_str(&format!("  age {p50:.1}/{p95:.1} ms"));
+        }
+        if let Some(p) = &self.path {
+            if let Some(t) = p.target_mbps {
+                s.push_str(&format!("  fit {t:.1} Mbit/s"));
+            }
+            if let Some(q) = p.quality {
+                s.push_str(&format!("  q{q}"));
+            }
+            if p.window > 1 {
+                s.push_str(&format!("  window {}", p.window));
+            }
         }
 
         for (n, what) in [

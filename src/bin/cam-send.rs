@@ -69,10 +69,19 @@ struct Args {
     /// Frames per second; 0 sends as fast as the viewer's ACKs allow
     #[arg(long, default_value_t = SendConfig::default().fps, value_name = "N")]
     fps: f64,
-    /// JPEG quality, 1-100
+    /// JPEG quality, 1-100: used while the path carries it; on a slower path the quality
+    /// goes down first (to --min-quality), then the frame rate
     #[arg(long, default_value_t = SendConfig::default().quality,
           value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: u8,
+    /// Lowest quality the sender goes down to on a slow path before it sends fewer frames
+    #[arg(long, default_value_t = SendConfig::default().min_quality, value_name = "Q",
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    min_quality: u8,
+    /// Keep --quality whatever the path: sharpness before motion (a slow path gets fewer
+    /// frames instead)
+    #[arg(long, conflicts_with = "min_quality")]
+    fixed_quality: bool,
     /// Stop after N frames
     #[arg(long, value_name = "N")]
     frames: Option<u64>,
@@ -284,6 +293,11 @@ fn config(args: &Args, stop: &Stop) -> Result<SendConfig, String> {
         messages,
         fps,
         quality: args.quality,
+        min_quality: if args.fixed_quality {
+            args.quality
+        } else {
+            args.min_quality.min(args.quality)
+        },
         frames: args.frames,
         protocol: SenderConfig {
             mtu: args.mtu as usize,

@@ -16,6 +16,7 @@ pub mod chunks;
 pub mod key;
 pub mod link;
 pub mod message;
+pub mod rate;
 pub mod reassembly;
 pub mod receiver;
 pub mod sender;

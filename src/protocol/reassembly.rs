@@ -81,6 +81,8 @@ pub struct CompleteFrame {
     pub data: Vec<u8>,
     /// The `attempt` of the chunk that completed the frame.
     pub attempt: u8,
+    /// From the arrival of its first chunk to the arrival of the one that completed it.
+    pub spread: Duration,
 }
 
 /// What happened to one chunk.
@@ -164,6 +166,8 @@ struct Partial {
     session: u32,
     info: FrameInfo,
     chunks: ChunkBuffer,
+    /// When its first chunk arrived.
+    first_seen: Instant,
     last_seen: Instant,
     /// The burst's end was seen: the last chunk, or a resent chunk.
     end_seen: bool,
@@ -315,6 +319,7 @@ impl Reassembler {
                     session,
                     info: *info,
                     chunks: ChunkBuffer::new(spare, info.len as usize, info.count as usize),
+                    first_seen: now,
                     last_seen: now,
                     end_seen: false,
                     nack_at: None,
@@ -386,6 +391,7 @@ impl Reassembler {
             info: p.info,
             data,
             attempt,
+            spread: now.saturating_duration_since(p.first_seen),
         })
     }
 
@@ -567,7 +573,11 @@ mod tests {
                 r.insert(t, s, &info, i, 0, &d[range]);
                 // Checked before each chunk is stored: a buffer growing by doubling may pass
                 // the budget by up to one frame's allocation.
-                assert!(r.partial_bytes() <= 25_000 + 10_000, "{}", r.partial_bytes());
+                assert!(
+                    r.partial_bytes() <= 25_000 + 10_000,
+                    "{}",
+                    r.partial_bytes()
+                );
             }
         }
         assert!(r.partial_count() <= 4, "{}", r.partial_count());
@@ -790,7 +800,11 @@ mod tests {
             let (fi, p) = forged(junk, len, count, index);
             assert_eq!(r.insert(t0, 100 + junk, &fi, index, 0, &p), Insert::Stored);
             assert!(r.partial_count() <= max);
-            assert!(r.partial_bytes() <= max * 400, "{} bytes", r.partial_bytes());
+            assert!(
+                r.partial_bytes() <= max * 400,
+                "{} bytes",
+                r.partial_bytes()
+            );
         }
         // Many chunks of one forged frame: memory follows what arrived (257 bytes of payload
         // and a few of bookkeeping per chunk, twice at most while growing).

@@ -223,6 +223,7 @@ enum Reply {
         index: u16,
         attempt: u8,
         window: u8,
+        spread_us: u32,
     },
     Nack {
         to: SocketAddr,
@@ -354,11 +355,20 @@ impl Receiver {
 
     /// Queues an ACK unless this frame was already acknowledged for this `attempt`: later
     /// chunks of the round that completed it, or of a resent round, need no second one.
-    fn ack_once(&mut self, to: SocketAddr, session: u32, seq: u32, index: u16, attempt: u8) {
+    /// `spread` is the completed frame's (zero for a repeated ACK: not measured).
+    fn ack_once(
+        &mut self,
+        to: SocketAddr,
+        session: u32,
+        seq: u32,
+        (index, attempt): (u16, u8),
+        spread: Duration,
+    ) {
         let key = (session, seq, attempt);
         if self.last_reack != Some(key) {
             self.last_reack = Some(key);
             let window = self.cfg.reassembly.window();
+            let spread_us = u32::try_from(spread.as_micros()).unwrap_or(u32::MAX);
             self.reply(Reply::Ack {
                 to,
                 session,
@@ -366,6 +376,7 @@ impl Receiver {
                 index,
                 attempt,
                 window,
+                spread_us,
             });
         }
     }
@@ -537,13 +548,13 @@ impl Receiver {
                             return;
                         }
                         self.promote(i);
-                        self.ack_once(from, session, frame.seq, index, attempt);
+                        self.ack_once(from, session, frame.seq, (index, attempt), f.spread);
                         self.events
                             .push_back(ReceiverEvent::Frame { from, frame: f });
                     }
                     // The sender is resending a frame we have: its ACK was lost.
                     Insert::AlreadyComplete => {
-                        self.ack_once(from, session, frame.seq, index, attempt)
+                        self.ack_once(from, session, frame.seq, (index, attempt), Duration::ZERO)
                     }
                     Insert::TooLarge => self.reject("frame_too_large"),
                     Insert::Inconsistent => self.reject("inconsistent_chunk"),
@@ -735,12 +746,14 @@ impl Receiver {
                 index,
                 attempt,
                 window,
+                spread_us,
             } => Datagram::Ack {
                 session,
                 seq,
                 index,
                 attempt,
                 window,
+                spread_us,
             }
             .encode(buf)
             .ok()
@@ -1073,6 +1086,7 @@ mod tests {
             index: 0,
             attempt: 0,
             window: 1,
+            spread_us: 0,
         }
         .encode(&mut ack)
         .unwrap();

@@ -31,6 +31,7 @@ use fixedbitset::FixedBitSet;
 use crate::protocol::key::Key;
 use crate::protocol::link::{LinkDrop, SenderLink, SenderOpened};
 use crate::protocol::message::{MessageError, MessageOutcome, Outbox};
+use crate::protocol::rate::{AckSample, PathEstimate, RateController};
 use crate::protocol::reassembly::DEFAULT_MAX_FRAME_BYTES;
 use crate::protocol::timing::{datagrams_per_sec, Pacer, RttEstimator};
 use crate::protocol::window::FrameWindow;
@@ -268,6 +269,10 @@ struct InFlight {
     /// The `attempt` byte for chunks sent from now on: 0 first, +1 per repair or probe.
     gen: u8,
     pushed: Instant,
+    /// When its first chunk left, and when the last chunk of its first round did (`None`
+    /// while the first round is still going out).
+    first_sent: Option<Instant>,
+    round_sent: Option<Instant>,
     /// Set while the deadline is still ahead, so that `poll_timeout` wakes the caller once.
     deadline_armed: bool,
     /// Armed when nothing is left to send: the retransmission timer.
@@ -302,6 +307,23 @@ impl InFlight {
         }
     }
 
+    /// What an ACK of this frame naming `attempt` tells the rate controller (its round trip
+    /// is added by the caller). A frame completed by a chunk of its first round arrived in
+    /// one burst, so its spread measures the path; a repair or probe before it does not
+    /// change that.
+    fn ack_sample(&self, bytes: usize, attempt: u8, spread: Duration) -> AckSample {
+        AckSample {
+            bytes,
+            rtt: None,
+            spread,
+            send_spread: match (self.first_sent, self.round_sent) {
+                (Some(a), Some(b)) => b.saturating_duration_since(a),
+                _ => Duration::ZERO,
+            },
+            clean: attempt == 0,
+        }
+    }
+
     fn record_send(&mut self, index: usize, attempt: u8, now: Instant) {
         if let Some((a, t)) = self.sent_at[index].replace((attempt, now)) {
             if self.earlier.len() >= EARLIER {
@@ -330,6 +352,7 @@ impl InFlight {
 struct Gone {
     seq: u32,
     pushed: Instant,
+    bytes: usize,
     /// Its transmissions, as [`InFlight::sent`] finds them.
     frame: InFlight,
 }
@@ -361,6 +384,7 @@ pub struct Sender {
     gone: VecDeque<Gone>,
     window: FrameWindow,
     rtt: RttEstimator,
+    rate: RateController,
     pacer: Pacer,
     responsive: bool,
     /// When the viewer last answered, or when we began waiting for it to.
@@ -410,6 +434,7 @@ impl Sender {
             gone: VecDeque::new(),
             window: FrameWindow::new(),
             rtt: RttEstimator::new(cfg.min_rto, cfg.ack_timeout),
+            rate: RateController::new(cfg.max_rate_mbps() * 1e6),
             pacer: Pacer::new(cfg.pace_per_sec, cfg.pace_burst),
             responsive: true,
             heard: None,
@@ -502,6 +527,17 @@ impl Sender {
         }
     }
 
+    /// What the rate controller knows of the path: its target, the bottleneck's capacity, the
+    /// base round trip and the queue (PROTOCOL.md 8.13).
+    pub fn path_estimate(&self) -> PathEstimate {
+        self.rate.estimate()
+    }
+
+    /// The bit rate the stream should fit in, `None` while the path has never limited it.
+    pub fn target_bitrate(&self) -> Option<f64> {
+        self.rate.target_bps()
+    }
+
     /// The longest push-to-ACK time of the recent frames, once a frame has been acknowledged.
     pub fn frame_round_trip(&self) -> Option<Duration> {
         self.window.occupancy()
@@ -520,8 +556,18 @@ impl Sender {
     pub fn wants_frame(&self, now: Instant) -> bool {
         match self.flight.front() {
             None => true,
-            Some(f) => self.flight.len() < self.window() || now >= self.deadline(f.pushed),
+            Some(f) => self.has_room() || now >= self.deadline(f.pushed),
         }
+    }
+
+    /// A new frame may join the flight without replacing one: the window has room, and the
+    /// newest frame has left whole (a frame taken while another still leaves through the
+    /// pacer would only wait behind it and leave old; a fresher one is taken when the link
+    /// is free, so a slow path lowers the frame rate instead of growing a queue here).
+    fn has_room(&self) -> bool {
+        self.responsive
+            && self.flight.len() < self.window()
+            && self.flight.back().is_none_or(|f| f.round_sent.is_some())
     }
 
     /// The next probe slot while the viewer is gone.
@@ -567,6 +613,7 @@ impl Sender {
         self.gone.push_back(Gone {
             seq,
             pushed: old.pushed,
+            bytes: data.len(),
             frame: old,
         });
         self.stats.frames_dropped += 1;
@@ -611,6 +658,10 @@ impl Sender {
             // Silence is counted from when we start waiting, not from an answer long ago.
             self.heard = Some(now);
         }
+        if !self.flight.is_empty() && !self.has_room() {
+            // A replacement: the oldest frame gives way.
+            self.drop_frame(0, Drop::Replaced);
+        }
         let room = self.window();
         while self.flight.len() >= room {
             self.drop_frame(0, Drop::Replaced);
@@ -632,6 +683,8 @@ impl Sender {
             data: frame.data,
             gen: 0,
             pushed: now,
+            first_sent: None,
+            round_sent: None,
             deadline_armed: true,
             rto_at: None,
             timeouts: 0,
@@ -759,12 +812,14 @@ impl Sender {
                 };
                 let len = d.encode(buf).expect("buffer checked above");
                 f.record_send(index, f.gen, now);
+                f.first_sent.get_or_insert(now);
                 if f.gen > 0 {
                     self.stats.retransmitted_chunks += 1;
                     f.resent += 1;
                 }
                 if f.pending_count == 0 {
                     f.rto_at = Some(now + wait);
+                    f.round_sent.get_or_insert(now);
                 }
                 self.pacer.on_send(now);
                 self.stats.datagrams_sent += 1;
@@ -848,10 +903,12 @@ impl Sender {
                 index,
                 attempt,
                 window,
+                spread_us,
             }) if session == self.session => {
                 self.heard_from_peer(now);
                 self.window.on_viewer_window(window);
-                self.on_ack(now, seq, index, attempt, window);
+                let spread = Duration::from_micros(spread_us.into());
+                self.on_ack(now, seq, (index, attempt), window, spread);
             }
             Ok(Datagram::Nack {
                 session,
@@ -941,21 +998,46 @@ impl Sender {
         rtt
     }
 
-    fn on_ack(&mut self, now: Instant, seq: u32, index: u16, attempt: u8, window: u8) {
+    /// Feeds the rate controller and paces at what it allows.
+    fn rate_sample(&mut self, now: Instant, ack: AckSample) {
+        self.rate.on_ack(now, ack);
+        if let Some(bps) = self.rate.pacing_bps() {
+            let paced = datagrams_per_sec(bps / 1e6, self.cfg.mtu);
+            self.pacer.set_rate(if self.cfg.pace_per_sec > 0.0 {
+                paced.min(self.cfg.pace_per_sec)
+            } else {
+                paced
+            });
+        }
+    }
+
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        seq: u32,
+        (index, attempt): (u16, u8),
+        window: u8,
+        spread: Duration,
+    ) {
         let Some(pos) = self.position(seq) else {
             self.stats.stale_replies += 1;
             // A frame dropped for a newer one may still be acknowledged: measure with it,
             // once.
             if let Some(g) = self.gone.iter().position(|g| g.seq == seq) {
                 let g = self.gone.remove(g).expect("found");
-                self.sample(now, g.pushed, g.frame.sent(index, attempt), window);
+                let ack = g.frame.ack_sample(g.bytes, attempt, spread);
+                let rtt = self.sample(now, g.pushed, g.frame.sent(index, attempt), window);
+                self.rate_sample(now, AckSample { rtt, ..ack });
             }
             return;
         };
         self.rtt.on_answer();
         let f = &self.flight[pos];
         let (pushed, sent) = (f.pushed, f.sent(index, attempt));
+        let ack = f.ack_sample(f.data.len(), attempt, spread);
         let rtt = self.sample(now, pushed, sent, window);
+        self.rate_sample(now, AckSample { rtt, ..ack });
+
         // The viewer never shows a frame older than one it has shown: older frames in flight
         // are of no use now.
         for _ in 0..pos {
@@ -1123,7 +1205,7 @@ impl Sender {
         let mut i = 0;
         while i < self.flight.len() {
             let f = &mut self.flight[i];
-            if !f.rto_at.is_some_and(|r| now >= r) {
+            if f.rto_at.is_none_or(|r| now < r) {
                 i += 1;
                 continue;
             }
@@ -1240,6 +1322,7 @@ mod tests {
             index,
             attempt,
             window,
+            spread_us: 0,
         }
         .encode(&mut b)
         .unwrap();

@@ -114,6 +114,16 @@ impl Pacer {
         }
     }
 
+    /// Changes the rate (datagrams per second; 0 or less: unpaced) from now on.
+    pub fn set_rate(&mut self, per_sec: f64) {
+        self.per_sec = per_sec;
+    }
+
+    /// The rate in datagrams per second (0: unpaced).
+    pub fn rate(&self) -> f64 {
+        self.per_sec.max(0.0)
+    }
+
     fn refill(&mut self, now: Instant) {
         if let Some(last) = self.last {
             let dt = now.saturating_duration_since(last).as_secs_f64();

@@ -3,8 +3,8 @@
 //!
 //! On a LAN a frame is acknowledged long before the next is captured, so the window is one
 //! frame: stop-and-wait. Across a 100 ms round trip at 30 fps, four frames are on their way
-//! before the first ACK can return; with one, the rate would be capped at one frame per round
-//! trip. Pure: it is told durations and never reads a clock.
+//! before the first ACK can return (five are allowed, one spare for a frame whose repair runs
+//! long); with one, the rate would be capped at one frame per round trip. Pure: it is told durations and never reads a clock.
 
 use std::time::Duration;
 
@@ -64,13 +64,16 @@ impl FrameWindow {
     }
 
     /// Frames that may be in flight when a new one is pushed every `interval`:
-    /// `floor(occupancy / interval) + 1`, at most the viewer's window, at least 1.
+    /// `floor(occupancy / interval) + 1`, and one more once the occupancy is over half an
+    /// interval; at most the viewer's window, at least 1.
     pub fn limit(&self, interval: Duration) -> usize {
         let interval = interval.max(Duration::from_millis(1));
-        let covered = self
-            .occupancy()
-            .map_or(0, |o| (o.as_nanos() / interval.as_nanos()) as usize);
-        (covered + 1).min(self.viewer as usize).max(1)
+        let Some(o) = self.occupancy() else { return 1 };
+        let covered = (o.as_nanos() / interval.as_nanos()) as usize;
+        // Once a frame takes more than half an interval, one frame more: room for the one
+        // whose repair runs longer than those measured, so that it does not hold the next.
+        let spare = usize::from(o * 2 > interval);
+        (covered + 1 + spare).min(self.viewer as usize).max(1)
     }
 }
 
@@ -91,7 +94,15 @@ mod tests {
 
     #[test]
     fn stop_and_wait_on_a_lan_and_more_across_a_continent() {
-        for (rtt_ms, want) in [(1, 1), (20, 1), (34, 2), (50, 2), (101, 4), (300, 10)] {
+        for (rtt_ms, want) in [
+            (1, 1),
+            (16, 1),
+            (20, 2),
+            (34, 3),
+            (50, 3),
+            (101, 5),
+            (300, 11),
+        ] {
             let mut w = FrameWindow::new();
             w.on_ack(rtt_ms * MS, 14);
             assert_eq!(w.limit(FRAME_30), want, "RTT {rtt_ms} ms");
@@ -104,7 +115,11 @@ mod tests {
         w.on_ack(1000 * MS, 6);
         assert_eq!(w.limit(FRAME_30), 6);
         w.on_viewer_window(0);
-        assert_eq!(w.limit(FRAME_30), 1, "a window of 0 still lets one frame go");
+        assert_eq!(
+            w.limit(FRAME_30),
+            1,
+            "a window of 0 still lets one frame go"
+        );
     }
 
     #[test]
@@ -112,7 +127,7 @@ mod tests {
         let mut w = FrameWindow::new();
         w.on_ack(5 * MS, 14);
         w.on_ack(70 * MS, 14);
-        assert_eq!(w.limit(FRAME_30), 3);
+        assert_eq!(w.limit(FRAME_30), 4);
         for _ in 0..SAMPLES {
             w.on_ack(5 * MS, 14);
         }

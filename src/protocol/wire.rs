@@ -19,7 +19,7 @@ pub const COMMON_HEADER_LEN: usize = 10;
 /// Length of a frame chunk's header (common header included); the payload follows it.
 pub const CHUNK_HEADER_LEN: usize = 40;
 /// Length of an ACK datagram.
-pub const ACK_LEN: usize = 18;
+pub const ACK_LEN: usize = 22;
 /// Length of a NACK datagram before its bitmap.
 pub const NACK_HEADER_LEN: usize = 18;
 /// The largest NACK body a viewer sends: sealed with a key (34 bytes more) it is still
@@ -384,6 +384,10 @@ pub enum Datagram<'a> {
         /// How many frames of this session the viewer will assemble at once (at least 1):
         /// the sender keeps no more than this many unacknowledged frames in flight.
         window: u8,
+        /// Microseconds from the arrival of the frame's first chunk to the arrival of the chunk
+        /// that completed it (saturating); 0 when not measured (a repeated ACK). With the
+        /// frame's size it tells the sender the rate the path delivered it at.
+        spread_us: u32,
     },
     /// The viewer lacks chunks of frame `seq`: bit `i` of `bitmap` (most significant bit of
     /// byte 0 first) set means chunk `base + i` is missing.
@@ -495,6 +499,7 @@ pub fn parse(buf: &[u8]) -> Result<Datagram<'_>, WireError> {
                 index: be16(buf, 14),
                 attempt: buf[16],
                 window: buf[17],
+                spread_us: be32(buf, 18),
             })
         }
         Kind::Nack => parse_nack(buf, session),
@@ -712,12 +717,14 @@ impl Datagram<'_> {
                 index,
                 attempt,
                 window,
+                spread_us,
             } => {
                 write_common(out, Kind::Ack, session);
                 out[10..14].copy_from_slice(&seq.to_be_bytes());
                 out[14..16].copy_from_slice(&index.to_be_bytes());
                 out[16] = attempt;
                 out[17] = window;
+                out[18..22].copy_from_slice(&spread_us.to_be_bytes());
             }
             Datagram::Nack {
                 session,
@@ -827,12 +834,13 @@ mod tests {
             index: 5,
             attempt: 3,
             window: 8,
+            spread_us: 12_345,
         }
         .encode(&mut out)
         .unwrap();
         assert_eq!(
             &out[..n],
-            &[b'C', b'W', 3, 2, 0, 0, 0, 0, 0, 7, 0, 0, 1, 2, 0, 5, 3, 8]
+            &[b'C', b'W', 3, 2, 0, 0, 0, 0, 0, 7, 0, 0, 1, 2, 0, 5, 3, 8, 0, 0, 0x30, 0x39]
         );
         let bitmap = [0b1010_0000];
         let n = Datagram::Nack {
@@ -907,6 +915,7 @@ mod tests {
             index: 0,
             attempt: 0,
             window: 1,
+            spread_us: 0,
         }
         .encode(&mut ack)
         .unwrap();
@@ -1174,14 +1183,15 @@ mod tests {
                     })
                 },
             );
-        let ack = any::<(u32, u32, u16, u8, u8)>().prop_map(
-            |(session, seq, index, attempt, window)| {
+        let ack = any::<(u32, u32, u16, u8, u8, u32)>().prop_map(
+            |(session, seq, index, attempt, window, spread_us)| {
                 bytes(&Datagram::Ack {
                     session,
                     seq,
                     index,
                     attempt,
                     window,
+                    spread_us,
                 })
             },
         );

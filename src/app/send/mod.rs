@@ -15,6 +15,7 @@
 //! a fixed `--fps`) captures on its own clock into a newest-wins slot and never waits for the
 //! network; a source that can produce a frame whenever asked is asked just in time.
 
+mod adapt;
 mod network;
 mod produce;
 
@@ -36,6 +37,10 @@ use crate::protocol::message::{MessageError, MessageOutcome};
 use crate::protocol::sender::{OutgoingFrame, PushError, SenderConfig};
 use crate::protocol::wire::{Codec, MAX_DATAGRAM, MIN_MTU};
 use crate::runtime::net::{connect_sender, is_network_away, NetError};
+
+/// The default floor of the quality adaptation: on a slow path motion comes first, and the
+/// frame rate gives way only below this.
+pub const DEFAULT_MIN_QUALITY: u8 = 5;
 
 /// Where frames come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,8 +86,12 @@ pub struct SendConfig {
     pub source: SourceSpec,
     /// Capture rate; 0 means as fast as the ACKs allow.
     pub fps: f64,
-    /// JPEG quality, 1 to 100.
+    /// JPEG quality, 1 to 100: what frames are encoded at while the path carries them, and the
+    /// ceiling when it does not.
     pub quality: u8,
+    /// The lowest quality the adaptation goes down to before the frame rate gives way
+    /// (`quality` itself fixes the quality: sharpness before motion).
+    pub min_quality: u8,
     /// Stop after this many frames.
     pub frames: Option<u64>,
     /// The protocol's settings: datagram size (`mtu`), the longest wait for an answer
@@ -111,6 +120,7 @@ impl Default for SendConfig {
             },
             fps: 30.0,
             quality: 80,
+            min_quality: DEFAULT_MIN_QUALITY,
             frames: None,
             protocol: SenderConfig::default(),
             final_attempts: 3,
@@ -265,16 +275,17 @@ pub fn run_send_with(
 
     // The producer threads must end when this function returns, whatever the reason.
     let local_stop = Stop::new();
-    let (enc_tx, enc_rx) = bounded::<Result<OutgoingFrame, AppError>>(0);
     let (recycle_tx, recycle_rx) = bounded::<Vec<u8>>(2);
     let capture_drops = Arc::new(AtomicU64::new(0));
     let (notice_tx, notice_rx) = bounded::<SendNotice>(16);
-    let handles = produce::spawn(
+    let adapt = Arc::new(adapt::AdaptShared::default());
+    let (handles, enc_rx) = produce::spawn(
         produce::Producer {
             source,
             fps: cfg.fps,
             quality: cfg.quality,
-            out: enc_tx,
+            min_quality: cfg.min_quality,
+            adapt: adapt.clone(),
             recycled: recycle_rx,
             capture_drops: capture_drops.clone(),
             notices: notice_tx,
@@ -289,6 +300,7 @@ pub fn run_send_with(
             recycle: recycle_tx,
             capture_drops,
             notices: notice_rx,
+            adapt,
         },
         total,
         one_shot,

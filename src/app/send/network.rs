@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{never, select, Receiver, Sender as Tx, TryRecvError};
 
+use super::adapt::AdaptShared;
 use super::{SendConfig, SendNotice, SendOutcome, SendUpdate};
-use crate::app::stats::{Role, StatsBook};
+use crate::app::stats::{PathReport, Role, StatsBook};
 use crate::app::{AppError, Stop};
 use crate::protocol::message::MessageOutcome;
 use crate::protocol::sender::{OutgoingFrame, PushError, Sender, SenderEvent};
@@ -30,6 +31,8 @@ pub(super) struct Inputs {
     pub capture_drops: Arc<AtomicU64>,
     /// A source lost or back.
     pub notices: Receiver<SendNotice>,
+    /// The sender's target rate, for the encoder; the quality it uses, for the statistics.
+    pub adapt: Arc<AdaptShared>,
 }
 
 /// Where a finite stream stands: frames taken so far and whether the last one is in.
@@ -341,8 +344,24 @@ impl<'a> NetworkLoop<'a> {
         }
     }
 
-    /// Copies the sender's counters into the statistics.
+    /// Copies the sender's counters and its view of the path into the statistics, and hands
+    /// the target rate to the encoder.
     fn count(&mut self) {
+        let sender = self.driver.machine();
+        let e = sender.path_estimate();
+        self.inputs.adapt.set_target(e.target_bps);
+        let ms = |d: std::time::Duration| (d.as_secs_f64() * 1e5).round() / 100.0;
+        let mbps = |b: f64| (b / 1e4).round() / 100.0;
+        let q = self.inputs.adapt.quality();
+        self.book.path = Some(PathReport {
+            target_mbps: e.target_bps.map(mbps),
+            capacity_mbps: e.capacity_bps.map(mbps),
+            base_rtt_ms: e.base_rtt.map(ms),
+            queue_ms: e.queue.map(ms),
+            window: sender.window(),
+            quality: (q > 0).then_some(q),
+            decreases: e.decreases,
+        });
         let st = self.driver.machine().stats();
         let c = &mut self.book.counts;
         c.frames = st.frames_acked;

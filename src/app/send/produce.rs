@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender as Tx};
+use crossbeam_channel::{bounded, Receiver, Sender as Tx};
 
+use super::adapt::{AdaptShared, QualityFit};
 use super::{encode, SendNotice, REOPEN_INTERVAL};
 use crate::app::{AppError, Stop};
-use crate::media::source::{CapturedFrame, Source, SourceError, Ticker};
+use crate::media::source::{CapturedFrame, Pixels, Source, SourceError, Ticker};
 use crate::protocol::sender::OutgoingFrame;
 use crate::runtime::latest::{newest_wins, LatestSender};
 
@@ -23,9 +24,12 @@ pub(super) struct Producer {
     pub source: Box<dyn Source>,
     /// Capture rate; 0 captures just in time for the network loop.
     pub fps: f64,
+    /// The user's JPEG quality: the ceiling of the adaptation.
     pub quality: u8,
-    /// Encoded frames, handed over one at a time (a rendezvous channel).
-    pub out: Tx<Result<OutgoingFrame, AppError>>,
+    /// The floor of the adaptation (`quality` itself fixes it).
+    pub min_quality: u8,
+    /// The target rate in, the quality in use out.
+    pub adapt: Arc<AdaptShared>,
     /// Buffers of sent frames, to encode the next frames into.
     pub recycled: Receiver<Vec<u8>>,
     /// Frames a live source captured that a newer one replaced before encoding.
@@ -33,14 +37,29 @@ pub(super) struct Producer {
     pub notices: Tx<SendNotice>,
 }
 
+/// Encoded frames for the network loop.
+pub(super) type Encoded = Result<OutgoingFrame, AppError>;
+
+/// Where the encoder puts its frames.
+enum Out {
+    /// Handed over one at a time, each waiting until the network loop takes it: a source
+    /// asked for frames just in time, where no frame may be lost (a list of images).
+    Rendezvous(Tx<Encoded>),
+    /// A newest-wins slot: a live source keeps encoding what it captures, and the frame that
+    /// leaves is the newest when the sender's window opens, never one left waiting.
+    Newest(LatestSender<Encoded>),
+}
+
 /// Runs the producer side: capture (on its own thread for live or paced sources) and encode.
-/// Ends when the source ends, the consumer goes away, or `stop` fires.
-pub(super) fn spawn(p: Producer, stop: Stop) -> Vec<thread::JoinHandle<()>> {
+/// Ends when the source ends, the consumer goes away, or `stop` fires. Returns the threads
+/// and the channel of encoded frames.
+pub(super) fn spawn(p: Producer, stop: Stop) -> (Vec<thread::JoinHandle<()>>, Receiver<Encoded>) {
     let Producer {
         source,
         fps,
         quality,
-        out,
+        min_quality,
+        adapt,
         recycled,
         capture_drops,
         notices,
@@ -48,26 +67,44 @@ pub(super) fn spawn(p: Producer, stop: Stop) -> Vec<thread::JoinHandle<()>> {
     let mut handles = Vec::new();
     // With a pace of its own, capture runs on its own thread into a newest-wins slot;
     // otherwise the encoder captures just in time.
-    let input = if fps > 0.0 || source.is_live() {
+    let (input, out, frames) = if fps > 0.0 || source.is_live() {
         let (cap_tx, cap_rx) = newest_wins::<Captured>();
         let stop = stop.clone();
+        let drops = capture_drops.clone();
         handles.push(
             thread::Builder::new()
                 .name("capture".into())
-                .spawn(move || capture_loop(source, fps, cap_tx, capture_drops, notices, stop))
+                .spawn(move || capture_loop(source, fps, cap_tx, drops, notices, stop))
                 .expect("spawning a thread"),
         );
-        Input::Captured(cap_rx)
+        let (tx, rx) = newest_wins::<Encoded>();
+        (Input::Captured(cap_rx), Out::Newest(tx), rx)
     } else {
-        Input::OnDemand(source)
+        let (tx, rx) = bounded::<Encoded>(0);
+        (Input::OnDemand(source), Out::Rendezvous(tx), rx)
+    };
+    let encoder = Encoder {
+        fit: QualityFit::new(quality, min_quality),
+        fps: if fps > 0.0 { fps } else { 30.0 },
+        adapt,
+        capture_drops,
     };
     handles.push(
         thread::Builder::new()
             .name("encode".into())
-            .spawn(move || encode_loop(input, quality, out, recycled, stop))
+            .spawn(move || encode_loop(input, encoder, out, recycled, stop))
             .expect("spawning a thread"),
     );
-    handles
+    (handles, frames)
+}
+
+/// The encoder's side of the adaptation.
+struct Encoder {
+    fit: QualityFit,
+    /// The frame rate the budget per frame is counted at (the capture rate, or 30).
+    fps: f64,
+    adapt: Arc<AdaptShared>,
+    capture_drops: Arc<AtomicU64>,
 }
 
 /// Where the encoder gets its frames.
@@ -121,15 +158,17 @@ fn capture_loop(
     }
 }
 
-/// The encode thread: each frame encoded (JPEG passes through) and handed to the network
-/// loop when it wants one.
+/// The encode thread: each frame encoded (JPEG passes through) at the quality that fits the
+/// path, and handed to the network loop.
 fn encode_loop(
     mut input: Input,
-    quality: u8,
-    out: Tx<Result<OutgoingFrame, AppError>>,
+    mut enc: Encoder,
+    out: Out,
     recycled: Receiver<Vec<u8>>,
     stop: Stop,
 ) {
+    // Buffers of encoded frames a newer one displaced from the slot.
+    let mut spare: Vec<Vec<u8>> = Vec::new();
     while !stop.is_set() {
         let captured = match &mut input {
             Input::Captured(rx) => match rx.recv() {
@@ -142,7 +181,13 @@ fn encode_loop(
                 Err(e) => Err(e.into()),
             },
         };
-        let buf = recycled.try_recv().unwrap_or_default();
+        let buf = spare
+            .pop()
+            .or_else(|| recycled.try_recv().ok())
+            .unwrap_or_default();
+        let quality = enc.fit.quality();
+        // A camera's JPEG passes through: its quality is the camera's.
+        let passthrough = matches!(&captured, Ok(f) if matches!(f.pixels, Pixels::Jpeg(_)));
         let encoded = captured
             .and_then(|f| encode(f, quality, buf))
             .map(|(f, pixels)| {
@@ -154,9 +199,32 @@ fn encode_loop(
                 }
                 f
             });
+        if let Ok(f) = &encoded {
+            if !passthrough {
+                enc.fit.observe(f.data.len(), enc.adapt.target(), enc.fps);
+                enc.adapt.set_quality(quality);
+            }
+        }
         let failed = encoded.is_err();
-        // Blocks until the network loop wants a frame: the hand-off is the queue.
-        if out.send(encoded).is_err() || failed {
+        match &out {
+            // Blocks until the network loop wants a frame: the hand-off is the queue.
+            Out::Rendezvous(tx) => {
+                if tx.send(encoded).is_err() {
+                    break;
+                }
+            }
+            Out::Newest(slot) => {
+                if let Some(old) = slot.send(encoded) {
+                    enc.capture_drops.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(f) = old {
+                        if spare.len() < 2 {
+                            spare.push(f.data);
+                        }
+                    }
+                }
+            }
+        }
+        if failed {
             break;
         }
     }

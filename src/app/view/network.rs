@@ -348,5 +348,6 @@ fn tutorial_frame(seq: &mut u32, jpeg: Vec<u8>) -> CompleteFrame {
         info,
         data: jpeg,
         attempt: 0,
+        spread: std::time::Duration::ZERO,
     }
 }

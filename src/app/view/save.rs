@@ -147,6 +147,7 @@ mod tests {
             },
             data: vec![1, 2, seq as u8],
             attempt: 0,
+            spread: std::time::Duration::ZERO,
         }
     }
 

@@ -1,0 +1,195 @@
+//! Fits the picture to the path: the JPEG quality that makes frames of the size the sender's
+//! target rate allows at the configured frame rate (PROTOCOL.md 8.13 says where the target
+//! comes from). Quality goes first; once it is at its floor and frames are still too large,
+//! the sender's window takes fewer frames (it takes one only when the last has left), so the
+//! frame rate gives way next. A JPEG camera's frames pass through untouched: for them only the
+//! frame rate adapts.
+//!
+//! Pure: it is told sizes and rates. The encoder thread owns one; the network loop publishes
+//! the target through [`AdaptShared`].
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+/// How JPEG size follows quality, roughly: ln(size) grows by about 1/60 per quality step in
+/// the middle of the scale (measured on the test pattern and on photographs), so a frame
+/// `r` times too large wants about `60 ln r` steps less. Damped, so one noisy frame does not
+/// swing the picture.
+const STEPS_PER_LN: f64 = 45.0;
+/// The most quality steps one frame may go down, and up.
+const MAX_DOWN: f64 = 20.0;
+const MAX_UP: f64 = 3.0;
+
+/// The quality the encoder uses, between a floor and the user's ceiling.
+#[derive(Debug, Clone)]
+pub struct QualityFit {
+    quality: f64,
+    min: u8,
+    max: u8,
+}
+
+impl QualityFit {
+    /// Starts at `max` (the user's `--quality`); never goes below `min` (`--min-quality`).
+    /// `min` = `max` fixes the quality.
+    pub fn new(max: u8, min: u8) -> Self {
+        let max = max.clamp(1, 100);
+        let min = min.clamp(1, max);
+        QualityFit {
+            quality: max as f64,
+            min,
+            max,
+        }
+    }
+
+    /// The quality for the next frame.
+    pub fn quality(&self) -> u8 {
+        self.quality.round() as u8
+    }
+
+    /// A frame encoded at [`QualityFit::quality`] came out `size` bytes; the stream may use
+    /// `target_bps` (`None`: the path has not limited it) at `fps` frames a second.
+    pub fn observe(&mut self, size: usize, target_bps: Option<f64>, fps: f64) {
+        let (lo, hi) = (self.min as f64, self.max as f64);
+        let Some(target) = target_bps else {
+            // Unconstrained: back up to the user's quality, a little at a time.
+            self.quality = (self.quality + MAX_UP).min(hi);
+            return;
+        };
+        if size == 0 || fps <= 0.0 {
+            return;
+        }
+        let budget = target / 8.0 / fps;
+        let ratio = budget / size as f64;
+        let step = if ratio < 0.95 {
+            (STEPS_PER_LN * ratio.ln()).max(-MAX_DOWN)
+        } else if ratio > 1.2 {
+            // Room to spare: climb slowly, a frame that fits is worth more than a sharp one.
+            (STEPS_PER_LN * 0.5 * ratio.ln()).min(MAX_UP)
+        } else {
+            0.0
+        };
+        self.quality = (self.quality + step).clamp(lo, hi);
+    }
+}
+
+/// What the network loop and the encoder share: the target rate one way, the quality in use
+/// the other (for the statistics).
+#[derive(Debug, Default)]
+pub struct AdaptShared {
+    /// `f64` bits of the target in bits per second; 0 = unconstrained.
+    target_bits: AtomicU64,
+    quality: AtomicU8,
+}
+
+impl AdaptShared {
+    /// Publishes the sender's target.
+    pub fn set_target(&self, bps: Option<f64>) {
+        let bits = bps.filter(|b| *b > 0.0).map_or(0, f64::to_bits);
+        self.target_bits.store(bits, Ordering::Relaxed);
+    }
+
+    /// The latest target.
+    pub fn target(&self) -> Option<f64> {
+        match self.target_bits.load(Ordering::Relaxed) {
+            0 => None,
+            b => Some(f64::from_bits(b)),
+        }
+    }
+
+    /// Publishes the quality in use.
+    pub fn set_quality(&self, q: u8) {
+        self.quality.store(q, Ordering::Relaxed);
+    }
+
+    /// The quality of the latest encoded frame (0 before the first, or for JPEG passthrough).
+    pub fn quality(&self) -> u8 {
+        self.quality.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sizes of the 720p test pattern by quality (measured): what the encoder would produce.
+    fn pattern_size(q: u8) -> usize {
+        let table = [
+            (5, 19_000),
+            (10, 24_000),
+            (20, 31_000),
+            (30, 38_000),
+            (50, 48_000),
+            (80, 77_000),
+            (90, 105_000),
+        ];
+        let i = table
+            .iter()
+            .position(|&(tq, _)| tq >= q)
+            .unwrap_or(table.len() - 1);
+        if i == 0 {
+            return table[0].1;
+        }
+        let ((q0, s0), (q1, s1)) = (table[i - 1], table[i]);
+        s0 + (s1 - s0) * (q as usize - q0 as usize) / (q1 as usize - q0 as usize)
+    }
+
+    #[test]
+    fn unconstrained_keeps_the_users_quality() {
+        let mut f = QualityFit::new(80, 5);
+        for _ in 0..10 {
+            f.observe(pattern_size(f.quality()), None, 30.0);
+        }
+        assert_eq!(f.quality(), 80);
+    }
+
+    #[test]
+    fn settles_where_frames_fit_the_target() {
+        // 10 Mbit/s at 30 fps: 41.7 KB a frame, which the pattern makes at about q37.
+        let mut f = QualityFit::new(80, 5);
+        let mut trace = Vec::new();
+        for _ in 0..30 {
+            f.observe(pattern_size(f.quality()), Some(10e6), 30.0);
+            trace.push(f.quality());
+        }
+        let q = f.quality();
+        assert!((30..=42).contains(&q), "{trace:?}");
+        let size = pattern_size(q) as f64;
+        assert!(size <= 10e6 / 8.0 / 30.0 * 1.05, "{trace:?}");
+        // Settled: the last frames stay put.
+        assert!(trace[25..].iter().all(|&x| x == q), "{trace:?}");
+    }
+
+    #[test]
+    fn stops_at_the_floor_and_fixed_means_fixed() {
+        let mut f = QualityFit::new(80, 20);
+        for _ in 0..30 {
+            f.observe(pattern_size(f.quality()), Some(1e6), 30.0);
+        }
+        assert_eq!(f.quality(), 20);
+        let mut fixed = QualityFit::new(70, 70);
+        fixed.observe(pattern_size(70), Some(1e6), 30.0);
+        assert_eq!(fixed.quality(), 70);
+    }
+
+    #[test]
+    fn climbs_back_when_the_path_frees_up() {
+        let mut f = QualityFit::new(80, 5);
+        for _ in 0..30 {
+            f.observe(pattern_size(f.quality()), Some(5e6), 30.0);
+        }
+        let low = f.quality();
+        for _ in 0..60 {
+            f.observe(pattern_size(f.quality()), Some(50e6), 30.0);
+        }
+        assert!(f.quality() > low + 20, "{low} -> {}", f.quality());
+    }
+
+    #[test]
+    fn shared_target_round_trips() {
+        let s = AdaptShared::default();
+        assert_eq!(s.target(), None);
+        s.set_target(Some(4.25e6));
+        assert_eq!(s.target(), Some(4.25e6));
+        s.set_target(None);
+        assert_eq!(s.target(), None);
+    }
+}
