@@ -117,6 +117,11 @@ impl ChunkBuffer {
         }
     }
 
+    /// Chunks stored so far.
+    pub fn chunks_held(&self) -> usize {
+        self.order.len()
+    }
+
     /// Bytes of payload stored so far (the short last chunk counted padded).
     pub fn len(&self) -> usize {
         self.data.len()

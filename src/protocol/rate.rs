@@ -46,6 +46,8 @@ const MIN_TARGET: f64 = 100_000.0;
 pub struct AckSample {
     /// Frame size in bytes.
     pub bytes: usize,
+    /// Chunks it was sent in.
+    pub chunks: u16,
     /// Round trip of the completing transmission, when it is known exactly.
     pub rtt: Option<Duration>,
     /// The viewer's spread (zero: not measured).
@@ -184,8 +186,13 @@ impl RateController {
         let mut over_capacity = false;
         // The frame arrived over a longer span than it was sent in: the bottleneck set the
         // pace, and its rate is a capacity sample.
-        if s.spread >= Duration::from_millis(1) && s.spread > s.send_spread.mul_f64(1.25) {
-            let c = s.bytes as f64 * 8.0 / s.spread.as_secs_f64();
+        if s.chunks > 1
+            && s.spread >= Duration::from_millis(1)
+            && s.spread > s.send_spread.mul_f64(1.25)
+        {
+            // The spread runs from the first chunk's arrival: it covers the others.
+            let after_first = s.bytes as f64 * f64::from(s.chunks - 1) / f64::from(s.chunks);
+            let c = after_first * 8.0 / s.spread.as_secs_f64();
             self.capacity.push_back((c, now));
             over_capacity = self.target.is_none_or(|t| t > c);
         }
@@ -234,6 +241,7 @@ mod tests {
     fn clean(bytes: usize, rtt_ms: u32, spread_ms: u32) -> AckSample {
         AckSample {
             bytes,
+            chunks: 100,
             rtt: Some(rtt_ms * MS),
             spread: spread_ms * MS,
             send_spread: Duration::from_micros(600),

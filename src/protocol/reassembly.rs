@@ -202,6 +202,9 @@ fn nack_for(p: &Partial) -> Option<NackRequest> {
 
 const RECENT: usize = 32;
 
+/// The longest wait for a burst whose end was not seen, however slowly its chunks arrive.
+const MAX_QUIET: Duration = Duration::from_millis(100);
+
 /// Reassembles frames from chunks. Sans-IO: it is given chunks and instants, nothing else.
 pub struct Reassembler {
     cfg: ReassemblyConfig,
@@ -345,7 +348,11 @@ impl Reassembler {
         let quiet = if p.end_seen {
             self.cfg.nack_delay
         } else {
-            self.cfg.nack_quiet
+            // Behind a slow bottleneck the chunks of a burst arrive far apart (10 ms each at
+            // 1 Mbit/s): a pause is only suspicious when it is well over their usual gap.
+            let held = p.chunks.chunks_held().max(1) as u32;
+            let gap = now.saturating_duration_since(p.first_seen) / held;
+            (gap * 3).clamp(self.cfg.nack_quiet, MAX_QUIET)
         };
         if p.nacks_sent < self.cfg.max_nacks {
             p.nack_at = Some(now + quiet);
@@ -920,6 +927,28 @@ mod tests {
         r.handle_timeout(t0 + Duration::from_millis(10));
         let n = r.poll_nack().unwrap();
         assert_eq!((n.base, n.nbits), (4, 1));
+    }
+
+    #[test]
+    fn a_slow_burst_is_not_nacked_between_its_chunks() {
+        // Chunks 8 ms apart (a 1.2 Mbit/s bottleneck): longer than the 10 ms quiet would
+        // allow after a few, but the quiet grows with the burst's own gap.
+        let t0 = Instant::now();
+        let d = data(1160 * 6, 9);
+        let fi = frame_info(4, &d, 1200);
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        for i in 0..5u16 {
+            r.insert(ms(8 * i as u64), 1, &fi, i, 0, &d[fi.chunk_range(i)]);
+            r.handle_timeout(ms(8 * i as u64 + 7));
+            assert_eq!(r.poll_nack(), None, "after chunk {i}");
+        }
+        // The last chunk never comes: three gaps of quiet later, it is asked for.
+        r.handle_timeout(ms(32 + 23));
+        assert_eq!(r.poll_nack(), None);
+        r.handle_timeout(ms(32 + 26));
+        let n = r.poll_nack().unwrap();
+        assert_eq!((n.base, n.nbits), (5, 1));
     }
 
     #[test]

@@ -314,6 +314,7 @@ impl InFlight {
     fn ack_sample(&self, bytes: usize, attempt: u8, spread: Duration) -> AckSample {
         AckSample {
             bytes,
+            chunks: self.info.count,
             rtt: None,
             spread,
             send_spread: match (self.first_sent, self.round_sent) {
@@ -1739,6 +1740,157 @@ mod tests {
         assert_eq!(events(&mut s), vec![SenderEvent::ViewerClosed]);
         s.push_frame(t0, frame(1160 * 3)).unwrap();
         assert_eq!(indexes(&drain(&mut s, t0)), vec![2]);
+    }
+
+    /// A sender that has measured a 100 ms round trip with a viewer taking 14 frames.
+    fn windowed(t0: Instant) -> Sender {
+        let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
+        s.push_frame(t0, frame(2000)).unwrap();
+        drain(&mut s, t0);
+        s.handle_datagram(t0 + 100 * MS, &ack_w(1, 0, 1, 0, 14));
+        events(&mut s);
+        s
+    }
+
+    #[test]
+    fn the_window_opens_with_the_round_trip_and_the_viewers_word() {
+        let t0 = Instant::now();
+        let mut s = Sender::new(unpaced(), 1).with_first_seq(0);
+        assert_eq!(s.window(), 1, "stop-and-wait until an ACK says more");
+        s.push_frame(t0, frame(2000)).unwrap();
+        drain(&mut s, t0);
+        assert!(!s.wants_frame(t0 + MS));
+        s.handle_datagram(t0 + 100 * MS, &ack_w(1, 0, 1, 0, 14));
+        // 100 ms at 30 fps: three intervals, the frame being sent, one spare.
+        assert_eq!(s.window(), 5);
+        let t = t0 + 100 * MS;
+        for k in 0..5 {
+            assert!(s.wants_frame(t), "frame {k}");
+            s.push_frame(t, frame(2000)).unwrap();
+            drain(&mut s, t);
+        }
+        assert_eq!(s.in_flight(), 5);
+        assert!(!s.wants_frame(t), "the window is full");
+        // A viewer that takes fewer frames narrows it.
+        s.handle_datagram(t + MS, &ack_w(1, 1, 1, 0, 2));
+        assert_eq!(s.window(), 2);
+    }
+
+    #[test]
+    fn a_frame_still_leaving_keeps_the_next_one_waiting() {
+        let t0 = Instant::now();
+        let mut s = windowed(t0);
+        let t = t0 + 100 * MS;
+        s.push_frame(t, frame(5000)).unwrap();
+        // Nothing sent yet: the newest frame has not left, so a new one would wait behind it.
+        assert!(!s.wants_frame(t));
+        drain(&mut s, t);
+        assert!(s.wants_frame(t));
+    }
+
+    #[test]
+    fn an_ack_of_a_newer_frame_ends_the_older_ones() {
+        let t0 = Instant::now();
+        let mut s = windowed(t0);
+        let t = t0 + 100 * MS;
+        for _ in 0..3 {
+            s.push_frame(t, frame(2000)).unwrap();
+            drain(&mut s, t);
+        }
+        // seqs 1, 2, 3 in flight; the viewer completes 3 first.
+        s.handle_datagram(t + 100 * MS, &ack_w(1, 3, 1, 0, 14));
+        let ev = events(&mut s);
+        assert_eq!(
+            ev,
+            vec![
+                SenderEvent::Abandoned { seq: 1 },
+                SenderEvent::Abandoned { seq: 2 },
+                SenderEvent::Acked {
+                    seq: 3,
+                    rtt: Some(100 * MS),
+                    bytes: 2000,
+                    resent_chunks: 0
+                }
+            ]
+        );
+        assert!(s.is_idle());
+        // A late ACK of an abandoned frame is stale, and still a sample.
+        s.handle_datagram(t + 101 * MS, &ack_w(1, 1, 1, 0, 14));
+        assert!(events(&mut s).is_empty());
+        assert_eq!(s.stats().stale_replies, 1);
+    }
+
+    #[test]
+    fn nacks_repair_the_frame_they_name_and_repairs_go_first() {
+        let t0 = Instant::now();
+        let mut s = windowed(t0);
+        let t = t0 + 100 * MS;
+        s.push_frame(t, frame(1160 * 3)).unwrap();
+        drain(&mut s, t);
+        // Past the resend guard (half the 100 ms round trip).
+        s.handle_datagram(t + 60 * MS, &nack(1, 1, &[1]));
+        s.push_frame(t + 60 * MS, frame(1160 * 2)).unwrap();
+        let d = drain(&mut s, t + 60 * MS);
+        let sent: Vec<(u32, u16, u8)> = d
+            .iter()
+            .map(|b| match wire::parse(b).unwrap() {
+                Datagram::Chunk {
+                    frame,
+                    index,
+                    attempt,
+                    ..
+                } => (frame.seq, index, attempt),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(sent, vec![(1, 1, 1), (2, 0, 0), (2, 1, 0)]);
+    }
+
+    #[test]
+    fn past_its_deadline_a_frame_gives_way_to_a_newer_one_in_flight() {
+        let t0 = Instant::now();
+        let mut s = windowed(t0);
+        let t = t0 + 100 * MS;
+        s.push_frame(t, frame(2000)).unwrap();
+        drain(&mut s, t);
+        s.push_frame(t + 33 * MS, frame(2000)).unwrap();
+        drain(&mut s, t + 33 * MS);
+        // Deadline: max_latency (150 ms) beyond the 100 ms round trip.
+        s.handle_timeout(t + 249 * MS);
+        assert_eq!(s.in_flight(), 2);
+        s.handle_timeout(t + 250 * MS);
+        assert_eq!(s.in_flight(), 1);
+        assert!(events(&mut s).contains(&SenderEvent::Abandoned { seq: 1 }));
+        // The last one stays: nothing newer would replace it.
+        s.handle_timeout(t + 2000 * MS);
+        assert!(s.in_flight() <= 1);
+    }
+
+    #[test]
+    fn a_flood_of_forged_replies_leaves_the_sender_bounded() {
+        let t0 = Instant::now();
+        let mut s = windowed(t0);
+        let mut rng = fastrand::Rng::with_seed(11);
+        let mut now = t0 + 100 * MS;
+        let mut buf = [0u8; 1500];
+        for i in 0..200_000u32 {
+            if i % 1000 == 0 && s.wants_frame(now) {
+                s.push_frame(now, frame(5000)).unwrap();
+            }
+            let d = match rng.u8(..3) {
+                0 => ack_w(1, rng.u32(..8), rng.u16(..), rng.u8(..), rng.u8(..)),
+                1 => nack(1, rng.u32(..8), &[rng.u16(..5), 5 + rng.u16(..5)]),
+                _ => (0..rng.usize(..64)).map(|_| rng.u8(..)).collect(),
+            };
+            s.handle_datagram(now, &d);
+            while s.poll_transmit(now, &mut buf).is_some() {}
+            now += Duration::from_micros(50);
+            s.handle_timeout(now);
+            assert!(s.in_flight() <= 255);
+        }
+        while s.poll_event().is_some() {}
+        assert!(s.gone.len() <= GONE);
+        assert!(s.flight.iter().all(|f| f.earlier.len() <= EARLIER));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct QualityFit {
     quality: f64,
     min: u8,
     max: u8,
+    /// Size of the latest frame, and whether it was made at the floor.
+    last: Option<(usize, bool)>,
 }
 
 impl QualityFit {
@@ -37,6 +39,7 @@ impl QualityFit {
             quality: max as f64,
             min,
             max,
+            last: None,
         }
     }
 
@@ -49,6 +52,7 @@ impl QualityFit {
     /// `target_bps` (`None`: the path has not limited it) at `fps` frames a second.
     pub fn observe(&mut self, size: usize, target_bps: Option<f64>, fps: f64) {
         let (lo, hi) = (self.min as f64, self.max as f64);
+        self.last = Some((size, self.quality() <= self.min));
         let Some(target) = target_bps else {
             // Unconstrained: back up to the user's quality, a little at a time.
             self.quality = (self.quality + MAX_UP).min(hi);
@@ -68,6 +72,26 @@ impl QualityFit {
             0.0
         };
         self.quality = (self.quality + step).clamp(lo, hi);
+    }
+}
+
+impl QualityFit {
+    /// A frame whose quality is not ours to choose (a camera's own JPEG) came out `size`
+    /// bytes: only the frame rate can adapt.
+    pub fn observe_fixed(&mut self, size: usize) {
+        self.last = Some((size, true));
+    }
+
+    /// The shortest time between frames that fits `target_bps` once the quality is at its
+    /// floor and frames are still too large: the encoder skips captures closer together than
+    /// this, rather than encode frames the sender would have to drop. `None` while frames fit
+    /// at the capture rate.
+    pub fn min_interval(&self, target_bps: Option<f64>, fps: f64) -> Option<std::time::Duration> {
+        let (size, at_floor) = self.last?;
+        let target = target_bps?;
+        let secs = size as f64 * 8.0 / target;
+        (at_floor && fps > 0.0 && secs > 1.0 / fps)
+            .then(|| std::time::Duration::from_secs_f64(secs.min(1.0)))
     }
 }
 
@@ -168,6 +192,25 @@ mod tests {
         let mut fixed = QualityFit::new(70, 70);
         fixed.observe(pattern_size(70), Some(1e6), 30.0);
         assert_eq!(fixed.quality(), 70);
+    }
+
+    #[test]
+    fn at_the_floor_the_frame_rate_gives_way() {
+        let mut f = QualityFit::new(80, 20);
+        assert_eq!(
+            f.min_interval(Some(1e6), 30.0),
+            None,
+            "nothing measured yet"
+        );
+        for _ in 0..30 {
+            f.observe(pattern_size(f.quality()), Some(4e6), 30.0);
+        }
+        // 31 KB at quality 20 in 4 Mbit/s: 62 ms a frame, 16 fps.
+        let iv = f.min_interval(Some(4e6), 30.0).unwrap();
+        assert!((iv.as_secs_f64() - 0.062).abs() < 0.002, "{iv:?}");
+        // A path that carries the floor's frames at the capture rate skips none.
+        f.observe(pattern_size(f.quality()), Some(20e6), 30.0);
+        assert_eq!(f.min_interval(Some(20e6), 30.0), None);
     }
 
     #[test]

@@ -169,6 +169,8 @@ fn encode_loop(
 ) {
     // Buffers of encoded frames a newer one displaced from the slot.
     let mut spare: Vec<Vec<u8>> = Vec::new();
+    // Capture time of the latest frame encoded, for the frame rate the path allows.
+    let mut last_ts: Option<u64> = None;
     while !stop.is_set() {
         let captured = match &mut input {
             Input::Captured(rx) => match rx.recv() {
@@ -181,6 +183,18 @@ fn encode_loop(
                 Err(e) => Err(e.into()),
             },
         };
+        if let (Ok(f), Some(iv)) = (&captured, enc.fit.min_interval(enc.adapt.target(), enc.fps)) {
+            // Frames at the lowest quality still do not fit: encode only as many as the path
+            // carries (a little early, so the next one is ready when the last has left).
+            let due = last_ts.map(|t| t + (iv.as_micros() as u64) * 9 / 10);
+            if due.is_some_and(|d| f.timestamp_us < d) && matches!(input, Input::Captured(_)) {
+                enc.capture_drops.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        }
+        if let Ok(f) = &captured {
+            last_ts = Some(f.timestamp_us);
+        }
         let buf = spare
             .pop()
             .or_else(|| recycled.try_recv().ok())
@@ -200,7 +214,9 @@ fn encode_loop(
                 f
             });
         if let Ok(f) = &encoded {
-            if !passthrough {
+            if passthrough {
+                enc.fit.observe_fixed(f.data.len());
+            } else {
                 enc.fit.observe(f.data.len(), enc.adapt.target(), enc.fps);
                 enc.adapt.set_quality(quality);
             }

@@ -1,0 +1,179 @@
+//! The real binaries across a simulated wide-area path (the fault relay's delay and
+//! bottleneck): the window of frames in flight opens on a long round trip, the rate settles
+//! below a bottleneck without filling its queue, and a viewer that goes silent or restarts is
+//! still handled with frames in flight. Loopback only; every wait is bounded. Speed is the
+//! benchmark's business (scripts/bench-wan.sh); these check behaviour.
+
+mod support;
+
+use std::time::Duration;
+
+use support::relay::{Faults, Relay};
+use support::*;
+
+const T: Duration = Duration::from_secs(90);
+
+fn delay(ms: u64) -> Faults {
+    Faults {
+        delay: Duration::from_millis(ms),
+        ..Faults::default()
+    }
+}
+
+/// The sender's `--stats-json` lines that carry its view of the path.
+fn paths(stdout: &str) -> Vec<serde_json::Value> {
+    json_lines(stdout)
+        .into_iter()
+        .filter_map(|l| l.get("path").cloned())
+        .collect()
+}
+
+#[test]
+fn a_long_round_trip_opens_the_window_and_every_frame_arrives_whole() {
+    let mut v = Proc::spawn(
+        VIEW,
+        &[
+            "--headless",
+            "--listen",
+            "127.0.0.1:0",
+            "--frames",
+            "90",
+            "--stats-json",
+        ],
+    );
+    // 50 ms each way: a round trip of three frame intervals at 30 fps.
+    let relay = Relay::start(v.listening_addr(), delay(50), delay(50), 1).unwrap();
+    let s = Proc::spawn(
+        SEND,
+        &[
+            &relay.addr().to_string(),
+            "--size",
+            "320x240",
+            "--fps",
+            "30",
+            "--stats-json",
+        ],
+    );
+    let (vst, vout, verr) = v.finish(T);
+    s.interrupt();
+    let (sst, sout, serr) = s.finish(T);
+    assert!(vst.success(), "{verr:?}");
+    assert!(sst.success(), "{serr:?}");
+    let sum = summary(&vout);
+    assert_eq!(sum["frames"], 90, "{sum}");
+    assert_eq!(sum["crc_failures"], 0);
+    assert_eq!(sum["decode_errors"], 0);
+    // Stop-and-wait would keep one frame in flight; this round trip takes five (three to
+    // cover it, one for the frame being sent, one spare).
+    let windows: Vec<u64> = paths(&sout)
+        .iter()
+        .filter_map(|p| p["window"].as_u64())
+        .collect();
+    assert!(windows.iter().any(|&w| w >= 4), "{windows:?}");
+    // The path is not the limit: nothing was cut, the picture stays at its quality.
+    let last = paths(&sout).pop().expect("a summary with the path");
+    assert!(last["target_mbps"].is_null(), "{last}");
+    assert_eq!(last["quality"], 80, "{last}");
+}
+
+#[test]
+fn the_rate_settles_below_a_bottleneck_and_its_queue_stays_short() {
+    let mut v = Proc::spawn(
+        VIEW,
+        &[
+            "--headless",
+            "--listen",
+            "127.0.0.1:0",
+            "--frames",
+            "150",
+            "--stats-json",
+        ],
+    );
+    // 640x480 at quality 80 is about 40 KB a frame, 10 Mbit/s at 30 fps: three times what
+    // this 3 Mbit/s uplink carries, with a 200 ms queue that a sender ignoring the path
+    // would fill in a few frames.
+    let forward = Faults {
+        delay: Duration::from_millis(10),
+        ..Faults::bottleneck(3e6)
+    };
+    let relay = Relay::start(v.listening_addr(), forward, delay(10), 2).unwrap();
+    let s = Proc::spawn(
+        SEND,
+        &[
+            &relay.addr().to_string(),
+            "--size",
+            "640x480",
+            "--fps",
+            "30",
+            "--stats-json",
+        ],
+    );
+    let (vst, vout, verr) = v.finish(T);
+    s.interrupt();
+    let (sst, sout, serr) = s.finish(T);
+    assert!(vst.success(), "{verr:?}");
+    assert!(sst.success(), "{serr:?}");
+    let sum = summary(&vout);
+    assert_eq!(sum["frames"], 150, "{sum}");
+    assert_eq!(sum["decode_errors"], 0);
+    let sent = summary(&sout);
+    let last = sent["path"].clone();
+    // Settled below the bottleneck: what was sent on average, and the target within GCC's
+    // sawtooth around it.
+    assert!(sent["mbps"].as_f64().unwrap() < 3.0, "{sent}");
+    let target = last["target_mbps"]
+        .as_f64()
+        .expect("the path limited the stream");
+    assert!(target < 3.0 * 1.15, "{last}");
+    let capacity = last["capacity_mbps"].as_f64().expect("a capacity sample");
+    assert!((2.4..3.6).contains(&capacity), "{last}");
+    assert!(last["quality"].as_u64().unwrap() < 80, "{last}");
+    let (fwd, _) = relay.stats();
+    assert!(
+        fwd.queue_dropped * 100 < fwd.received,
+        "the queue overflowed: {fwd:?}"
+    );
+    eprintln!("bottleneck: relay {fwd:?}; sender {last}; viewer {sum}");
+}
+
+#[test]
+fn a_silent_viewer_is_noticed_and_a_new_one_picked_up_with_frames_in_flight() {
+    // 50 ms each way, so several frames are in flight when the viewer dies without a word.
+    let relay = Relay::start_parked(delay(50), delay(50), 3).unwrap();
+    let mut s = Proc::spawn(
+        SEND,
+        &[
+            &relay.addr().to_string(),
+            "--size",
+            "320x240",
+            "--fps",
+            "30",
+            "--stats-json",
+        ],
+    );
+    let view = || {
+        let mut v = Proc::spawn(
+            VIEW,
+            &["--headless", "--listen", "127.0.0.1:0", "--stats-json"],
+        );
+        relay.set_upstream(v.listening_addr());
+        v
+    };
+    let mut first = view();
+    first.wait_reported_frames(20, T);
+    first.child.kill().unwrap();
+    let _ = first.child.wait();
+    // Bounded: the peer timeout is 1 s.
+    s.wait_line("no answer from", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("the sender never noticed: {:?}", s.stderr));
+    let mut second = view();
+    second.wait_reported_frames(20, T);
+    s.wait_line("answers again", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("the sender never heard the new viewer: {:?}", s.stderr));
+    second.interrupt();
+    let (st, _, err) = second.finish(T);
+    assert!(st.success(), "{err:?}");
+    s.interrupt();
+    let (sst, _, serr) = s.finish(T);
+    assert!(sst.success(), "{serr:?}");
+}
