@@ -7,7 +7,7 @@
 //!
 //! Every frame is acknowledged, and ACKs pace the sender: a window of frames may be in flight,
 //! as many as cover a frame's push-to-ACK time at the capture rate ([`FrameWindow`]), so one
-//! (stop-and-wait) on a LAN and four across a 100 ms round trip at 30 fps, never more than the
+//! (stop-and-wait) on a LAN and five across a 100 ms round trip at 30 fps, never more than the
 //! viewer says it takes.
 //! - Loss is repaired selectively: the viewer NACKs the chunks it lacks and only those are
 //!   sent again.
@@ -986,16 +986,15 @@ impl Sender {
     fn sample(
         &mut self,
         now: Instant,
-        pushed: Instant,
-        sent: Option<Instant>,
+        (pushed, sent, repaired): (Instant, Option<Instant>, bool),
         window: u8,
     ) -> Option<Duration> {
         let rtt = sent.map(|t| now.saturating_duration_since(t));
         if let Some(r) = rtt {
             self.rtt.on_sample(r);
         }
-        self.window
-            .on_ack(now.saturating_duration_since(pushed), window);
+        let occupancy = now.saturating_duration_since(pushed);
+        self.window.on_ack(occupancy, repaired, window);
         rtt
     }
 
@@ -1027,18 +1026,18 @@ impl Sender {
             if let Some(g) = self.gone.iter().position(|g| g.seq == seq) {
                 let g = self.gone.remove(g).expect("found");
                 let ack = g.frame.ack_sample(g.bytes, attempt, spread);
-                let rtt = self.sample(now, g.pushed, g.frame.sent(index, attempt), window);
+                let sent = g.frame.sent(index, attempt);
+                let rtt = self.sample(now, (g.pushed, sent, g.frame.gen > 0), window);
                 self.rate_sample(now, AckSample { rtt, ..ack });
             }
             return;
         };
         self.rtt.on_answer();
         let f = &self.flight[pos];
-        let (pushed, sent) = (f.pushed, f.sent(index, attempt));
+        let (pushed, sent, repaired) = (f.pushed, f.sent(index, attempt), f.gen > 0);
         let ack = f.ack_sample(f.data.len(), attempt, spread);
-        let rtt = self.sample(now, pushed, sent, window);
+        let rtt = self.sample(now, (pushed, sent, repaired), window);
         self.rate_sample(now, AckSample { rtt, ..ack });
-
         // The viewer never shows a frame older than one it has shown: older frames in flight
         // are of no use now.
         for _ in 0..pos {

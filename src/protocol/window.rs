@@ -16,6 +16,8 @@ const SAMPLES: usize = 16;
 pub struct FrameWindow {
     /// Push-to-ACK times of the latest acknowledged frames, a ring.
     occupancy: [Duration; SAMPLES],
+    /// Whether each of those frames needed a repair or a probe.
+    repaired: [bool; SAMPLES],
     len: usize,
     next: usize,
     /// What the viewer's latest ACK said it takes; 1 until the first ACK.
@@ -33,15 +35,18 @@ impl FrameWindow {
     pub fn new() -> Self {
         FrameWindow {
             occupancy: [Duration::ZERO; SAMPLES],
+            repaired: [false; SAMPLES],
             len: 0,
             next: 0,
             viewer: 1,
         }
     }
 
-    /// A frame pushed `occupancy` ago was acknowledged by an ACK that advertised `viewer`.
-    pub fn on_ack(&mut self, occupancy: Duration, viewer: u8) {
+    /// A frame pushed `occupancy` ago (`repaired`: it needed a repair or a probe) was
+    /// acknowledged by an ACK that advertised `viewer`.
+    pub fn on_ack(&mut self, occupancy: Duration, repaired: bool, viewer: u8) {
         self.occupancy[self.next] = occupancy;
+        self.repaired[self.next] = repaired;
         self.next = (self.next + 1) % SAMPLES;
         self.len = (self.len + 1).min(SAMPLES);
         self.on_viewer_window(viewer);
@@ -64,15 +69,18 @@ impl FrameWindow {
     }
 
     /// Frames that may be in flight when a new one is pushed every `interval`:
-    /// `floor(occupancy / interval) + 1`, and one more once the occupancy is over half an
-    /// interval; at most the viewer's window, at least 1.
+    /// `floor(occupancy / interval) + 1`, and one more once the occupancy is over an interval,
+    /// or over half of one while frames need repairs; at most the viewer's window, at least 1.
     pub fn limit(&self, interval: Duration) -> usize {
         let interval = interval.max(Duration::from_millis(1));
         let Some(o) = self.occupancy() else { return 1 };
         let covered = (o.as_nanos() / interval.as_nanos()) as usize;
-        // Once a frame takes more than half an interval, one frame more: room for the one
-        // whose repair runs longer than those measured, so that it does not hold the next.
-        let spare = usize::from(o * 2 > interval);
+        // One frame more once a frame takes longer than an interval, or half of one under
+        // loss: room for the one whose repair runs longer than those measured, so that it does
+        // not hold the next. (Not for a clean LAN's one slow ACK, which would only put two
+        // frames' bursts back to back.)
+        let lossy = self.repaired[..self.len].iter().any(|&r| r);
+        let spare = usize::from(o > interval || (lossy && o * 2 > interval));
         (covered + 1 + spare).min(self.viewer as usize).max(1)
     }
 }
@@ -96,15 +104,15 @@ mod tests {
     fn stop_and_wait_on_a_lan_and_more_across_a_continent() {
         for (rtt_ms, want) in [
             (1, 1),
-            (16, 1),
-            (20, 2),
+            (20, 1),
+            (33, 1),
             (34, 3),
             (50, 3),
             (101, 5),
             (300, 11),
         ] {
             let mut w = FrameWindow::new();
-            w.on_ack(rtt_ms * MS, 14);
+            w.on_ack(rtt_ms * MS, false, 14);
             assert_eq!(w.limit(FRAME_30), want, "RTT {rtt_ms} ms");
         }
     }
@@ -112,7 +120,7 @@ mod tests {
     #[test]
     fn never_more_than_the_viewer_takes() {
         let mut w = FrameWindow::new();
-        w.on_ack(1000 * MS, 6);
+        w.on_ack(1000 * MS, false, 6);
         assert_eq!(w.limit(FRAME_30), 6);
         w.on_viewer_window(0);
         assert_eq!(
@@ -123,13 +131,22 @@ mod tests {
     }
 
     #[test]
+    fn half_an_interval_earns_a_spare_frame_only_under_loss() {
+        let mut w = FrameWindow::new();
+        w.on_ack(20 * MS, false, 14);
+        assert_eq!(w.limit(FRAME_30), 1, "a clean LAN's slow ACK");
+        w.on_ack(20 * MS, true, 14);
+        assert_eq!(w.limit(FRAME_30), 2, "a repaired frame");
+    }
+
+    #[test]
     fn a_repaired_frame_widens_the_window_until_it_ages_out() {
         let mut w = FrameWindow::new();
-        w.on_ack(5 * MS, 14);
-        w.on_ack(70 * MS, 14);
+        w.on_ack(5 * MS, false, 14);
+        w.on_ack(70 * MS, true, 14);
         assert_eq!(w.limit(FRAME_30), 4);
         for _ in 0..SAMPLES {
-            w.on_ack(5 * MS, 14);
+            w.on_ack(5 * MS, false, 14);
         }
         assert_eq!(w.limit(FRAME_30), 1);
     }
