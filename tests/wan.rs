@@ -28,8 +28,18 @@ fn paths(stdout: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[test]
-fn a_long_round_trip_opens_the_window_and_every_frame_arrives_whole() {
+/// What one run through the relay gave: the viewer's summary, the sender's stdout, and the
+/// relay (for its counters).
+struct Run {
+    viewer: serde_json::Value,
+    sender: String,
+    relay: Relay,
+}
+
+/// Streams the test pattern at `size`, 30 fps, through a relay with `forward` and `back`
+/// faults until the viewer has `frames` frames; both programs must exit cleanly.
+fn stream_through(forward: Faults, back: Faults, seed: u64, size: &str, frames: u32) -> Run {
+    let n = frames.to_string();
     let mut v = Proc::spawn(
         VIEW,
         &[
@@ -37,18 +47,17 @@ fn a_long_round_trip_opens_the_window_and_every_frame_arrives_whole() {
             "--listen",
             "127.0.0.1:0",
             "--frames",
-            "90",
+            &n,
             "--stats-json",
         ],
     );
-    // 50 ms each way: a round trip of three frame intervals at 30 fps.
-    let relay = Relay::start(v.listening_addr(), delay(50), delay(50), 1).unwrap();
+    let relay = Relay::start(v.listening_addr(), forward, back, seed).unwrap();
     let s = Proc::spawn(
         SEND,
         &[
             &relay.addr().to_string(),
             "--size",
-            "320x240",
+            size,
             "--fps",
             "30",
             "--stats-json",
@@ -59,36 +68,36 @@ fn a_long_round_trip_opens_the_window_and_every_frame_arrives_whole() {
     let (sst, sout, serr) = s.finish(T);
     assert!(vst.success(), "{verr:?}");
     assert!(sst.success(), "{serr:?}");
-    let sum = summary(&vout);
-    assert_eq!(sum["frames"], 90, "{sum}");
-    assert_eq!(sum["crc_failures"], 0);
-    assert_eq!(sum["decode_errors"], 0);
+    let viewer = summary(&vout);
+    assert_eq!(viewer["frames"], u64::from(frames), "{viewer}");
+    assert_eq!(viewer["crc_failures"], 0);
+    assert_eq!(viewer["decode_errors"], 0);
+    Run {
+        viewer,
+        sender: sout,
+        relay,
+    }
+}
+
+#[test]
+fn a_long_round_trip_opens_the_window_and_every_frame_arrives_whole() {
+    // 50 ms each way: a round trip of three frame intervals at 30 fps.
+    let run = stream_through(delay(50), delay(50), 1, "320x240", 90);
     // Stop-and-wait would keep one frame in flight; this round trip takes five (three to
     // cover it, one for the frame being sent, one spare).
-    let windows: Vec<u64> = paths(&sout)
+    let windows: Vec<u64> = paths(&run.sender)
         .iter()
         .filter_map(|p| p["window"].as_u64())
         .collect();
     assert!(windows.iter().any(|&w| w >= 4), "{windows:?}");
     // The path is not the limit: nothing was cut, the picture stays at its quality.
-    let last = paths(&sout).pop().expect("a summary with the path");
+    let last = paths(&run.sender).pop().expect("a summary with the path");
     assert!(last["target_mbps"].is_null(), "{last}");
     assert_eq!(last["quality"], 80, "{last}");
 }
 
 #[test]
 fn the_rate_settles_below_a_bottleneck_and_its_queue_stays_short() {
-    let mut v = Proc::spawn(
-        VIEW,
-        &[
-            "--headless",
-            "--listen",
-            "127.0.0.1:0",
-            "--frames",
-            "150",
-            "--stats-json",
-        ],
-    );
     // 640x480 at quality 80 is about 40 KB a frame, 10 Mbit/s at 30 fps: three times what
     // this 3 Mbit/s uplink carries, with a 200 ms queue that a sender ignoring the path
     // would fill in a few frames.
@@ -96,27 +105,8 @@ fn the_rate_settles_below_a_bottleneck_and_its_queue_stays_short() {
         delay: Duration::from_millis(10),
         ..Faults::bottleneck(3e6)
     };
-    let relay = Relay::start(v.listening_addr(), forward, delay(10), 2).unwrap();
-    let s = Proc::spawn(
-        SEND,
-        &[
-            &relay.addr().to_string(),
-            "--size",
-            "640x480",
-            "--fps",
-            "30",
-            "--stats-json",
-        ],
-    );
-    let (vst, vout, verr) = v.finish(T);
-    s.interrupt();
-    let (sst, sout, serr) = s.finish(T);
-    assert!(vst.success(), "{verr:?}");
-    assert!(sst.success(), "{serr:?}");
-    let sum = summary(&vout);
-    assert_eq!(sum["frames"], 150, "{sum}");
-    assert_eq!(sum["decode_errors"], 0);
-    let sent = summary(&sout);
+    let run = stream_through(forward, delay(10), 2, "640x480", 150);
+    let sent = summary(&run.sender);
     let last = sent["path"].clone();
     // Settled below the bottleneck: what was sent on average, and the target within GCC's
     // sawtooth around it.
@@ -128,12 +118,15 @@ fn the_rate_settles_below_a_bottleneck_and_its_queue_stays_short() {
     let capacity = last["capacity_mbps"].as_f64().expect("a capacity sample");
     assert!((2.4..3.6).contains(&capacity), "{last}");
     assert!(last["quality"].as_u64().unwrap() < 80, "{last}");
-    let (fwd, _) = relay.stats();
+    let (fwd, _) = run.relay.stats();
     assert!(
         fwd.queue_dropped * 100 < fwd.received,
         "the queue overflowed: {fwd:?}"
     );
-    eprintln!("bottleneck: relay {fwd:?}; sender {last}; viewer {sum}");
+    eprintln!(
+        "bottleneck: relay {fwd:?}; sender {last}; viewer {}",
+        run.viewer
+    );
 }
 
 #[test]

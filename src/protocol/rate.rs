@@ -15,9 +15,10 @@
 //! took to send), `size / spread` is what the bottleneck delivers: a *capacity* sample.
 //!
 //! The *target* rate starts unconstrained (a LAN never sees a cut). It is set to 85% of the
-//! capacity as soon as a sample shows the stream does not fit, and on overuse: a queue above
-//! the threshold on three frames in a row (GCC's 0.85 and its hold time after a decrease, so
-//! one cut takes effect before the next). Without a queue it grows by 8% a second, never past
+//! capacity (the median of recent samples) as soon as a sample shows the stream does not fit,
+//! and on overuse, a queue above the threshold on three frames in a row, to 85% of what got
+//! through in the last second and of the target itself, whichever is less (GCC's 0.85 and its
+//! hold time after a decrease, so one cut takes effect before the next). Without a queue it grows by 8% a second, never past
 //! 1.5 times what was delivered in the last second (GCC's bound, so an idle stream does not
 //! claim a rate it has not shown). Pure: it is told instants and durations, reads no clock.
 
@@ -132,8 +133,15 @@ impl RateController {
         }
     }
 
+    /// The median of the recent capacity samples: one frame whose chunks the viewer happened
+    /// to read in a batch (a short spread, a rate far too high) must not set the level.
     fn capacity_bps(&self) -> Option<f64> {
-        self.capacity.iter().map(|&(c, _)| c).reduce(f64::max)
+        let mut v: Vec<f64> = self.capacity.iter().map(|&(c, _)| c).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        Some(v[v.len() / 2])
     }
 
     /// Bits per second acknowledged over the last second (or since the first ACK).
@@ -201,11 +209,20 @@ impl RateController {
             self.queues.len() == OVERUSE_FRAMES && self.queues.iter().all(|&q| q > threshold);
         let held = self.hold_until.is_some_and(|h| now < h);
         if (over_capacity || overuse) && !held {
-            let level = self
-                .capacity_bps()
-                .or_else(|| self.delivered_bps(now))
-                .unwrap_or(MIN_TARGET);
-            let cut = (level * BETA).max(MIN_TARGET);
+            // Over capacity: the path's rate sets the level. Overuse: what actually got through
+            // lately (GCC's measured incoming rate), which a queue has capped at the
+            // bottleneck; and a decrease in any case, since the queue says the target is high.
+            let level = if overuse {
+                self.delivered_bps(now).or_else(|| self.capacity_bps())
+            } else {
+                self.capacity_bps()
+            };
+            let mut cut = (level.unwrap_or(MIN_TARGET) * BETA).max(MIN_TARGET);
+            if overuse {
+                if let Some(t) = self.target {
+                    cut = cut.min(t * BETA).max(MIN_TARGET);
+                }
+            }
             if self.target.is_none_or(|t| cut < t) {
                 self.target = Some(cut);
                 self.decreases += 1;

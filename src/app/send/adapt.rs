@@ -95,6 +95,36 @@ impl QualityFit {
     }
 }
 
+/// Which captures to encode when the path carries fewer frames than the camera makes: a
+/// credit of frames that grows with the time between captures at the allowed rate, so that
+/// 24 fps out of 30 skips one capture in five, not every other one.
+#[derive(Debug, Clone, Default)]
+pub struct FrameGate {
+    credit: f64,
+    last_us: Option<u64>,
+}
+
+impl FrameGate {
+    /// Whether to encode the capture taken at `ts_us` (microseconds) when frames may be at
+    /// most one per `interval` (`None`: every capture).
+    pub fn admit(&mut self, ts_us: u64, interval: Option<std::time::Duration>) -> bool {
+        let last = self.last_us.replace(ts_us);
+        let (Some(iv), Some(last)) = (interval, last) else {
+            self.credit = 1.0;
+            return true;
+        };
+        let dt = ts_us.saturating_sub(last) as f64 / 1e6;
+        // At most one frame saved up: a pause does not buy a burst.
+        self.credit = (self.credit + dt / iv.as_secs_f64().max(1e-6)).min(2.0);
+        if self.credit >= 1.0 {
+            self.credit -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// What the network loop and the encoder share: the target rate one way, the quality in use
 /// the other (for the statistics).
 #[derive(Debug, Default)]
@@ -211,6 +241,31 @@ mod tests {
         // A path that carries the floor's frames at the capture rate skips none.
         f.observe(pattern_size(f.quality()), Some(20e6), 30.0);
         assert_eq!(f.min_interval(Some(20e6), 30.0), None);
+    }
+
+    #[test]
+    fn a_cameras_own_jpeg_adapts_by_frame_rate_alone() {
+        let mut f = QualityFit::new(80, 5);
+        // 60 KB MJPEG frames into 8 Mbit/s: 60 ms a frame, whatever the quality setting.
+        f.observe_fixed(60_000);
+        let iv = f.min_interval(Some(8e6), 30.0).unwrap();
+        assert!((iv.as_secs_f64() - 0.060).abs() < 0.001, "{iv:?}");
+        assert_eq!(f.quality(), 80, "the quality is not ours to change");
+        assert_eq!(
+            f.min_interval(None, 30.0),
+            None,
+            "an unconstrained path takes them all"
+        );
+    }
+
+    #[test]
+    fn the_gate_keeps_the_allowed_rate_on_average() {
+        let mut g = FrameGate::default();
+        let iv = Some(std::time::Duration::from_micros(41_667)); // 24 fps
+        let admitted = (0..300u64).filter(|k| g.admit(k * 33_333, iv)).count();
+        assert!((235..=245).contains(&admitted), "{admitted} of 300");
+        let mut open = FrameGate::default();
+        assert!((0..30u64).all(|k| open.admit(k * 33_333, None)));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, Sender as Tx};
 
-use super::adapt::{AdaptShared, QualityFit};
+use super::adapt::{AdaptShared, FrameGate, QualityFit};
 use super::{encode, SendNotice, REOPEN_INTERVAL};
 use crate::app::{AppError, Stop};
 use crate::media::source::{CapturedFrame, Pixels, Source, SourceError, Ticker};
@@ -169,8 +169,8 @@ fn encode_loop(
 ) {
     // Buffers of encoded frames a newer one displaced from the slot.
     let mut spare: Vec<Vec<u8>> = Vec::new();
-    // Capture time of the latest frame encoded, for the frame rate the path allows.
-    let mut last_ts: Option<u64> = None;
+    // Which captures to encode when the path carries fewer frames than the camera makes.
+    let mut gate = FrameGate::default();
     while !stop.is_set() {
         let captured = match &mut input {
             Input::Captured(rx) => match rx.recv() {
@@ -183,17 +183,14 @@ fn encode_loop(
                 Err(e) => Err(e.into()),
             },
         };
-        if let (Ok(f), Some(iv)) = (&captured, enc.fit.min_interval(enc.adapt.target(), enc.fps)) {
+        if let (Ok(f), Input::Captured(_)) = (&captured, &input) {
             // Frames at the lowest quality still do not fit: encode only as many as the path
-            // carries (a little early, so the next one is ready when the last has left).
-            let due = last_ts.map(|t| t + (iv.as_micros() as u64) * 9 / 10);
-            if due.is_some_and(|d| f.timestamp_us < d) && matches!(input, Input::Captured(_)) {
+            // carries.
+            let iv = enc.fit.min_interval(enc.adapt.target(), enc.fps);
+            if !gate.admit(f.timestamp_us, iv) {
                 enc.capture_drops.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-        }
-        if let Ok(f) = &captured {
-            last_ts = Some(f.timestamp_us);
         }
         let buf = spare
             .pop()
