@@ -7,6 +7,8 @@
 //! - [`reassembly`]: chunks in any order become whole, CRC-checked frames, in bounded memory.
 //! - [`sender`] / [`receiver`]: the two endpoints: per-frame ACKs, selective repair by NACK,
 //!   adaptive timeouts ([`timing`]), sessions and keepalives.
+//! - [`window`]: how many frames may be in flight, from the round trip and the frame rate.
+//! - [`rate`]: the path's capacity and queue from the ACKs, and the rate to send at.
 //! - [`serial`]: the one wrapping comparison of sequence numbers.
 //! - [`message`]: reliable JSON messages beside the frames, exactly once and in order.
 //! - [`link`]: how a datagram travels under all of that: a CRC-32 per datagram, or with a
