@@ -351,8 +351,7 @@ impl InFlight {
 
 /// What is kept of a dropped frame to take a sample from a late ACK.
 struct Gone {
-    seq: u32,
-    pushed: Instant,
+    /// Its size (the bytes themselves went back to the caller).
     bytes: usize,
     /// Its transmissions, as [`InFlight::sent`] finds them.
     frame: InFlight,
@@ -506,12 +505,6 @@ impl Sender {
         self.cfg.max_attempts = max;
     }
 
-    /// Tells the sender how often it will be offered a frame (the capture rate), which sizes
-    /// the window of frames in flight ([`SenderConfig::frame_interval`]).
-    pub fn set_frame_interval(&mut self, interval: Duration) {
-        self.cfg.frame_interval = interval;
-    }
-
     /// Frames in flight: pushed and neither acknowledged nor dropped.
     pub fn in_flight(&self) -> usize {
         self.flight.len()
@@ -612,8 +605,6 @@ impl Sender {
         let mut old = old;
         let data = std::mem::take(&mut old.data);
         self.gone.push_back(Gone {
-            seq,
-            pushed: old.pushed,
             bytes: data.len(),
             frame: old,
         });
@@ -1023,11 +1014,11 @@ impl Sender {
             self.stats.stale_replies += 1;
             // A frame dropped for a newer one may still be acknowledged: measure with it,
             // once.
-            if let Some(g) = self.gone.iter().position(|g| g.seq == seq) {
+            if let Some(g) = self.gone.iter().position(|g| g.frame.info.seq == seq) {
                 let g = self.gone.remove(g).expect("found");
                 let ack = g.frame.ack_sample(g.bytes, attempt, spread);
                 let sent = g.frame.sent(index, attempt);
-                let rtt = self.sample(now, (g.pushed, sent, g.frame.gen > 0), window);
+                let rtt = self.sample(now, (g.frame.pushed, sent, g.frame.gen > 0), window);
                 self.rate_sample(now, AckSample { rtt, ..ack });
             }
             return;
