@@ -83,6 +83,9 @@ pub struct RateController {
     base: Option<(Duration, Instant)>,
     queues: VecDeque<Duration>,
     capacity: VecDeque<(f64, Instant)>,
+    /// Their median, kept as they change: the estimate is read far more often than an ACK
+    /// comes.
+    capacity_median: Option<f64>,
     delivered: VecDeque<(usize, Instant)>,
     hold_until: Option<Instant>,
     last_growth: Option<Instant>,
@@ -102,6 +105,7 @@ impl RateController {
             base: None,
             queues: VecDeque::new(),
             capacity: VecDeque::new(),
+            capacity_median: None,
             delivered: VecDeque::new(),
             hold_until: None,
             last_growth: None,
@@ -136,12 +140,13 @@ impl RateController {
     /// The median of the recent capacity samples: one frame whose chunks the viewer happened
     /// to read in a batch (a short spread, a rate far too high) must not set the level.
     fn capacity_bps(&self) -> Option<f64> {
+        self.capacity_median
+    }
+
+    fn capacity_changed(&mut self) {
         let mut v: Vec<f64> = self.capacity.iter().map(|&(c, _)| c).collect();
-        if v.is_empty() {
-            return None;
-        }
         v.sort_by(f64::total_cmp);
-        Some(v[v.len() / 2])
+        self.capacity_median = v.get(v.len() / 2).copied();
     }
 
     /// Bits per second acknowledged over the last second (or since the first ACK).
@@ -169,8 +174,12 @@ impl RateController {
         {
             self.delivered.pop_front();
         }
+        let before = self.capacity.len();
         self.capacity
             .retain(|&(_, t)| now.saturating_duration_since(t) <= CAPACITY_WINDOW);
+        if self.capacity.len() != before {
+            self.capacity_changed();
+        }
         let Some(rtt) = s.rtt.filter(|_| s.clean) else {
             return;
         };
@@ -202,6 +211,7 @@ impl RateController {
             let after_first = s.bytes as f64 * f64::from(s.chunks - 1) / f64::from(s.chunks);
             let c = after_first * 8.0 / s.spread.as_secs_f64();
             self.capacity.push_back((c, now));
+            self.capacity_changed();
             over_capacity = self.target.is_none_or(|t| t > c);
         }
         let threshold = self.threshold();

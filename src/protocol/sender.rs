@@ -307,21 +307,34 @@ impl InFlight {
         }
     }
 
-    /// What an ACK of this frame naming `attempt` tells the rate controller (its round trip
-    /// is added by the caller). A frame completed by a chunk of its first round arrived in
-    /// one burst, so its spread measures the path; a repair or probe before it does not
-    /// change that.
-    fn ack_sample(&self, bytes: usize, attempt: u8, spread: Duration) -> AckSample {
-        AckSample {
-            bytes,
-            chunks: self.info.count,
-            rtt: None,
-            spread,
-            send_spread: match (self.first_sent, self.round_sent) {
-                (Some(a), Some(b)) => b.saturating_duration_since(a),
-                _ => Duration::ZERO,
+    /// What an ACK at `now` of this frame (`bytes` long), naming transmission
+    /// `(index, attempt)` and reporting `spread`, measures. The round trip only when it names
+    /// a transmission remembered exactly (Karn's rule, 8.11). A frame completed by a chunk of
+    /// its first round arrived in one burst, so its spread measures the path; a repair or
+    /// probe before it does not change that.
+    fn measure(
+        &self,
+        now: Instant,
+        bytes: usize,
+        (index, attempt): (u16, u8),
+        spread: Duration,
+    ) -> Measured {
+        Measured {
+            occupancy: now.saturating_duration_since(self.pushed),
+            repaired: self.gen > 0,
+            rate: AckSample {
+                bytes,
+                chunks: self.info.count,
+                rtt: self
+                    .sent(index, attempt)
+                    .map(|t| now.saturating_duration_since(t)),
+                spread,
+                send_spread: match (self.first_sent, self.round_sent) {
+                    (Some(a), Some(b)) => b.saturating_duration_since(a),
+                    _ => Duration::ZERO,
+                },
+                clean: attempt == 0,
             },
-            clean: attempt == 0,
         }
     }
 
@@ -347,6 +360,15 @@ impl InFlight {
         self.pending.clear();
         self.pending_count = 0;
     }
+}
+
+/// What one ACK of a frame measures, for the RTO estimator, the window and the rate.
+struct Measured {
+    /// From its push to the ACK.
+    occupancy: Duration,
+    /// It needed a repair or a probe.
+    repaired: bool,
+    rate: AckSample,
 }
 
 /// What is kept of a dropped frame to take a sample from a late ACK.
@@ -595,14 +617,13 @@ impl Sender {
 
     /// Drops the frame at `pos` of the flight with the event `why` calls for.
     fn drop_frame(&mut self, pos: usize, why: Drop) {
-        let Some(old) = self.flight.remove(pos) else {
+        let Some(mut old) = self.flight.remove(pos) else {
             return;
         };
         let seq = old.info.seq;
         if self.gone.len() >= GONE {
             self.gone.pop_front();
         }
-        let mut old = old;
         let data = std::mem::take(&mut old.data);
         self.gone.push_back(Gone {
             bytes: data.len(),
@@ -898,9 +919,10 @@ impl Sender {
                 spread_us,
             }) if session == self.session => {
                 self.heard_from_peer(now);
+                // The viewer's word, from any ACK of ours, stale ones too.
                 self.window.on_viewer_window(window);
                 let spread = Duration::from_micros(spread_us.into());
-                self.on_ack(now, seq, (index, attempt), window, spread);
+                self.on_ack(now, seq, (index, attempt), spread);
             }
             Ok(Datagram::Nack {
                 session,
@@ -971,27 +993,14 @@ impl Sender {
         self.flight.iter().position(|f| f.info.seq == seq)
     }
 
-    /// Takes the samples an ACK of a frame pushed at `pushed` gives: a round trip when it
-    /// names the latest transmission of that chunk exactly (Karn's rule, 8.11), and the
-    /// frame's push-to-ACK time for the window.
-    fn sample(
-        &mut self,
-        now: Instant,
-        (pushed, sent, repaired): (Instant, Option<Instant>, bool),
-        window: u8,
-    ) -> Option<Duration> {
-        let rtt = sent.map(|t| now.saturating_duration_since(t));
-        if let Some(r) = rtt {
+    /// Feeds what an ACK measured to the RTO estimator, the window and the rate controller,
+    /// and paces at what the rate allows; returns the round trip, if one was measured.
+    fn take(&mut self, now: Instant, m: Measured) -> Option<Duration> {
+        if let Some(r) = m.rate.rtt {
             self.rtt.on_sample(r);
         }
-        let occupancy = now.saturating_duration_since(pushed);
-        self.window.on_ack(occupancy, repaired, window);
-        rtt
-    }
-
-    /// Feeds the rate controller and paces at what it allows.
-    fn rate_sample(&mut self, now: Instant, ack: AckSample) {
-        self.rate.on_ack(now, ack);
+        self.window.on_ack(m.occupancy, m.repaired);
+        self.rate.on_ack(now, m.rate);
         if let Some(bps) = self.rate.pacing_bps() {
             let paced = datagrams_per_sec(bps / 1e6, self.cfg.mtu);
             self.pacer.set_rate(if self.cfg.pace_per_sec > 0.0 {
@@ -1000,35 +1009,25 @@ impl Sender {
                 paced
             });
         }
+        m.rate.rtt
     }
 
-    fn on_ack(
-        &mut self,
-        now: Instant,
-        seq: u32,
-        (index, attempt): (u16, u8),
-        window: u8,
-        spread: Duration,
-    ) {
+    fn on_ack(&mut self, now: Instant, seq: u32, chunk: (u16, u8), spread: Duration) {
         let Some(pos) = self.position(seq) else {
             self.stats.stale_replies += 1;
             // A frame dropped for a newer one may still be acknowledged: measure with it,
             // once.
             if let Some(g) = self.gone.iter().position(|g| g.frame.info.seq == seq) {
                 let g = self.gone.remove(g).expect("found");
-                let ack = g.frame.ack_sample(g.bytes, attempt, spread);
-                let sent = g.frame.sent(index, attempt);
-                let rtt = self.sample(now, (g.frame.pushed, sent, g.frame.gen > 0), window);
-                self.rate_sample(now, AckSample { rtt, ..ack });
+                let m = g.frame.measure(now, g.bytes, chunk, spread);
+                self.take(now, m);
             }
             return;
         };
         self.rtt.on_answer();
         let f = &self.flight[pos];
-        let (pushed, sent, repaired) = (f.pushed, f.sent(index, attempt), f.gen > 0);
-        let ack = f.ack_sample(f.data.len(), attempt, spread);
-        let rtt = self.sample(now, (pushed, sent, repaired), window);
-        self.rate_sample(now, AckSample { rtt, ..ack });
+        let m = f.measure(now, f.data.len(), chunk, spread);
+        let rtt = self.take(now, m);
         // The viewer never shows a frame older than one it has shown: older frames in flight
         // are of no use now.
         for _ in 0..pos {

@@ -42,14 +42,13 @@ impl FrameWindow {
         }
     }
 
-    /// A frame pushed `occupancy` ago (`repaired`: it needed a repair or a probe) was
-    /// acknowledged by an ACK that advertised `viewer`.
-    pub fn on_ack(&mut self, occupancy: Duration, repaired: bool, viewer: u8) {
+    /// A frame pushed `occupancy` ago was acknowledged (`repaired`: it needed a repair or a
+    /// probe). The viewer's window comes with every ACK: [`FrameWindow::on_viewer_window`].
+    pub fn on_ack(&mut self, occupancy: Duration, repaired: bool) {
         self.occupancy[self.next] = occupancy;
         self.repaired[self.next] = repaired;
         self.next = (self.next + 1) % SAMPLES;
         self.len = (self.len + 1).min(SAMPLES);
-        self.on_viewer_window(viewer);
     }
 
     /// The viewer's advertised window, from any ACK (a stale one too: it is the viewer's word).
@@ -112,7 +111,8 @@ mod tests {
             (300, 11),
         ] {
             let mut w = FrameWindow::new();
-            w.on_ack(rtt_ms * MS, false, 14);
+            w.on_viewer_window(14);
+            w.on_ack(rtt_ms * MS, false);
             assert_eq!(w.limit(FRAME_30), want, "RTT {rtt_ms} ms");
         }
     }
@@ -120,7 +120,8 @@ mod tests {
     #[test]
     fn never_more_than_the_viewer_takes() {
         let mut w = FrameWindow::new();
-        w.on_ack(1000 * MS, false, 6);
+        w.on_viewer_window(6);
+        w.on_ack(1000 * MS, false);
         assert_eq!(w.limit(FRAME_30), 6);
         w.on_viewer_window(0);
         assert_eq!(
@@ -133,20 +134,25 @@ mod tests {
     #[test]
     fn half_an_interval_earns_a_spare_frame_only_under_loss() {
         let mut w = FrameWindow::new();
-        w.on_ack(20 * MS, false, 14);
+        w.on_viewer_window(14);
+        w.on_ack(20 * MS, false);
         assert_eq!(w.limit(FRAME_30), 1, "a clean LAN's slow ACK");
-        w.on_ack(20 * MS, true, 14);
+        w.on_viewer_window(14);
+        w.on_ack(20 * MS, true);
         assert_eq!(w.limit(FRAME_30), 2, "a repaired frame");
     }
 
     #[test]
     fn a_repaired_frame_widens_the_window_until_it_ages_out() {
         let mut w = FrameWindow::new();
-        w.on_ack(5 * MS, false, 14);
-        w.on_ack(70 * MS, true, 14);
+        w.on_viewer_window(14);
+        w.on_ack(5 * MS, false);
+        w.on_viewer_window(14);
+        w.on_ack(70 * MS, true);
         assert_eq!(w.limit(FRAME_30), 4);
         for _ in 0..SAMPLES {
-            w.on_ack(5 * MS, false, 14);
+            w.on_viewer_window(14);
+            w.on_ack(5 * MS, false);
         }
         assert_eq!(w.limit(FRAME_30), 1);
     }
