@@ -212,7 +212,11 @@ impl RateController {
             let c = after_first * 8.0 / s.spread.as_secs_f64();
             self.capacity.push_back((c, now));
             self.capacity_changed();
-            over_capacity = self.target.is_none_or(|t| t > c);
+            // It limits only a stream that could fill it: a small frame whose chunks the
+            // viewer read late (a busy machine) says nothing of a path the stream uses a
+            // fraction of.
+            let could_fill = self.delivered_bps(now).is_some_and(|d| c < d * 1.5);
+            over_capacity = could_fill && self.target.is_none_or(|t| t > c);
         }
         let threshold = self.threshold();
         let overuse =
@@ -344,6 +348,25 @@ mod tests {
         t += 33 * MS;
         r.on_ack(t, paced(93));
         assert_eq!(r.target_bps(), Some(cut));
+    }
+
+    #[test]
+    fn a_late_read_of_a_small_frame_does_not_cut_a_stream_far_below_it() {
+        let t0 = Instant::now();
+        let mut r = RateController::new(0.0);
+        // 8 KB frames at 30 fps (2 Mbit/s) on a clean path; one arrives spread over 1.5 ms
+        // because the viewer was busy: "43 Mbit/s", nothing this stream comes near.
+        for i in 0..30 {
+            r.on_ack(
+                t0 + i * 33 * MS,
+                AckSample {
+                    spread: Duration::from_micros(if i == 20 { 1500 } else { 300 }),
+                    send_spread: Duration::from_micros(50),
+                    ..clean(8_000, 101, 0)
+                },
+            );
+        }
+        assert_eq!(r.target_bps(), None);
     }
 
     #[test]
