@@ -45,6 +45,13 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     resolve_address(s, IpAddr::from([0, 0, 0, 0]), DEFAULT_PORT).map_err(|e| e.to_string())
 }
 
+/// Parses `--http`'s address: like [`parse_listen`], but a bare port, or a name without one,
+/// stays on this machine (127.0.0.1, port 8080): serving beyond it takes an explicit address.
+pub fn parse_http(s: &str) -> Result<SocketAddr, String> {
+    let d = crate::app::http::DEFAULT_ADDR;
+    resolve_address(s, d.ip(), d.port()).map_err(|e| e.to_string())
+}
+
 /// Runs a program's body with a printer and turns its outcome into the exit code: 0, or 1
 /// after one `error: ...` line (clap already exits with 2 on bad flags).
 pub fn run_main<A>(

@@ -3,6 +3,7 @@
 //! [`view`]; a Rust program can call them the same way.
 
 pub mod cli;
+pub mod http;
 pub mod messages;
 pub mod send;
 pub mod stats;

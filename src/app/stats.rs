@@ -171,6 +171,9 @@ pub struct Report {
     /// Picture size of the last frame, `WxH`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
+    /// The sender of the last frame: its session id in hex (viewer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
     /// What the sender knows of the path and how it fits the picture to it (sender).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathReport>,
@@ -245,6 +248,8 @@ pub struct StatsBook {
     pub age: Percentiles,
     /// Picture size of the newest frame.
     pub size: Option<(u32, u32)>,
+    /// The sender of the newest frame (viewer).
+    pub sender: Option<std::sync::Arc<str>>,
     /// The sender's view of the path (sender).
     pub path: Option<PathReport>,
     /// Receive buffer granted by the OS.
@@ -276,6 +281,7 @@ impl StatsBook {
             rtt: Percentiles::default(),
             age: Percentiles::default(),
             size: None,
+            sender: None,
             path: None,
             rcvbuf: None,
             peer: "waiting",
@@ -314,6 +320,7 @@ impl StatsBook {
             age_ms_p50: pick(&self.age, 0.5).map(round),
             age_ms_p95: pick(&self.age, 0.95).map(round),
             size: self.size.map(|(w, h)| format!("{w}x{h}")),
+            sender: self.sender.as_deref().map(str::to_owned),
             path: self.path,
             rcvbuf: self.rcvbuf,
             peer: self.peer,

@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use camwire::app::cli::{parse_listen, run_main, Compat, KeyArgs, ReportPrinter};
+use camwire::app::cli::{parse_http, parse_listen, run_main, Compat, KeyArgs, ReportPrinter};
+use camwire::app::http::HttpConfig;
 use camwire::app::send::{run_send, SendConfig, SourceSpec};
 use camwire::app::view::{run_view, Notice, TutorialMode, ViewConfig, ViewUpdate};
 use camwire::app::Stop;
@@ -23,6 +24,9 @@ Examples:
   cam-view --listen [::]:9999 --save received/
                                             IPv6, and keep every picture received
   cam-view --key-file camwire.key           only senders with this key (made by --gen-key)
+  cam-view --demo --http                    the demo, also in a browser at http://127.0.0.1:8080/
+  cam-view --http 0.0.0.0:8080 --key-file camwire.key
+                                            browsers on other machines too, with the key's token
   cam-view --show-messages                  draw the latest JSON message over the picture
   cam-view --compat tutorial                also accept the classic tutorial's clients
                                             (pictures on 9999, JSON on 6666)";
@@ -64,6 +68,17 @@ struct Args {
     /// listening address (default 6666, the tutorial's own; 0 picks a free one)
     #[arg(long, value_name = "PORT")]
     json_port: Option<u16>,
+    /// Also serve the live picture to browsers over HTTP at ADDR (default 127.0.0.1:8080,
+    /// this machine only): the page at /, MJPEG at /stream.mjpg, the newest frame at
+    /// /snapshot.jpg, statistics at /stats. With a key, browsers need the token in the link
+    /// printed at start
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = false,
+          default_missing_value = "127.0.0.1:8080", value_parser = parse_http)]
+    http: Option<SocketAddr>,
+    /// With --http: browsers served at once (default 32); the next one is told to try later
+    /// (HTTP 503)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    http_max_clients: Option<u32>,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -71,6 +86,11 @@ struct Args {
 impl Args {
     /// Options that only mean something with another one, in plain words.
     fn check(&self) -> Result<(), String> {
+        if self.http_max_clients.is_some() && self.http.is_none() {
+            return Err("--http-max-clients limits the web view: add --http, or leave \
+                        --http-max-clients out"
+                .into());
+        }
         if self.json_port.is_some() && self.compat != Compat::Tutorial {
             return Err(
                 "--json-port only means something with --compat tutorial (it is the \
@@ -122,6 +142,13 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             json_port: args.json_port.unwrap_or(JSON_PORT),
         }),
         key: key.clone(),
+        http: args.http.map(|addr| HttpConfig {
+            addr,
+            max_clients: args
+                .http_max_clients
+                .map_or(camwire::app::http::DEFAULT_MAX_CLIENTS, |n| n as usize),
+            ..HttpConfig::default()
+        }),
         ..ViewConfig::default()
     };
     let stop = Stop::new();
@@ -152,6 +179,9 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
                 }));
                 out.line(&format!("demo: streaming the test pattern to {dest}"));
             }
+        }
+        ViewUpdate::Notice(Notice::WebView(url)) => {
+            out.line(&format!("web view: open {url} in a browser"))
         }
         ViewUpdate::Notice(Notice::TutorialJson(addr)) => out.line(&format!(
             "tutorial mode: pictures on the same port, JSON datagrams on {addr}"

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver};
 
+use super::http::{HttpConfig, Hub, WebView};
 use super::messages::MessageRecord;
 use super::window::{Display, DisplayFrame};
 use super::{AppError, Stop};
@@ -62,6 +63,9 @@ pub struct ViewConfig {
     /// The shared key: only senders with it are shown, saved, printed or answered
     /// (docs/PROTOCOL.md section 11). Not with `tutorial`.
     pub key: Option<Key>,
+    /// Serve the live picture to browsers over HTTP (`--http`, see [`crate::app::http`]);
+    /// with `key`, only to those with its token.
+    pub http: Option<HttpConfig>,
 }
 
 /// The tutorial-compatible side of the viewer (`cam-view --compat tutorial`).
@@ -84,6 +88,7 @@ impl Default for ViewConfig {
             show_messages: false,
             tutorial: None,
             key: None,
+            http: None,
         }
     }
 }
@@ -102,6 +107,8 @@ pub enum Notice {
     Listening(SocketAddr),
     /// The tutorial-compatible JSON port is bound (`--compat tutorial`).
     TutorialJson(SocketAddr),
+    /// The web view is serving (`--http`): the link to open, with the token if there is a key.
+    WebView(String),
     /// A warning for the user.
     Warning(String),
     /// A sender's session began.
@@ -185,7 +192,18 @@ pub fn run_view(
         check_save_dir(dir)?;
     }
     let sockets = Sockets::open(&cfg)?;
+    let web = cfg
+        .http
+        .as_ref()
+        .map(|h| WebView::start(h, cfg.key.as_ref()))
+        .transpose()?;
     on_update(ViewUpdate::Notice(Notice::Listening(sockets.local)));
+    if let Some(w) = &web {
+        on_update(ViewUpdate::Notice(Notice::WebView(w.url())));
+        if let Some(warning) = w.exposure_warning() {
+            on_update(ViewUpdate::Notice(Notice::Warning(warning)));
+        }
+    }
     if cfg.key.is_none() {
         if let Some(w) = open_listen_warning(sockets.local) {
             on_update(ViewUpdate::Notice(Notice::Warning(w)));
@@ -202,11 +220,20 @@ pub fn run_view(
     with_book(&book, |b| b.rcvbuf = Some(sockets.rcvbuf));
 
     let local_stop = Stop::new();
-    let (threads, channels) =
-        Threads::spawn(&cfg, sockets, display.is_some(), &book, &stop, &local_stop);
+    let web_hub = web.as_ref().map(|w| w.hub().clone());
+    let (threads, channels) = Threads::spawn(
+        &cfg,
+        sockets,
+        display.is_some(),
+        web_hub.clone(),
+        &book,
+        &stop,
+        &local_stop,
+    );
     let mut owner = Owner {
         display: &mut display,
         on_update: &mut on_update,
+        web: web_hub,
     };
     owner.run(&channels, &book, &stop, &local_stop, start);
     local_stop.trigger();
@@ -287,6 +314,7 @@ impl Threads {
         cfg: &ViewConfig,
         sockets: Sockets,
         to_window: bool,
+        web: Option<Arc<Hub>>,
         book: &Book,
         stop: &Stop,
         local_stop: &Stop,
@@ -319,6 +347,7 @@ impl Threads {
                 notices: notice_tx,
                 messages: message_tx,
                 saver,
+                web,
             };
             thread::Builder::new()
                 .name("net".into())
@@ -376,6 +405,8 @@ impl Threads {
 struct Owner<'a, F: FnMut(ViewUpdate<'_>)> {
     display: &'a mut Option<Display>,
     on_update: &'a mut F,
+    /// `--http`: where `/stats` reads the last second's report.
+    web: Option<Arc<Hub>>,
 }
 
 impl<F: FnMut(ViewUpdate<'_>)> Owner<'_, F> {
@@ -391,6 +422,9 @@ impl<F: FnMut(ViewUpdate<'_>)> Owner<'_, F> {
                 let r = with_book(book, |b| b.interval(now));
                 if let Some(d) = self.display.as_mut() {
                     d.set_status(&r.status_line());
+                }
+                if let Some(web) = &self.web {
+                    web.set_stats(r.to_json());
                 }
                 (self.on_update)(ViewUpdate::Report(&r));
                 next_report = (next_report + Duration::from_secs(1)).max(now);

@@ -5,11 +5,13 @@
 //! a slow disk or a slow reader of stdout never delays an ACK.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver as Rx, Sender as Tx};
 
 use super::save::Saver;
+use crate::app::http::Hub;
 use super::{with_book, Book, Notice, ViewConfig};
 use crate::app::messages::{Carrier, MessageRecord};
 use crate::app::{AppError, Stop};
@@ -100,6 +102,8 @@ pub(super) struct Outputs {
     pub messages: Tx<MessageRecord>,
     /// `--save`, on a thread of its own.
     pub saver: Option<Saver>,
+    /// `--http`: the browsers' newest frames.
+    pub web: Option<Arc<Hub>>,
 }
 
 /// The network thread's state.
@@ -110,6 +114,8 @@ pub(super) struct NetLoop<'a> {
     book: Book,
     delivered: u64,
     tutorial_seq: u32,
+    /// The name of the session that sent the last frame, made once per session.
+    sender_name: Option<(u32, Arc<str>)>,
 }
 
 impl<'a> NetLoop<'a> {
@@ -144,6 +150,7 @@ impl<'a> NetLoop<'a> {
             book,
             delivered: 0,
             tutorial_seq: 0,
+            sender_name: None,
         })
     }
 
@@ -267,6 +274,18 @@ impl<'a> NetLoop<'a> {
         let now = Instant::now();
         if let Some(saver) = &mut self.out.saver {
             saver.save(&frame);
+        }
+        let name = match &self.sender_name {
+            Some((s, name)) if *s == frame.session => name.clone(),
+            _ => {
+                let name: Arc<str> = Arc::from(format!("{:08x}", frame.session));
+                self.sender_name = Some((frame.session, name.clone()));
+                with_book(&self.book, |b| b.sender = Some(name.clone()));
+                name
+            }
+        };
+        if let Some(web) = &self.out.web {
+            web.publish(&name, frame.info.seq, &frame.data);
         }
         self.delivered += 1;
         with_book(&self.book, |b| {

@@ -125,6 +125,46 @@ impl CookieSecret {
     }
 }
 
+/// The token that opens `cam-view --http` to browsers when a key is configured: HKDF of the
+/// key under a label of its own, 16 bytes as 32 hex digits, so it tells nothing of the key or
+/// of any stream key, and every viewer with the same key prints the same link.
+pub struct WebToken {
+    text: String,
+    // A presented token is checked by HMAC under a random key against the tag of the real
+    // one, which `ring` compares in constant time: no timing says how many digits matched.
+    check: hmac::Key,
+    tag: hmac::Tag,
+}
+
+impl WebToken {
+    /// The token for `key`.
+    pub fn new(key: &Key) -> WebToken {
+        let okm = hkdf32(&[], key.as_bytes(), b"camwire web token");
+        let text: String = okm[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let mut s = Zeroizing::new([0u8; 32]);
+        fill_random(s.as_mut());
+        let check = hmac::Key::new(hmac::HMAC_SHA256, s.as_ref());
+        let tag = hmac::sign(&check, text.as_bytes());
+        WebToken { text, check, tag }
+    }
+
+    /// The token as it goes in a link (`?token=...`) or a cookie.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether `presented` is the token.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        hmac::verify(&self.check, presented, self.tag.as_ref()).is_ok()
+    }
+}
+
+impl std::fmt::Debug for WebToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebToken(..)")
+    }
+}
+
 /// Fills `buf` from the operating system's random source.
 ///
 /// # Panics
