@@ -11,6 +11,8 @@
 //! - [`endpoint`]: the two types to embed, [`endpoint::FrameSender`] and
 //!   [`endpoint::FrameReceiver`]: frames and JSON messages, blocking, one socket each.
 //! - [`compat`]: the classic tutorial's formats, both directions.
+//! - `web` (feature `http`, on with `app`): the live picture to browsers as MJPEG over HTTP,
+//!   behind `cam-view --http`.
 //! - `app` (feature `app`, on by default): the threaded pipelines, window, statistics and
 //!   command line behind `cam-send` and `cam-view`.
 //!
@@ -25,6 +27,8 @@ pub mod endpoint;
 pub mod media;
 pub mod protocol;
 pub mod runtime;
+#[cfg(feature = "http")]
+pub mod web;
 
 // Keeps the README's Rust examples compiling.
 #[cfg(all(doctest, feature = "app"))]

@@ -48,7 +48,7 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 /// Parses `--http`'s address: like [`parse_listen`], but a bare port, or a name without one,
 /// stays on this machine (127.0.0.1, port 8080): serving beyond it takes an explicit address.
 pub fn parse_http(s: &str) -> Result<SocketAddr, String> {
-    let d = crate::app::http::DEFAULT_ADDR;
+    let d = crate::web::DEFAULT_ADDR;
     resolve_address(s, d.ip(), d.port()).map_err(|e| e.to_string())
 }
 

@@ -3,7 +3,6 @@
 //! [`view`]; a Rust program can call them the same way.
 
 pub mod cli;
-pub mod http;
 pub mod messages;
 pub mod send;
 pub mod stats;
@@ -110,6 +109,9 @@ pub enum AppError {
     /// A configuration that cannot work.
     #[error("{0}")]
     Config(String),
+    /// The web view (`--http`) could not start.
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
 }
 
 #[cfg(test)]

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use camwire::app::cli::{parse_http, parse_listen, run_main, Compat, KeyArgs, ReportPrinter};
-use camwire::app::http::HttpConfig;
 use camwire::app::send::{run_send, SendConfig, SourceSpec};
 use camwire::app::view::{run_view, Notice, TutorialMode, ViewConfig, ViewUpdate};
 use camwire::app::Stop;
 use camwire::compat::tutorial::JSON_PORT;
 use camwire::protocol::receiver::EndReason;
+use camwire::web::HttpConfig;
 use clap::{CommandFactory, Parser};
 
 const EXAMPLES: &str = "\
@@ -87,9 +87,11 @@ impl Args {
     /// Options that only mean something with another one, in plain words.
     fn check(&self) -> Result<(), String> {
         if self.http_max_clients.is_some() && self.http.is_none() {
-            return Err("--http-max-clients limits the web view: add --http, or leave \
+            return Err(
+                "--http-max-clients limits the web view: add --http, or leave \
                         --http-max-clients out"
-                .into());
+                    .into(),
+            );
         }
         if self.json_port.is_some() && self.compat != Compat::Tutorial {
             return Err(
@@ -146,7 +148,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             addr,
             max_clients: args
                 .http_max_clients
-                .map_or(camwire::app::http::DEFAULT_MAX_CLIENTS, |n| n as usize),
+                .map_or(camwire::web::DEFAULT_MAX_CLIENTS, |n| n as usize),
             ..HttpConfig::default()
         }),
         ..ViewConfig::default()

@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver};
 
-use super::http::{HttpConfig, Hub, WebView};
 use super::messages::MessageRecord;
 use super::window::{Display, DisplayFrame};
 use super::{AppError, Stop};
@@ -37,6 +36,7 @@ use crate::protocol::reassembly::{CompleteFrame, ReassemblyConfig};
 use crate::protocol::receiver::EndReason;
 use crate::runtime::latest::newest_wins;
 use crate::runtime::net::{bind_viewer, small_rcvbuf_advice, NetError};
+use crate::web::{HttpConfig, Hub, WebView};
 
 pub(crate) use network::hand_over;
 

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver as Rx, Sender as Tx};
 
 use super::save::Saver;
-use crate::app::http::Hub;
 use super::{with_book, Book, Notice, ViewConfig};
 use crate::app::messages::{Carrier, MessageRecord};
 use crate::app::{AppError, Stop};
@@ -23,6 +22,7 @@ use crate::protocol::receiver::{KeyMismatch, Receiver, ReceiverConfig, ReceiverE
 use crate::protocol::wire::{Codec, FrameInfo};
 use crate::runtime::driver::{Driver, Machine};
 use crate::runtime::latest::LatestSender;
+use crate::web::Hub;
 
 /// The longest the thread waits without looking at the stop signal.
 const MAX_WAIT: Duration = Duration::from_millis(20);

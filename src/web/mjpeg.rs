@@ -155,8 +155,18 @@ impl PartReader {
     }
 }
 
+/// Where `needle` (not empty) first occurs in `hay`. Looks for its first byte, `\r`, which
+/// is rare in JPEG data, so a frame is scanned about as fast as memory is read.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    let mut from = 0;
+    while let Some(i) = hay[from..].iter().position(|&b| b == needle[0]) {
+        let at = from + i;
+        if hay[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -169,10 +179,37 @@ mod tests {
         assert_eq!(NEXT_PART, [b"\r\n".as_slice(), FIRST_PART].concat());
     }
 
+    /// docs/PROTOCOL.md section 14's golden body is what this module sends and reads back.
+    #[test]
+    fn the_documented_golden_body_is_ours() {
+        let doc = include_str!("../../docs/PROTOCOL.md");
+        let start = doc
+            .find("```mjpeg-hex\n")
+            .expect("PROTOCOL.md has a golden MJPEG body")
+            + "```mjpeg-hex\n".len();
+        let end = start + doc[start..].find("```").unwrap();
+        let golden: Vec<u8> = doc[start..end]
+            .lines()
+            .flat_map(|l| l.split('#').next().unwrap().split_whitespace())
+            .map(|t| u8::from_str_radix(t, 16).unwrap())
+            .collect();
+        let jpegs = [&b"\xff\xd8\xff\xd9"[..], b"\xff\xd8\x01\xff\xd9"];
+        let built = [FIRST_PART, jpegs[0], NEXT_PART, jpegs[1], NEXT_PART].concat();
+        assert_eq!(golden, built);
+        assert_eq!(PartReader::new().push(&golden), jpegs);
+    }
+
     #[test]
     fn parts_read_back_into_the_jpegs_however_the_bytes_are_cut() {
         let jpegs: Vec<Vec<u8>> = (0..5u8)
-            .map(|i| [&b"\xff\xd8"[..], &vec![i; 100 + i as usize * 37], b"\xff\xd9"].concat())
+            .map(|i| {
+                [
+                    &b"\xff\xd8"[..],
+                    &vec![i; 100 + i as usize * 37],
+                    b"\xff\xd9",
+                ]
+                .concat()
+            })
             .collect();
         let mut body = FIRST_PART.to_vec();
         for j in &jpegs {

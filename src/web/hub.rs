@@ -63,7 +63,9 @@ impl Hub {
         Hub {
             newest: watch::Sender::new(None),
             feeds: Mutex::new(Vec::new()),
-            stats: Mutex::new(Arc::from(r#"{"type":"interval","role":"view","peer":"waiting"}"#)),
+            stats: Mutex::new(Arc::from(
+                r#"{"type":"interval","role":"view","peer":"waiting"}"#,
+            )),
             published: AtomicU64::new(0),
             streams: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
@@ -131,7 +133,7 @@ impl Hub {
     pub fn senders(&self) -> Vec<Arc<str>> {
         let feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
         let mut v: Vec<_> = feeds.iter().map(|f| (f.touched, f.name.clone())).collect();
-        v.sort_by(|a, b| b.0.cmp(&a.0));
+        v.sort_by_key(|f| std::cmp::Reverse(f.0));
         v.into_iter().map(|(_, n)| n).collect()
     }
 
@@ -143,6 +145,11 @@ impl Hub {
     /// The statistics that `/stats` serves.
     pub fn stats(&self) -> Arc<str> {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Connections open now.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// What the web view has done so far.
@@ -197,7 +204,7 @@ mod tests {
         let hub = Hub::new();
         let first = hub.subscribe(None);
         hub.publish("s0", 0, b"x");
-        let mut s0 = hub.subscribe(Some("s0")).unwrap();
+        let s0 = hub.subscribe(Some("s0")).unwrap();
         for i in 1..=MAX_FEEDS {
             hub.publish(&format!("s{i}"), 0, b"x");
         }

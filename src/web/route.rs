@@ -157,7 +157,10 @@ mod tests {
             read_request("POST", "/", &[], None).route,
             Route::MethodNotAllowed
         );
-        assert_eq!(read_request("HEAD", "/stats", &[], None).route, Route::Stats);
+        assert_eq!(
+            read_request("HEAD", "/stats", &[], None).route,
+            Route::Stats
+        );
     }
 
     #[test]

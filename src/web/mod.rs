@@ -1,4 +1,4 @@
-//! `cam-view --http`: the live picture for any number of browsers, VLC or ffmpeg, as MJPEG over
+//! The web view, `cam-view --http` (feature `http`): the live picture for any number of browsers, VLC or ffmpeg, as MJPEG over
 //! HTTP (`multipart/x-mixed-replace`, the JPEG bytes exactly as received).
 //!
 //! ```text
@@ -34,7 +34,6 @@ use tokio::sync::Notify;
 
 pub use hub::{HttpCounts, Hub};
 
-use super::AppError;
 use crate::protocol::key::Key;
 use crate::protocol::link::crypto::WebToken;
 
@@ -79,15 +78,22 @@ pub struct WebView {
 impl WebView {
     /// Binds `cfg.addr` and starts serving on a thread of its own. With `key`, every request
     /// needs the key's [`WebToken`].
-    pub fn start(cfg: &HttpConfig, key: Option<&Key>) -> Result<WebView, AppError> {
+    pub fn start(cfg: &HttpConfig, key: Option<&Key>) -> Result<WebView, WebError> {
         let addr = cfg.addr;
         let listener = TcpListener::bind(addr).map_err(|e| bind_error(addr, e))?;
-        listener.set_nonblocking(true)?;
-        let local = listener.local_addr()?;
+        let io = |e| WebError::Io(addr, e);
+        listener.set_nonblocking(true).map_err(io)?;
+        let local = listener.local_addr().map_err(io)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
-            .build()?;
+            .build()
+            .map_err(io)?;
+        let listener = {
+            // tokio registers the socket with the runtime it is made in.
+            let _in = runtime.enter();
+            tokio::net::TcpListener::from_std(listener).map_err(io)?
+        };
         let hub = Arc::new(Hub::new());
         let token = key.map(|k| Arc::new(WebToken::new(k)));
         let shared = Arc::new(serve::Shared {
@@ -101,12 +107,7 @@ impl WebView {
         let thread = thread::Builder::new()
             .name("http".into())
             .spawn(move || {
-                runtime.block_on(async move {
-                    match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => serve::accept_loop(l, shared, stop).await,
-                        Err(_) => {}
-                    }
-                });
+                runtime.block_on(serve::accept_loop(listener, shared, stop));
                 // Dropping the runtime ends every connection still open.
             })
             .expect("spawning a thread");
@@ -186,8 +187,24 @@ impl Drop for WebView {
     }
 }
 
-/// The one line for an address that cannot be served.
-fn bind_error(addr: SocketAddr, e: std::io::Error) -> AppError {
+/// Why the web view could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// The address cannot be listened on; the reason says what to do.
+    #[error("cannot serve the web view on {addr}: {why}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why, in words that say what to do.
+        why: String,
+    },
+    /// The socket or the runtime failed to set up.
+    #[error("cannot serve the web view on {0}: {1}")]
+    Io(SocketAddr, std::io::Error),
+}
+
+/// The error for an address that cannot be served.
+fn bind_error(addr: SocketAddr, e: std::io::Error) -> WebError {
     let why = match e.kind() {
         std::io::ErrorKind::AddrInUse => {
             "the address is already in use: choose another port with --http ADDR:PORT".to_owned()
@@ -200,5 +217,5 @@ fn bind_error(addr: SocketAddr, e: std::io::Error) -> AppError {
         }
         _ => e.to_string(),
     };
-    AppError::Config(format!("cannot serve the web view on {addr}: {why}"))
+    WebError::Bind { addr, why }
 }

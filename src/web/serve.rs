@@ -128,7 +128,10 @@ fn answer(shared: &Shared, req: &Request<Incoming>, kill: &Arc<Notify>) -> Respo
     }
     let hub = &shared.hub;
     let mut resp = match r.route {
-        Route::Page => with_type(Response::new(WebBody::whole(PAGE)), "text/html; charset=utf-8"),
+        Route::Page => with_type(
+            Response::new(WebBody::whole(PAGE)),
+            "text/html; charset=utf-8",
+        ),
         Route::Stats => with_type(
             Response::new(WebBody::whole(Bytes::from(hub.stats().to_string()))),
             "application/json",
