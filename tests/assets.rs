@@ -45,6 +45,14 @@ fn the_sample_png_is_the_pattern_exactly() {
 }
 
 #[test]
+fn the_web_view_screenshot_is_small_enough_for_the_readme() {
+    let png = asset("web-view.png");
+    assert!(png.len() < 300_000, "{} bytes", png.len());
+    let img = image::load_from_memory(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (800, 600));
+}
+
+#[test]
 fn the_screenshot_is_small_enough_for_the_readme() {
     let png = asset("demo-window.png");
     assert!(png.len() < 300_000, "{} bytes", png.len());
