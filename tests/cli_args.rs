@@ -1,6 +1,6 @@
 //! The command line itself: each program's help, the address forms `--listen` takes, and
 //! plain-word errors for bad values and for options that need another one. The real
-//! binaries, loopback only; no test holds a port of its own.
+//! binaries, loopback only.
 
 mod support;
 
@@ -121,4 +121,26 @@ fn options_that_need_another_say_which() {
     assert!(err.contains("--interval is the time between"), "{err}");
     let (_, err) = fails(VIEW, &["--headless", "--show-messages"]);
     assert!(err.contains("--show-messages draws on the window"), "{err}");
+    let (code, err) = fails(VIEW, &["--headless", "--http-max-clients", "3"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--http-max-clients limits the web view"), "{err}");
+}
+
+#[test]
+fn a_web_view_port_in_use_is_one_line_that_says_what_to_do() {
+    // The port is held by this test's own listener on loopback.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
+    let (code, err) = fails(
+        VIEW,
+        &["--headless", "--listen", "127.0.0.1:0", "--http", &port],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: cannot serve the web view on 127.0.0.1:{port}: the address is already in use"
+        )) && err.contains("--http ADDR:PORT"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }
