@@ -123,7 +123,10 @@ fn options_that_need_another_say_which() {
     assert!(err.contains("--show-messages draws on the window"), "{err}");
     let (code, err) = fails(VIEW, &["--headless", "--http-max-clients", "3"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("--http-max-clients limits the web view"), "{err}");
+    assert!(
+        err.contains("--http-max-clients limits the web view"),
+        "{err}"
+    );
 }
 
 #[test]

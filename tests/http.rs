@@ -371,3 +371,35 @@ fn a_flood_of_junk_and_idle_connections_leaves_the_server_serving() {
     });
     assert_eq!(read_parts(&format!("{url}stream.mjpg"), 5).len(), 5);
 }
+
+#[test]
+fn serving_beyond_loopback_says_so_once_and_a_key_puts_the_token_in_the_link() {
+    let mut v = Proc::spawn(
+        VIEW,
+        &[
+            "--headless",
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "0.0.0.0:0",
+        ],
+    );
+    let line = v.wait_line("web view: open http://127.0.0.1:", T);
+    assert!(line.is_some(), "{:?}", v.stderr);
+    let warn = v.wait_line("anyone who can reach that port can watch", T);
+    assert!(warn.is_some(), "{:?}", v.stderr);
+    drop(v);
+    let dir = tempfile::tempdir().unwrap();
+    let key = Key::generate().unwrap();
+    let file = dir.path().join("camwire.key");
+    std::fs::write(&file, key.to_text()).unwrap();
+    let (mut v, url) = viewer(&["--key-file", file.to_str().unwrap()]);
+    assert!(
+        url.ends_with(&format!("/?token={}", WebToken::new(&key).as_str())),
+        "{url}"
+    );
+    assert_eq!(agent().get(&url).call().unwrap().status(), 200);
+    let bare = url.split('?').next().unwrap();
+    assert_eq!(agent().get(bare).call().unwrap().status(), 403);
+    v.interrupt();
+}
