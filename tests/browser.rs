@@ -116,23 +116,27 @@ fn chromium_shows_the_moving_test_pattern_and_its_numbers() {
         return;
     };
     let mut v = Proc::spawn(VIEW, &["--demo", "--headless", "--http", "127.0.0.1:0"]);
-    let line = v
-        .wait_line("web view: open ", T)
-        .unwrap_or_else(|| panic!("no web view line; stderr: {:?}", v.stderr));
-    let url = line
-        .split("open ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap();
-    // The demo sender has connected and the viewer has reported a second of frames.
-    v.wait_line("sender ", T).expect("the demo sender connects");
+    let url = v.web_view_url();
+    // The demo sender has connected and the viewer has reported it: the page dims the
+    // picture until /stats says so.
+    let deadline = Instant::now() + T;
+    loop {
+        let stats = ureq::get(&format!("{url}stats"))
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .unwrap_or_default();
+        if stats.contains(r#""peer":"connected""#) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never connected: {stats}");
+        thread::sleep(Duration::from_millis(100));
+    }
     let dir = tempfile::tempdir().unwrap();
     let shots: Vec<(image::RgbImage, String)> = (0..2)
         .map(|i| {
             let png = dir.path().join(format!("shot{i}.png"));
-            let dom = screenshot(browser, url, &png);
+            let dom = screenshot(browser, &url, &png);
             (image::open(&png).unwrap().to_rgb8(), dom)
         })
         .collect();

@@ -62,17 +62,7 @@ fn viewer(extra: &[&str]) -> (Proc, String) {
     ];
     args.extend_from_slice(extra);
     let mut v = Proc::spawn(VIEW, &args);
-    let line = v
-        .wait_line("web view: open ", T)
-        .unwrap_or_else(|| panic!("no web view line; stderr: {:?}", v.stderr));
-    let url = line
-        .split("open ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let url = v.web_view_url();
     (v, url)
 }
 
@@ -393,7 +383,7 @@ fn serving_beyond_loopback_says_so_once_and_a_key_puts_the_token_in_the_link() {
     let key = Key::generate().unwrap();
     let file = dir.path().join("camwire.key");
     std::fs::write(&file, key.to_text()).unwrap();
-    let (mut v, url) = viewer(&["--key-file", file.to_str().unwrap()]);
+    let (v, url) = viewer(&["--key-file", file.to_str().unwrap()]);
     assert!(
         url.ends_with(&format!("/?token={}", WebToken::new(&key).as_str())),
         "{url}"

@@ -161,6 +161,15 @@ impl Proc {
             .unwrap()
     }
 
+    /// The page's link a viewer started with `--http` printed (`web view: open URL ...`).
+    pub fn web_view_url(&mut self) -> String {
+        let line = self
+            .wait_line("web view: open ", Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("no web view line; stderr: {:?}", self.stderr));
+        let after = line.split("web view: open ").nth(1).unwrap();
+        after.split(' ').next().unwrap().to_owned()
+    }
+
     /// Waits up to `timeout` for the process to exit; kills it and panics on timeout.
     /// Returns the exit status, all of stdout, and all stderr lines.
     pub fn finish(mut self, timeout: Duration) -> (ExitStatus, String, Vec<String>) {
