@@ -11,6 +11,7 @@
 //! - [`endpoint`]: the two types to embed, [`endpoint::FrameSender`] and
 //!   [`endpoint::FrameReceiver`]: frames and JSON messages, blocking, one socket each.
 //! - [`compat`]: the classic tutorial's formats, both directions.
+//! - [`rtp`]: RTP/JPEG (RFC 2435) for ffmpeg, GStreamer, VLC and RTSP servers (sans-IO).
 //! - `web` (feature `http`, on with `app`): the live picture to browsers as MJPEG over HTTP,
 //!   behind `cam-view --http`.
 //! - `app` (feature `app`, on by default): the threaded pipelines, window, statistics and
@@ -26,6 +27,7 @@ pub mod compat;
 pub mod endpoint;
 pub mod media;
 pub mod protocol;
+pub mod rtp;
 pub mod runtime;
 #[cfg(feature = "http")]
 pub mod web;

@@ -1,0 +1,453 @@
+//! RFC 2435 both ways on packets: [`JpegPayloader`] cuts a JPEG's [`Parts`] into RTP packets,
+//! [`JpegDepayloader`] puts a frame back together from them (or drops it whole when a packet is
+//! missing: never a broken picture). Sans-IO: bytes in, bytes out.
+//!
+//! Every packet carries the 8-byte JPEG header (type-specific 0, 24-bit fragment offset, type,
+//! Q, width/8, height/8), then the 4-byte restart header when the JPEG has restart markers
+//! (interval; F=1, L=1, count 0x3FFF: packets need not align with restart intervals, as
+//! GStreamer sends them), then, in the first packet of each frame, Q=255's quantization table
+//! header and both tables, then the scan data.
+
+use std::collections::HashMap;
+
+use super::jpeg::{q_tables, rebuild, Parts, QTable, Sampling, MAX_SIDE};
+use super::packet::{write_header, Packet, HEADER_LEN, PT_JPEG};
+
+/// Bytes of RFC 2435's main JPEG header.
+pub const JPEG_HEADER_LEN: usize = 8;
+/// Bytes of the restart marker header.
+pub const RESTART_HEADER_LEN: usize = 4;
+/// The smallest packet size the payloader takes: room for every header and two 16-bit
+/// tables in the first packet, and some data.
+pub const MIN_PACKET: usize = 400;
+/// The largest fragment offset RFC 2435 can state: larger scans cannot travel.
+pub const MAX_SCAN: usize = 1 << 24;
+
+/// Why a frame was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// The scan is larger than RFC 2435's 24-bit fragment offset can address.
+    #[error("the JPEG's scan is larger than 16 MiB, beyond RFC 2435's fragment offset")]
+    TooLarge,
+}
+
+/// Cuts JPEG frames into RTP packets of at most `max_packet` bytes.
+#[derive(Debug, Clone)]
+pub struct JpegPayloader {
+    ssrc: u32,
+    seq: u16,
+    max_packet: usize,
+}
+
+impl JpegPayloader {
+    /// A payloader for the stream `ssrc` whose first packet is numbered `first_seq` (RFC 3550
+    /// wants a random one), with packets of at most `max_packet` bytes (at least
+    /// [`MIN_PACKET`]).
+    pub fn new(ssrc: u32, first_seq: u16, max_packet: usize) -> JpegPayloader {
+        JpegPayloader {
+            ssrc,
+            seq: first_seq,
+            max_packet: max_packet.max(MIN_PACKET),
+        }
+    }
+
+    /// The stream's SSRC.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// The sequence number the next packet will have.
+    pub fn next_seq(&self) -> u16 {
+        self.seq
+    }
+
+    /// Appends the packets of one frame, all with `timestamp` (90 kHz), the marker bit on
+    /// the last, to `out`.
+    pub fn payload(
+        &mut self,
+        parts: &Parts<'_>,
+        timestamp: u32,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<(), PayloadError> {
+        if parts.scan.len() >= MAX_SCAN {
+            return Err(PayloadError::TooLarge);
+        }
+        let side = |px: u16| if px > MAX_SIDE { 0 } else { px.div_ceil(8) as u8 };
+        let restart = parts.restart_interval;
+        let mut main = [
+            0,
+            0,
+            0,
+            0,
+            parts.sampling.type_byte(restart.is_some()),
+            255,
+            side(parts.width),
+            side(parts.height),
+        ];
+        let mut offset = 0usize;
+        loop {
+            let mut p = Vec::with_capacity(self.max_packet);
+            let mut rtp = [0u8; HEADER_LEN];
+            write_header(&mut rtp, false, PT_JPEG, self.seq, timestamp, self.ssrc);
+            p.extend_from_slice(&rtp);
+            main[1..4].copy_from_slice(&(offset as u32).to_be_bytes()[1..]);
+            p.extend_from_slice(&main);
+            if let Some(n) = restart {
+                p.extend_from_slice(&n.to_be_bytes());
+                p.extend_from_slice(&[0xFF, 0xFF]);
+            }
+            if offset == 0 {
+                let [l, c] = &parts.tables;
+                let precision = u8::from(matches!(l, QTable::Bits16(_)))
+                    | (u8::from(matches!(c, QTable::Bits16(_))) << 1);
+                let len = (table_bytes(l).len() + table_bytes(c).len()) as u16;
+                p.extend_from_slice(&[0, precision]);
+                p.extend_from_slice(&len.to_be_bytes());
+                p.extend_from_slice(table_bytes(l));
+                p.extend_from_slice(table_bytes(c));
+            }
+            let room = self.max_packet - p.len();
+            let end = (offset + room).min(parts.scan.len());
+            p.extend_from_slice(&parts.scan[offset..end]);
+            self.seq = self.seq.wrapping_add(1);
+            offset = end;
+            let last = offset == parts.scan.len();
+            if last {
+                p[1] |= 0x80;
+            }
+            out.push(p);
+            if last {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn table_bytes(t: &QTable) -> &[u8] {
+    match t {
+        QTable::Bits8(b) => b,
+        QTable::Bits16(b) => b,
+    }
+}
+
+/// What the depayloader makes of a packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Depay {
+    /// Stored; the frame is not complete yet.
+    Pending,
+    /// A whole frame, as a complete JFIF file.
+    Frame {
+        /// Its RTP timestamp.
+        timestamp: u32,
+        /// The JPEG.
+        jpeg: Vec<u8>,
+    },
+    /// A frame was given up: a packet of it is missing, or it broke a rule. Counted by the
+    /// caller; nothing of it is shown.
+    Dropped(DropReason),
+}
+
+/// Why a frame was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// A packet of it never came (its offset did not follow on).
+    Missing,
+    /// Its header is not RFC 2435 (a reserved type or Q, tables that do not fit).
+    Invalid,
+    /// Q of 128 to 255 with no tables in this frame and none seen for that Q.
+    NoTables,
+    /// Larger than the depayloader's limit.
+    TooLarge,
+}
+
+/// A frame being put together.
+#[derive(Debug)]
+struct Partial {
+    timestamp: u32,
+    next_offset: usize,
+    sampling: Sampling,
+    restart: Option<u16>,
+    size: (u16, u16),
+    tables: [QTable; 2],
+    scan: Vec<u8>,
+}
+
+/// Puts RFC 2435 frames back together, one RTP stream (one SSRC) at a time. Memory is bounded
+/// by `max_frame_bytes` and a cache of at most 127 table pairs.
+#[derive(Debug)]
+pub struct JpegDepayloader {
+    max_frame_bytes: usize,
+    partial: Option<Partial>,
+    /// Tables of Q 128..=254, kept when sent so that frames that leave them out can use them.
+    q_cache: HashMap<u8, [QTable; 2]>,
+    /// The picture size from the session description, for pictures whose header says 0.
+    x_dimensions: Option<(u16, u16)>,
+    rebuilt: Vec<u8>,
+}
+
+impl JpegDepayloader {
+    /// A depayloader that drops frames larger than `max_frame_bytes`.
+    pub fn new(max_frame_bytes: usize) -> JpegDepayloader {
+        JpegDepayloader {
+            max_frame_bytes,
+            partial: None,
+            q_cache: HashMap::new(),
+            x_dimensions: None,
+            rebuilt: Vec::new(),
+        }
+    }
+
+    /// The picture size an SDP's `a=x-dimensions` gave, for headers that say 0.
+    pub fn set_x_dimensions(&mut self, size: Option<(u16, u16)>) {
+        self.x_dimensions = size;
+    }
+
+    /// Takes the payload of one RTP packet of this stream.
+    pub fn push(&mut self, packet: &Packet<'_>) -> Depay {
+        match self.take(packet) {
+            Ok(Some((timestamp, jpeg))) => Depay::Frame { timestamp, jpeg },
+            Ok(None) => Depay::Pending,
+            Err(why) => {
+                self.partial = None;
+                Depay::Dropped(why)
+            }
+        }
+    }
+
+    fn take(&mut self, packet: &Packet<'_>) -> Result<Option<(u32, Vec<u8>)>, DropReason> {
+        let b = packet.payload;
+        let h = b.get(..JPEG_HEADER_LEN).ok_or(DropReason::Invalid)?;
+        let offset = usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]);
+        let (sampling, restart) = Sampling::from_type(h[4]).ok_or(DropReason::Invalid)?;
+        let q = h[5];
+        let mut at = JPEG_HEADER_LEN;
+        let interval = if restart {
+            let r = b.get(at..at + RESTART_HEADER_LEN).ok_or(DropReason::Invalid)?;
+            at += RESTART_HEADER_LEN;
+            Some(u16::from_be_bytes([r[0], r[1]]))
+        } else {
+            None
+        };
+        if offset == 0 {
+            // A new frame: whatever was in progress lost its end (the caller counts the
+            // sequence gap).
+            self.partial = None;
+            let tables = self.tables(q, b, &mut at)?;
+            let size = match (h[6], h[7], self.x_dimensions) {
+                (0, _, Some(d)) | (_, 0, Some(d)) => d,
+                (0, _, None) | (_, 0, None) => return Err(DropReason::Invalid),
+                (w, h, _) => (u16::from(w) * 8, u16::from(h) * 8),
+            };
+            self.partial = Some(Partial {
+                timestamp: packet.timestamp,
+                next_offset: 0,
+                sampling,
+                restart: interval,
+                size,
+                tables,
+                scan: Vec::new(),
+            });
+        }
+        let p = self.partial.as_mut().ok_or(DropReason::Missing)?;
+        if p.timestamp != packet.timestamp || p.next_offset != offset {
+            return Err(DropReason::Missing);
+        }
+        let data = &b[at..];
+        if p.scan.len() + data.len() > self.max_frame_bytes {
+            return Err(DropReason::TooLarge);
+        }
+        p.scan.extend_from_slice(data);
+        p.next_offset += data.len();
+        if !packet.marker {
+            return Ok(None);
+        }
+        let p = self.partial.take().expect("checked above");
+        rebuild(
+            p.size.0,
+            p.size.1,
+            p.sampling,
+            &p.tables,
+            p.restart,
+            &p.scan,
+            &mut self.rebuilt,
+        );
+        Ok(Some((p.timestamp, std::mem::take(&mut self.rebuilt))))
+    }
+
+    /// The frame's tables: from Q (1..=127), or in the packet (Q 128..=255), or cached.
+    fn tables(&mut self, q: u8, b: &[u8], at: &mut usize) -> Result<[QTable; 2], DropReason> {
+        match q {
+            0 => Err(DropReason::Invalid),
+            1..=127 => Ok(q_tables(q)),
+            _ => {
+                let h = b.get(*at..*at + 4).ok_or(DropReason::Invalid)?;
+                let (precision, len) = (h[1], usize::from(u16::from_be_bytes([h[2], h[3]])));
+                *at += 4;
+                if len == 0 {
+                    if q == 255 {
+                        return Err(DropReason::Invalid);
+                    }
+                    return self.q_cache.get(&q).cloned().ok_or(DropReason::NoTables);
+                }
+                let body = b.get(*at..*at + len).ok_or(DropReason::Invalid)?;
+                *at += len;
+                let l_len = if precision & 1 != 0 { 128 } else { 64 };
+                let c_len = if precision & 2 != 0 { 128 } else { 64 };
+                let table = |t: &[u8]| match t.len() {
+                    64 => QTable::Bits8(t.try_into().expect("64 bytes")),
+                    _ => QTable::Bits16(t.try_into().expect("128 bytes")),
+                };
+                let l = table(body.get(..l_len).ok_or(DropReason::Invalid)?);
+                let c = match body.get(l_len..l_len + c_len) {
+                    Some(c) => table(c),
+                    // One table only: chroma shares luma's.
+                    None if body.len() == l_len => l.clone(),
+                    None => return Err(DropReason::Invalid),
+                };
+                let tables = [l, c];
+                if q < 255 {
+                    self.q_cache.insert(q, tables.clone());
+                }
+                Ok(tables)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::codec::encode_rgb;
+    use crate::media::pattern::Pattern;
+    use crate::rtp::jpeg::analyse;
+
+    fn pattern_jpeg(w: u32, h: u32, n: u64) -> Vec<u8> {
+        let mut rgb = Vec::new();
+        Pattern::new(w, h).render(n, &mut rgb);
+        let mut jpeg = Vec::new();
+        encode_rgb(&rgb, w, h, 80, &mut jpeg).unwrap();
+        jpeg
+    }
+
+    fn pixels(jpeg: &[u8]) -> Vec<u8> {
+        let mut d = crate::media::codec::Decoder::new();
+        d.decode_rgb(jpeg).unwrap();
+        d.rgb().to_vec()
+    }
+
+    fn packets(jpeg: &[u8], pay: &mut JpegPayloader, ts: u32) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        pay.payload(&analyse(jpeg).unwrap(), ts, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn frames_round_trip_to_the_same_pixels_across_sequence_and_timestamp_wrap() {
+        let mut pay = JpegPayloader::new(0x1234, 65530, 1200);
+        let mut depay = JpegDepayloader::new(1 << 24);
+        for n in 0..3u64 {
+            let jpeg = pattern_jpeg(320, 240, n);
+            let ts = (u32::MAX - 3000).wrapping_add(n as u32 * 3000);
+            let pkts = packets(&jpeg, &mut pay, ts);
+            assert!(pkts.len() > 3);
+            for (i, raw) in pkts.iter().enumerate() {
+                assert!(raw.len() <= 1200);
+                let p = Packet::parse(raw).unwrap();
+                assert_eq!((p.payload_type, p.timestamp, p.ssrc), (26, ts, 0x1234));
+                assert_eq!(p.marker, i == pkts.len() - 1);
+                match depay.push(&p) {
+                    Depay::Frame { timestamp, jpeg: got } => {
+                        assert_eq!(i, pkts.len() - 1);
+                        assert_eq!(timestamp, ts);
+                        assert_eq!(pixels(&got), pixels(&jpeg));
+                    }
+                    Depay::Pending => assert!(i < pkts.len() - 1),
+                    d => panic!("{d:?}"),
+                }
+            }
+        }
+        assert!(pay.next_seq() < 100, "the sequence wrapped");
+    }
+
+    #[test]
+    fn a_missing_packet_drops_the_frame_and_the_next_frame_is_whole() {
+        let mut pay = JpegPayloader::new(1, 0, 600);
+        let mut depay = JpegDepayloader::new(1 << 24);
+        let a = pattern_jpeg(320, 240, 1);
+        let b = pattern_jpeg(320, 240, 2);
+        let pa = packets(&a, &mut pay, 0);
+        let pb = packets(&b, &mut pay, 3000);
+        let mut results = Vec::new();
+        for (i, raw) in pa.iter().enumerate() {
+            if i == 2 {
+                continue;
+            }
+            results.push(depay.push(&Packet::parse(raw).unwrap()));
+        }
+        assert!(results.contains(&Depay::Dropped(DropReason::Missing)));
+        assert!(!results.iter().any(|r| matches!(r, Depay::Frame { .. })));
+        let last = pb
+            .iter()
+            .map(|raw| depay.push(&Packet::parse(raw).unwrap()))
+            .last()
+            .unwrap();
+        let Depay::Frame { jpeg, .. } = last else {
+            panic!("{last:?}")
+        };
+        assert_eq!(pixels(&jpeg), pixels(&b));
+    }
+
+    #[test]
+    fn restart_markers_travel_as_type_64_and_4_2_2_as_type_0() {
+        // A 4:2:2 JPEG with a restart marker every MCU, as UVC cameras send.
+        use crate::media::camera::fake::samples;
+        let rgb = samples::scene(80, 48, 7);
+        let jpeg = samples::jpeg_with_restarts(&rgb, 80, 48, 1).unwrap();
+        let parts = analyse(&jpeg).unwrap();
+        assert_eq!(parts.restart_interval, Some(1));
+        assert_eq!(parts.sampling, Sampling::S422);
+        let mut pay = JpegPayloader::new(1, 0, 500);
+        let mut out = Vec::new();
+        pay.payload(&parts, 0, &mut out).unwrap();
+        let p = Packet::parse(&out[0]).unwrap();
+        assert_eq!(p.payload[4], 64);
+        let mut depay = JpegDepayloader::new(1 << 24);
+        let got = out
+            .iter()
+            .map(|raw| depay.push(&Packet::parse(raw).unwrap()))
+            .last()
+            .unwrap();
+        let Depay::Frame { jpeg: back, .. } = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(pixels(&back), pixels(&jpeg));
+    }
+
+    #[test]
+    fn headers_that_break_the_rules_drop_the_frame_without_panicking() {
+        let mut depay = JpegDepayloader::new(1000);
+        let mk = |payload: &[u8], marker: bool| {
+            let mut b = vec![0x80, 26 | if marker { 0x80 } else { 0 }, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9];
+            b.extend_from_slice(payload);
+            b
+        };
+        for bad in [
+            &[0u8; 3][..],
+            &[0, 0, 0, 0, 7, 255, 10, 10],
+            &[0, 0, 0, 0, 1, 0, 10, 10],
+            &[0, 0, 0, 0, 1, 255, 10, 10, 0, 0, 0, 0],
+            &[0, 0, 0, 0, 1, 200, 10, 10, 0, 0, 0, 0],
+            &[0, 0, 0, 0, 1, 255, 0, 10, 0, 0, 0, 128],
+            &[0, 0, 0, 5, 1, 50, 10, 10, 1, 2, 3],
+        ] {
+            let raw = mk(bad, true);
+            let r = depay.push(&Packet::parse(&raw).unwrap());
+            assert!(matches!(r, Depay::Dropped(_)), "{bad:?}: {r:?}");
+        }
+        // A frame over the limit is dropped too.
+        let mut big = vec![0, 0, 0, 0, 1, 50, 10, 10];
+        big.extend_from_slice(&[0; 2000]);
+        let r = depay.push(&Packet::parse(&mk(&big, true)).unwrap());
+        assert_eq!(r, Depay::Dropped(DropReason::TooLarge));
+    }
+}
