@@ -39,6 +39,52 @@ pub fn parse_dest(s: &str) -> Result<SocketAddr, String> {
     resolve_host_port(s, DEFAULT_PORT).map_err(|e| e.to_string())
 }
 
+/// Where `cam-send` sends: a camwire viewer, or an RTP/JPEG receiver (`rtp://HOST:PORT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// `cam-view`, camwire's protocol.
+    Camwire(SocketAddr),
+    /// An RTP/JPEG receiver (ffmpeg, GStreamer, VLC, an RTSP server's RTP input).
+    Rtp(SocketAddr),
+}
+
+/// The default port of `rtp://` destinations (RFC 3551's for RTP).
+pub const RTP_DEFAULT_PORT: u16 = 5004;
+
+impl Destination {
+    /// The address.
+    pub fn addr(self) -> SocketAddr {
+        match self {
+            Destination::Camwire(a) | Destination::Rtp(a) => a,
+        }
+    }
+
+    /// True for `rtp://`.
+    pub fn is_rtp(self) -> bool {
+        matches!(self, Destination::Rtp(_))
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Camwire(a) => write!(f, "{a}"),
+            Destination::Rtp(a) => write!(f, "rtp://{a}"),
+        }
+    }
+}
+
+/// Parses `cam-send`'s destination: [`parse_dest`]'s forms, or `rtp://` and one of them
+/// (default port 5004).
+pub fn parse_destination(s: &str) -> Result<Destination, String> {
+    match s.strip_prefix("rtp://") {
+        Some(rest) => resolve_host_port(rest.trim_end_matches('/'), RTP_DEFAULT_PORT)
+            .map(Destination::Rtp)
+            .map_err(|e| e.to_string()),
+        None => parse_dest(s).map(Destination::Camwire),
+    }
+}
+
 /// Where `cam-view` listens: the same forms as [`parse_dest`], but a `PORT` alone means every
 /// IPv4 interface (`0.0.0.0:PORT`), and port 0 picks a free one.
 pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {

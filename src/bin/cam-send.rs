@@ -7,9 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use camwire::app::cli::{parse_dest, parse_size, run_main, Compat, KeyArgs, ReportPrinter};
+use camwire::app::cli::{
+    parse_destination, parse_size, run_main, Compat, Destination, KeyArgs, ReportPrinter,
+};
 use camwire::app::send::{
-    open_source, run_send_with, SendConfig, SendNotice, SendOutcome, SendUpdate, SourceSpec,
+    open_source, run_send_with, RtpNotice, RtpOut, SendConfig, SendNotice, SendOutcome, SendUpdate,
+    SourceSpec,
 };
 use camwire::app::{AppError, Stop};
 use camwire::compat::tutorial::JSON_PORT;
@@ -43,9 +46,14 @@ Examples:
 #[command(name = "cam-send", version, long_about = None, after_help = EXAMPLES)]
 struct Args {
     /// Viewer address: HOST[:PORT] (the port defaults to 9999), [IPv6]:PORT, or a PORT alone
-    /// for a viewer on this machine
-    #[arg(default_value = "127.0.0.1:9999", value_parser = parse_dest)]
-    dest: std::net::SocketAddr,
+    /// for a viewer on this machine; or rtp://HOST[:PORT] (default port 5004) to send
+    /// RTP/JPEG (RFC 2435) to ffmpeg, GStreamer, VLC or an RTSP server instead
+    #[arg(default_value = "127.0.0.1:9999", value_parser = parse_destination)]
+    dest: Destination,
+    /// Only with rtp://: write the session description (SDP) that ffmpeg, ffplay and VLC open
+    /// to FILE (without it, it is printed once on stderr)
+    #[arg(long, value_name = "FILE")]
+    sdp: Option<PathBuf>,
     /// Send the built-in moving test pattern (the default source)
     #[arg(long, conflicts_with_all = ["image", "camera"])]
     pattern: bool,
@@ -131,6 +139,20 @@ struct Args {
 impl Args {
     /// Options that only mean something with another one, in plain words.
     fn check(&self) -> Result<(), String> {
+        if self.sdp.is_some() && !self.dest.is_rtp() {
+            return Err(
+                "--sdp describes an RTP stream: send to rtp://HOST:PORT, or leave \
+                        --sdp out"
+                    .into(),
+            );
+        }
+        if self.dest.is_rtp() && (!self.message.is_empty() || self.compat != Compat::Camwire) {
+            return Err(
+                "rtp:// carries pictures only: --message and --compat need a \
+                        camwire viewer (cam-view)"
+                    .into(),
+            );
+        }
         if self.json_port.is_some() && self.compat != Compat::Tutorial {
             return Err(
                 "--json-port only means something with --compat tutorial (it is the \
@@ -201,7 +223,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     if messages_only {
         out.line(&format!("sending messages to {dest}"));
     } else {
-        out.line(&format!("sending {} to {dest}", source.describe()));
+        out.line(&format!("sending {} to {}", source.describe(), args.dest));
     }
     let interrupted = stop.clone();
     let on_update = |u: SendUpdate<'_>| print_update(out, dest, u);
@@ -224,6 +246,13 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         e.to_string()
     })?;
     out.summary(&outcome.summary);
+    if args.dest.is_rtp() {
+        // Nothing answers RTP: sending is all there is to judge.
+        if outcome.summary.counts.frames == 0 {
+            return Err(format!("no frame was sent to {}", args.dest));
+        }
+        return Ok(());
+    }
     judge(
         &args,
         out,
@@ -288,7 +317,10 @@ fn config(args: &Args, stop: &Stop) -> Result<SendConfig, String> {
         )
     });
     Ok(SendConfig {
-        dest: args.dest,
+        dest: args.dest.addr(),
+        rtp: args.dest.is_rtp().then(|| RtpOut {
+            sdp: args.sdp.clone(),
+        }),
         source,
         messages,
         fps,
@@ -342,6 +374,26 @@ fn print_update(out: &mut ReportPrinter, dest: std::net::SocketAddr, u: SendUpda
             }
         },
         SendUpdate::MessageNotSent(e) => out.line(&format!("message not sent: {e}")),
+        SendUpdate::Rtp(RtpNotice::Sdp { text, written_to }) => match written_to {
+            Some(path) => out.line(&format!(
+                "session description written to {0}: watch with `ffplay -protocol_whitelist \
+                 file,udp,rtp -i {0}` (or open it in VLC)",
+                path.display()
+            )),
+            None => {
+                out.line(
+                    "session description (save it as cam.sdp and watch with `ffplay \
+                     -protocol_whitelist file,udp,rtp -i cam.sdp`, or use --sdp FILE):",
+                );
+                eprint!("{text}");
+            }
+        },
+        SendUpdate::Rtp(RtpNotice::Reencoding(why)) => out.line(&format!(
+            "encoding the pictures again to send them as RTP/JPEG: {why}"
+        )),
+        SendUpdate::Rtp(RtpNotice::Skipped(why)) => {
+            out.line(&format!("a frame was skipped: {why}"))
+        }
         SendUpdate::FrameSkipped { index, reason } => {
             out.line(&format!("warning: picture {} skipped: {reason}", index + 1))
         }
@@ -357,7 +409,7 @@ fn judge(
     messages_only: bool,
     keyed: bool,
 ) -> Result<(), String> {
-    let dest = args.dest;
+    let dest = args.dest.addr();
     let with_key = if keyed { " with the same key" } else { "" };
     if interrupted && outcome.summary.counts.frames == 0 && outcome.messages_delivered == 0 {
         return Err(format!(

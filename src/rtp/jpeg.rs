@@ -30,7 +30,9 @@ pub enum Unfit {
     #[error("RFC 2435 carries 4:2:0 and 4:2:2 only (this one samples luma {0:#04x})")]
     Sampling(u8),
     /// Huffman tables other than the standard ones, which RFC 2435 has no room to send.
-    #[error("the JPEG has Huffman tables other than the standard ones, which RFC 2435 cannot send")]
+    #[error(
+        "the JPEG has Huffman tables other than the standard ones, which RFC 2435 cannot send"
+    )]
     Huffman,
     /// The two chroma components use different quantization tables.
     #[error("the chroma components use two quantization tables; RFC 2435 has room for one")]
@@ -275,7 +277,10 @@ fn read_dqt(mut b: &[u8], out: &mut [Option<QTable>; 4]) -> Result<(), Unfit> {
             (QTable::Bits8(t.try_into().expect("64 bytes")), &rest[64..])
         } else {
             let t = rest.get(..128).ok_or_else(|| malformed("short DQT"))?;
-            (QTable::Bits16(t.try_into().expect("128 bytes")), &rest[128..])
+            (
+                QTable::Bits16(t.try_into().expect("128 bytes")),
+                &rest[128..],
+            )
         };
         out[id] = Some(table);
         b = rest;
@@ -379,9 +384,9 @@ pub fn q_tables(q: u8) -> [QTable; 2] {
 
 /// JPEG Annex K.1 luminance quantization table, natural (row-major) order.
 const LUMA_QUANT: [u8; 64] = [
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69,
-    56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104,
-    113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+    92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 ];
 /// JPEG Annex K.2 chrominance quantization table, natural order.
 const CHROMA_QUANT: [u8; 64] = [

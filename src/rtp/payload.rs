@@ -72,7 +72,13 @@ impl JpegPayloader {
         if parts.scan.len() >= MAX_SCAN {
             return Err(PayloadError::TooLarge);
         }
-        let side = |px: u16| if px > MAX_SIDE { 0 } else { px.div_ceil(8) as u8 };
+        let side = |px: u16| {
+            if px > MAX_SIDE {
+                0
+            } else {
+                px.div_ceil(8) as u8
+            }
+        };
         let restart = parts.restart_interval;
         let mut main = [
             0,
@@ -222,7 +228,9 @@ impl JpegDepayloader {
         let q = h[5];
         let mut at = JPEG_HEADER_LEN;
         let interval = if restart {
-            let r = b.get(at..at + RESTART_HEADER_LEN).ok_or(DropReason::Invalid)?;
+            let r = b
+                .get(at..at + RESTART_HEADER_LEN)
+                .ok_or(DropReason::Invalid)?;
             at += RESTART_HEADER_LEN;
             Some(u16::from_be_bytes([r[0], r[1]]))
         } else {
@@ -356,7 +364,10 @@ mod tests {
                 assert_eq!((p.payload_type, p.timestamp, p.ssrc), (26, ts, 0x1234));
                 assert_eq!(p.marker, i == pkts.len() - 1);
                 match depay.push(&p) {
-                    Depay::Frame { timestamp, jpeg: got } => {
+                    Depay::Frame {
+                        timestamp,
+                        jpeg: got,
+                    } => {
                         assert_eq!(i, pkts.len() - 1);
                         assert_eq!(timestamp, ts);
                         assert_eq!(pixels(&got), pixels(&jpeg));
@@ -427,7 +438,20 @@ mod tests {
     fn headers_that_break_the_rules_drop_the_frame_without_panicking() {
         let mut depay = JpegDepayloader::new(1000);
         let mk = |payload: &[u8], marker: bool| {
-            let mut b = vec![0x80, 26 | if marker { 0x80 } else { 0 }, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9];
+            let mut b = vec![
+                0x80,
+                26 | if marker { 0x80 } else { 0 },
+                0,
+                1,
+                0,
+                0,
+                0,
+                1,
+                0,
+                0,
+                0,
+                9,
+            ];
             b.extend_from_slice(payload);
             b
         };

@@ -18,6 +18,9 @@
 mod adapt;
 mod network;
 mod produce;
+mod rtp;
+
+pub use rtp::{RtpNotice, RtpOut};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -108,6 +111,9 @@ pub struct SendConfig {
     /// The shared key: every datagram authenticated and encrypted, and nothing sent before
     /// a viewer with the same key has answered the handshake (docs/PROTOCOL.md section 11).
     pub key: Option<Key>,
+    /// Send RTP/JPEG (RFC 2435) to `dest` instead of camwire's protocol (`cam-send
+    /// rtp://HOST:PORT`): no key, no messages, nothing comes back.
+    pub rtp: Option<RtpOut>,
 }
 
 impl Default for SendConfig {
@@ -126,6 +132,7 @@ impl Default for SendConfig {
             final_attempts: 3,
             messages: None,
             key: None,
+            rtp: None,
         }
     }
 }
@@ -163,6 +170,9 @@ pub enum SendUpdate<'a> {
     },
     /// A message was refused before sending (empty, too large, queue full).
     MessageNotSent(MessageError),
+    /// RTP output only: the session description, a source re-encoded to travel, a frame
+    /// skipped.
+    Rtp(RtpNotice),
     /// A frame was refused before sending ([`PushError::OverLimit`]: larger than a viewer
     /// takes) and skipped; the run goes on with the next.
     FrameSkipped {
@@ -265,7 +275,13 @@ pub fn run_send_with(
     mut on_update: impl FnMut(SendUpdate<'_>),
 ) -> Result<SendOutcome, AppError> {
     check_mtu(&cfg)?;
+    if cfg.rtp.is_some() && (cfg.key.is_some() || cfg.messages.is_some()) {
+        return Err(AppError::Config(
+            "RTP output carries pictures only, unencrypted: it takes no key and no messages".into(),
+        ));
+    }
     let (total, one_shot) = frame_budget(&cfg, &*source);
+    let one_shot = one_shot && cfg.rtp.is_none();
     let sock = if one_shot {
         // One picture: no route is an answer, as no ACK is.
         connect_sender(cfg.dest)?
@@ -292,20 +308,18 @@ pub fn run_send_with(
         },
         local_stop.clone(),
     );
-    let result = network::NetworkLoop::new(
-        &cfg,
-        sock,
-        network::Inputs {
-            frames: enc_rx,
-            recycle: recycle_tx,
-            capture_drops,
-            notices: notice_rx,
-            adapt,
-        },
-        total,
-        one_shot,
-    )
-    .and_then(|l| l.run(&stop, &mut on_update));
+    let inputs = network::Inputs {
+        frames: enc_rx,
+        recycle: recycle_tx,
+        capture_drops,
+        notices: notice_rx,
+        adapt,
+    };
+    let result = match &cfg.rtp {
+        Some(out) => rtp::run(&cfg, out, sock, inputs, total, &stop, &mut on_update),
+        None => network::NetworkLoop::new(&cfg, sock, inputs, total, one_shot)
+            .and_then(|l| l.run(&stop, &mut on_update)),
+    };
     local_stop.trigger();
     for h in handles {
         let _ = h.join();

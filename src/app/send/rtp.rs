@@ -1,0 +1,251 @@
+//! `cam-send rtp://HOST:PORT`: the network loop that sends RTP/JPEG (RFC 2435) instead of
+//! camwire's protocol, for ffmpeg, GStreamer, VLC and RTSP servers. No answers come back: the
+//! frames go out at the capture rate, each paced over half a frame interval so that a
+//! receiver's socket buffer never takes a whole burst of them at once, and an RTCP sender
+//! report goes to PORT+1 every five seconds.
+//!
+//! A JPEG that RFC 2435 cannot carry as it is (4:4:4, grey, progressive, its own Huffman
+//! tables: [`Unfit`]) is decoded and encoded again as baseline 4:2:0 with the standard tables,
+//! and said once; one that cannot be read at all is skipped and said.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::select;
+
+use super::network::Inputs;
+use super::{SendConfig, SendOutcome, SendUpdate};
+use crate::app::stats::{Role, StatsBook};
+use crate::app::{AppError, Stop};
+use crate::media::codec::{encode_rgb, Decoder};
+use crate::rtp::jpeg::{analyse, Unfit};
+use crate::rtp::packet::CLOCK_RATE;
+use crate::rtp::payload::JpegPayloader;
+use crate::rtp::rtcp::{SenderReport, REPORT_INTERVAL};
+use crate::rtp::sdp::Description;
+
+/// What `cam-send` does with RTP besides sending it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RtpOut {
+    /// Write the session description here (else it is printed once on stderr).
+    pub sdp: Option<PathBuf>,
+}
+
+/// What the RTP loop tells its owner besides the statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RtpNotice {
+    /// The session description, once the first frame's size is known: written to the file,
+    /// or to be printed.
+    Sdp {
+        /// The text.
+        text: String,
+        /// Where it was written, if it was.
+        written_to: Option<PathBuf>,
+    },
+    /// Frames of the source are encoded again to travel (said once).
+    Reencoding(String),
+    /// A frame could not be read and was skipped.
+    Skipped(String),
+}
+
+/// Packets a frame's pacing lets out back to back.
+const BURST: u32 = 16;
+
+/// Runs the RTP loop until the source ends or `stop` fires.
+pub(super) fn run(
+    cfg: &SendConfig,
+    out: &RtpOut,
+    sock: UdpSocket,
+    inputs: Inputs,
+    total: Option<u64>,
+    stop: &Stop,
+    on_update: &mut impl FnMut(SendUpdate<'_>),
+) -> Result<SendOutcome, AppError> {
+    let ssrc = fastrand::u32(..);
+    let mut pay = JpegPayloader::new(ssrc, fastrand::u16(..), cfg.protocol.mtu);
+    let ts_offset = fastrand::u32(..);
+    // The capture time in microseconds since 1970 on the 90 kHz clock, from a random start;
+    // only the low 32 bits travel, so the wrap is the RTP timestamp's own.
+    let rtp_ts = |us: u64| {
+        let ticks = u128::from(us) * u128::from(CLOCK_RATE) / 1_000_000;
+        ts_offset.wrapping_add(ticks as u32)
+    };
+    let rtcp = rtcp_socket(cfg.dest);
+    let cname = format!("camwire-{ssrc:08x}@{}", sock.local_addr()?.ip());
+    let start = Instant::now();
+    let mut book = StatsBook::new(Role::Send, start);
+    let mut next_report = start + Duration::from_secs(1);
+    let mut next_sr = start;
+    let mut described = false;
+    let mut told_reencode = false;
+    let mut decoder = Decoder::new();
+    let mut reencoded = Vec::new();
+    let mut packets: Vec<Vec<u8>> = Vec::new();
+    let (mut sent_packets, mut sent_octets, mut frames) = (0u32, 0u32, 0u64);
+    let interval = (cfg.fps > 0.0).then(|| Duration::from_secs_f64(1.0 / cfg.fps));
+    loop {
+        if stop.is_set() || total.is_some_and(|t| frames >= t) {
+            break;
+        }
+        let now = Instant::now();
+        if now >= next_report {
+            on_update(SendUpdate::Report(&book.interval(now)));
+            next_report = (next_report + Duration::from_secs(1)).max(now);
+        }
+        if now >= next_sr {
+            if let Some(s) = &rtcp {
+                let wallclock = SystemTime::now();
+                let us = crate::media::source::now_us();
+                let sr = SenderReport {
+                    ssrc,
+                    wallclock,
+                    rtp_timestamp: rtp_ts(us),
+                    packets: sent_packets,
+                    octets: sent_octets,
+                };
+                // Nobody may listen on PORT+1 (a plain receiver): the error is not ours.
+                let _ = s.send(&sr.to_bytes(&cname));
+            }
+            next_sr = now + REPORT_INTERVAL;
+        }
+        let wait = next_report.min(next_sr).saturating_duration_since(now);
+        let frame = select! {
+            recv(inputs.frames) -> f => match f {
+                Ok(f) => f?,
+                Err(_) => break,
+            },
+            recv(stop.channel()) -> _ => break,
+            default(wait) => continue,
+        };
+        while let Ok(n) = inputs.notices.try_recv() {
+            on_update(SendUpdate::Source(n));
+        }
+        let parts = match analyse(&frame.data) {
+            Ok(p) => Some(p),
+            Err(Unfit::Malformed(why)) => {
+                on_rtp_notice(on_update, RtpNotice::Skipped(why));
+                None
+            }
+            Err(why) => {
+                if !told_reencode {
+                    told_reencode = true;
+                    on_rtp_notice(on_update, RtpNotice::Reencoding(why.to_string()));
+                }
+                let (w, h) = decoder.decode_rgb(&frame.data)?;
+                encode_rgb(decoder.rgb(), w, h, cfg.quality, &mut reencoded)?;
+                match analyse(&reencoded) {
+                    Ok(p) => Some(p),
+                    Err(why) => {
+                        on_rtp_notice(on_update, RtpNotice::Skipped(why.to_string()));
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(parts) = parts {
+            if !described {
+                described = true;
+                let d = Description {
+                    dest: cfg.dest,
+                    size: Some((parts.width, parts.height)),
+                    fps: (cfg.fps > 0.0).then_some(cfg.fps),
+                    name: "camwire".into(),
+                };
+                let text = d.to_sdp();
+                let written_to = match &out.sdp {
+                    Some(path) => {
+                        std::fs::write(path, &text).map_err(|source| AppError::Save {
+                            path: path.clone(),
+                            source,
+                        })?;
+                        Some(path.clone())
+                    }
+                    None => None,
+                };
+                on_rtp_notice(on_update, RtpNotice::Sdp { text, written_to });
+            }
+            packets.clear();
+            match pay.payload(&parts, rtp_ts(frame.timestamp_us), &mut packets) {
+                Ok(()) => {
+                    send_paced(&sock, &packets, interval, cfg.protocol.pace_per_sec)?;
+                    frames += 1;
+                    sent_packets = sent_packets.wrapping_add(packets.len() as u32);
+                    let octets: usize = packets.iter().map(|p| p.len() - 12).sum();
+                    sent_octets = sent_octets.wrapping_add(octets as u32);
+                    let now = Instant::now();
+                    book.counts.frames += 1;
+                    book.counts.bytes += frame.data.len() as u64;
+                    book.first_frame.get_or_insert(now);
+                    book.last_frame = Some(now);
+                    book.peer = "connected";
+                    book.size = Some((parts.width.into(), parts.height.into()));
+                }
+                Err(e) => on_rtp_notice(on_update, RtpNotice::Skipped(e.to_string())),
+            }
+        }
+        let _ = inputs.recycle.try_send(frame.data);
+    }
+    let summary = book.summary(Instant::now());
+    Ok(SendOutcome {
+        summary,
+        one_shot: false,
+        last_acked: false,
+        messages_delivered: 0,
+        messages_failed: 0,
+    })
+}
+
+fn on_rtp_notice(on_update: &mut impl FnMut(SendUpdate<'_>), n: RtpNotice) {
+    on_update(SendUpdate::Rtp(n));
+}
+
+/// A socket for RTCP to PORT+1 (from an ephemeral port: the receiver only listens), or none
+/// when the destination's port is the last one.
+fn rtcp_socket(dest: SocketAddr) -> Option<UdpSocket> {
+    let port = dest.port().checked_add(1)?;
+    let any: SocketAddr = if dest.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let s = UdpSocket::bind(any).ok()?;
+    s.connect(SocketAddr::new(dest.ip(), port)).ok()?;
+    Some(s)
+}
+
+/// Sends a frame's packets spread over half a frame interval (in bursts of [`BURST`]), and
+/// never faster than `cap_per_sec` packets a second (0: no cap).
+fn send_paced(
+    sock: &UdpSocket,
+    packets: &[Vec<u8>],
+    interval: Option<Duration>,
+    cap_per_sec: f64,
+) -> Result<(), AppError> {
+    let spread = interval.map_or(0.0, |i| i.as_secs_f64() / 2.0);
+    let by_spread = if spread > 0.0 {
+        packets.len() as f64 / spread
+    } else {
+        0.0
+    };
+    let rate = match (by_spread > 0.0, cap_per_sec > 0.0) {
+        (true, true) => by_spread.min(cap_per_sec),
+        (true, false) => by_spread,
+        (false, _) => cap_per_sec,
+    };
+    let mut pacer = crate::protocol::timing::Pacer::new(rate, BURST);
+    for p in packets {
+        if let Some(at) = pacer.delay(Instant::now()) {
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        }
+        pacer.on_send(Instant::now());
+        match sock.send(p) {
+            Ok(_) => {}
+            // A receiver not (yet) listening answers with ICMP port unreachable, which the
+            // connected socket reports on a later send: RTP has no one to wait for, so go on.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+            Err(e) => return Err(AppError::Io(e)),
+        }
+    }
+    Ok(())
+}
