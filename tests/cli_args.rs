@@ -121,6 +121,12 @@ fn options_that_need_another_say_which() {
     assert!(err.contains("--interval is the time between"), "{err}");
     let (_, err) = fails(VIEW, &["--headless", "--show-messages"]);
     assert!(err.contains("--show-messages draws on the window"), "{err}");
+    let (_, err) = fails(SEND, &["--sdp", "cam.sdp"]);
+    assert!(err.contains("--sdp describes an RTP stream"), "{err}");
+    let (_, err) = fails(SEND, &["rtp://127.0.0.1:5004", "--message", "{}"]);
+    assert!(err.contains("rtp:// carries pictures only"), "{err}");
+    let (_, err) = fails(SEND, &["rtp://127.0.0.1:notaport"]);
+    assert!(err.contains("invalid port"), "{err}");
     let (code, err) = fails(VIEW, &["--headless", "--http-max-clients", "3"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(

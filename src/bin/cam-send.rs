@@ -342,6 +342,24 @@ fn config(args: &Args, stop: &Stop) -> Result<SendConfig, String> {
     })
 }
 
+/// Where the session description went, or the description itself, ready to copy.
+fn print_sdp(out: &mut ReportPrinter, text: String, written_to: Option<PathBuf>) {
+    match written_to {
+        Some(path) => out.line(&format!(
+            "session description written to {0}: watch with `ffplay -protocol_whitelist \
+                 file,udp,rtp -i {0}` (or open it in VLC)",
+            path.display()
+        )),
+        None => {
+            out.line(
+                "session description (save it as cam.sdp and watch with `ffplay \
+                     -protocol_whitelist file,udp,rtp -i cam.sdp`, or use --sdp FILE):",
+            );
+            eprint!("{text}");
+        }
+    }
+}
+
 /// One line for each thing worth telling the user while the run goes on.
 fn print_update(out: &mut ReportPrinter, dest: std::net::SocketAddr, u: SendUpdate<'_>) {
     match u {
@@ -374,20 +392,16 @@ fn print_update(out: &mut ReportPrinter, dest: std::net::SocketAddr, u: SendUpda
             }
         },
         SendUpdate::MessageNotSent(e) => out.line(&format!("message not sent: {e}")),
-        SendUpdate::Rtp(RtpNotice::Sdp { text, written_to }) => match written_to {
-            Some(path) => out.line(&format!(
-                "session description written to {0}: watch with `ffplay -protocol_whitelist \
-                 file,udp,rtp -i {0}` (or open it in VLC)",
-                path.display()
-            )),
-            None => {
+        SendUpdate::Rtp(RtpNotice::Sdp { text, written_to }) => {
+            if text.contains("a=x-dimensions:") {
                 out.line(
-                    "session description (save it as cam.sdp and watch with `ffplay \
-                     -protocol_whitelist file,udp,rtp -i cam.sdp`, or use --sdp FILE):",
+                    "the picture is over 2040 pixels on a side, more than RFC 2435's header \
+                     can state: GStreamer shows it (from the SDP's x-dimensions), ffmpeg and \
+                     VLC cannot; for them send --size 1920x1080 or smaller",
                 );
-                eprint!("{text}");
             }
-        },
+            print_sdp(out, text, written_to)
+        }
         SendUpdate::Rtp(RtpNotice::Reencoding(why)) => out.line(&format!(
             "encoding the pictures again to send them as RTP/JPEG: {why}"
         )),

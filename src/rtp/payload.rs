@@ -349,6 +349,37 @@ mod tests {
         out
     }
 
+    /// docs/PROTOCOL.md section 15's golden packet is what the payloader sends, and the
+    /// depayloader reads it back.
+    #[test]
+    fn the_documented_golden_packet_is_ours() {
+        let doc = include_str!("../../docs/PROTOCOL.md");
+        let start = doc.find("```rtp-hex\n").expect("a golden RTP packet") + 11;
+        let end = start + doc[start..].find("```").unwrap();
+        let golden: Vec<u8> = doc[start..end]
+            .lines()
+            .flat_map(|l| l.split('#').next().unwrap().split_whitespace())
+            .map(|t| u8::from_str_radix(t, 16).unwrap())
+            .collect();
+        let parts = Parts {
+            width: 640,
+            height: 480,
+            sampling: Sampling::S420,
+            tables: [QTable::Bits8([0x10; 64]), QTable::Bits8([0x11; 64])],
+            restart_interval: Some(4),
+            scan: &[0xAA, 0xBB, 0xCC],
+        };
+        let mut pay = JpegPayloader::new(0x1122_3344, 0x0102, 1200);
+        let mut out = Vec::new();
+        pay.payload(&parts, 0x0A0B_0C0D, &mut out).unwrap();
+        assert_eq!(out, vec![golden.clone()]);
+        let mut depay = JpegDepayloader::new(1 << 20);
+        let Depay::Frame { jpeg, .. } = depay.push(&Packet::parse(&golden).unwrap()) else {
+            panic!("the golden packet is a whole frame")
+        };
+        assert!(jpeg.ends_with(&[0xAA, 0xBB, 0xCC, 0xFF, 0xD9]));
+    }
+
     #[test]
     fn frames_round_trip_to_the_same_pixels_across_sequence_and_timestamp_wrap() {
         let mut pay = JpegPayloader::new(0x1234, 65530, 1200);
