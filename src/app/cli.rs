@@ -85,6 +85,30 @@ pub fn parse_destination(s: &str) -> Result<Destination, String> {
     }
 }
 
+/// Where `cam-view` listens, and for what: camwire's protocol, or RTP/JPEG (`rtp://`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    /// The address.
+    pub addr: SocketAddr,
+    /// RTP/JPEG instead of camwire's protocol.
+    pub rtp: bool,
+}
+
+/// Parses `cam-view --listen`: [`parse_listen`]'s forms, or `rtp://` and one of them (a port
+/// alone, or no port: every IPv4 interface; default port 5004).
+pub fn parse_listen_any(s: &str) -> Result<Listen, String> {
+    match s.strip_prefix("rtp://") {
+        Some(rest) => resolve_address(
+            rest.trim_end_matches('/'),
+            IpAddr::from([0, 0, 0, 0]),
+            RTP_DEFAULT_PORT,
+        )
+        .map(|addr| Listen { addr, rtp: true })
+        .map_err(|e| e.to_string()),
+        None => parse_listen(s).map(|addr| Listen { addr, rtp: false }),
+    }
+}
+
 /// Where `cam-view` listens: the same forms as [`parse_dest`], but a `PORT` alone means every
 /// IPv4 interface (`0.0.0.0:PORT`), and port 0 picks a free one.
 pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {

@@ -177,6 +177,9 @@ pub struct Report {
     /// What the sender knows of the path and how it fits the picture to it (sender).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathReport>,
+    /// RTP reception: packets, lost packets, jitter (viewer, `--listen rtp://`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtp: Option<RtpReport>,
     /// Receive buffer the OS granted, bytes (viewer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rcvbuf: Option<usize>,
@@ -210,6 +213,17 @@ impl Serialize for Report {
         }
         v.serialize(s)
     }
+}
+
+/// An RTP/JPEG viewer's reception (`--listen rtp://`), over every stream since the start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RtpReport {
+    /// RTP packets received.
+    pub packets: u64,
+    /// Packets the sequence numbers say never came (RFC 3550 A.3).
+    pub lost_packets: u64,
+    /// The shown stream's interarrival jitter (RFC 3550 A.8), ms.
+    pub jitter_ms: f64,
 }
 
 /// The sender's view of the path and its choices, at the time of a report.
@@ -252,6 +266,8 @@ pub struct StatsBook {
     pub sender: Option<std::sync::Arc<str>>,
     /// The sender's view of the path (sender).
     pub path: Option<PathReport>,
+    /// RTP reception (viewer, `--listen rtp://`).
+    pub rtp: Option<RtpReport>,
     /// Receive buffer granted by the OS.
     pub rcvbuf: Option<usize>,
     /// The peer's state for reports: `"waiting"`, `"connected"` or `"disconnected"`.
@@ -283,6 +299,7 @@ impl StatsBook {
             size: None,
             sender: None,
             path: None,
+            rtp: None,
             rcvbuf: None,
             peer: "waiting",
             rejected_by_kind: Default::default(),
@@ -322,6 +339,7 @@ impl StatsBook {
             size: self.size.map(|(w, h)| format!("{w}x{h}")),
             sender: self.sender.as_deref().map(str::to_owned),
             path: self.path,
+            rtp: self.rtp,
             rcvbuf: self.rcvbuf,
             peer: self.peer,
             rejected_by_kind: (!h && !self.rejected_by_kind.is_empty())

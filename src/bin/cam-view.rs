@@ -6,8 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use camwire::app::cli::{parse_http, parse_listen, run_main, Compat, KeyArgs, ReportPrinter};
-use camwire::app::send::{run_send, SendConfig, SourceSpec};
+use camwire::app::cli::{
+    parse_http, parse_listen_any, run_main, Compat, KeyArgs, Listen, ReportPrinter,
+};
+use camwire::app::send::{run_send, RtpOut, SendConfig, SourceSpec};
 use camwire::app::view::{run_view, Notice, TutorialMode, ViewConfig, ViewUpdate};
 use camwire::app::Stop;
 use camwire::compat::tutorial::JSON_PORT;
@@ -28,6 +30,7 @@ Examples:
   cam-view --http 0.0.0.0:8080 --key-file camwire.key
                                             browsers on other machines too, with the key's token
   cam-view --show-messages                  draw the latest JSON message over the picture
+  cam-view --listen rtp://5004              RTP/JPEG from ffmpeg, GStreamer or cam-send rtp://
   cam-view --compat tutorial                also accept the classic tutorial's clients
                                             (pictures on 9999, JSON on 6666)";
 
@@ -38,9 +41,10 @@ Examples:
 struct Args {
     /// Address to listen on: PORT (every IPv4 interface), HOST:PORT, [IPv6]:PORT or a name
     /// such as localhost:9999; 0 as the port picks a free one. Default 0.0.0.0:9999, or with
-    /// --demo 127.0.0.1:0
-    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
-    listen: Option<SocketAddr>,
+    /// --demo 127.0.0.1:0. rtp://ADDR (default port 5004) takes RTP/JPEG (RFC 2435) from
+    /// ffmpeg, GStreamer or cam-send rtp:// instead
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_any)]
+    listen: Option<Listen>,
     /// No window: receive, decode, count, save and print statistics
     #[arg(long)]
     headless: bool,
@@ -129,7 +133,8 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         return Ok(());
     }
     let key = args.keys.resolve(&mut |w| out.line(w))?;
-    let listen = args.listen.unwrap_or(if args.demo {
+    let rtp = args.listen.is_some_and(|l| l.rtp);
+    let listen = args.listen.map(|l| l.addr).unwrap_or(if args.demo {
         SocketAddr::from(([127, 0, 0, 1], 0))
     } else {
         SocketAddr::from(([0, 0, 0, 0], 9999))
@@ -144,6 +149,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             json_port: args.json_port.unwrap_or(JSON_PORT),
         }),
         key: key.clone(),
+        rtp,
         http: args.http.map(|addr| HttpConfig {
             addr,
             max_clients: args
@@ -175,11 +181,15 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
                         },
                         fps: 30.0,
                         key,
+                        rtp: rtp.then(RtpOut::default),
                         ..SendConfig::default()
                     };
                     run_send(cfg, stop, |_| {})
                 }));
-                out.line(&format!("demo: streaming the test pattern to {dest}"));
+                let scheme = if rtp { "rtp://" } else { "" };
+                out.line(&format!(
+                    "demo: streaming the test pattern to {scheme}{dest}"
+                ));
             }
         }
         ViewUpdate::Notice(Notice::WebView(url)) => {

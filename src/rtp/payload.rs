@@ -166,32 +166,69 @@ pub enum DropReason {
     TooLarge,
 }
 
-/// A frame being put together.
-#[derive(Debug)]
-struct Partial {
-    timestamp: u32,
-    next_offset: usize,
+/// Whether RTP timestamp `a` comes before `b` (serial arithmetic: they wrap).
+fn is_before(a: u32, b: u32) -> bool {
+    (b.wrapping_sub(a) as i32) > 0
+}
+
+/// Frames put together at once: the newest and the one before, so that a packet that
+/// arrives after the next frame has begun (reordering) still completes its frame.
+const PARTIALS: usize = 2;
+
+/// What a frame's first packet (offset 0) says: all that is needed to rebuild the headers.
+#[derive(Debug, Clone)]
+struct FrameHeader {
     sampling: Sampling,
     restart: Option<u16>,
     size: (u16, u16),
     tables: [QTable; 2],
-    scan: Vec<u8>,
 }
 
-/// Puts RFC 2435 frames back together, one RTP stream (one SSRC) at a time. Memory is bounded
-/// by `max_frame_bytes` and a cache of at most 127 table pairs.
+/// A frame being put together from its fragments, in whatever order they arrive.
+#[derive(Debug)]
+struct Partial {
+    timestamp: u32,
+    header: Option<FrameHeader>,
+    /// Fragments by offset.
+    fragments: std::collections::BTreeMap<usize, Vec<u8>>,
+    bytes: usize,
+    /// Where the scan ends, once the packet with the marker bit has come.
+    end: Option<usize>,
+}
+
+impl Partial {
+    /// The scan, once the fragments cover it from 0 to its end without a gap.
+    fn scan(&self) -> Option<Vec<u8>> {
+        let end = self.end?;
+        self.header.as_ref()?;
+        let mut scan = Vec::with_capacity(end);
+        for (&off, data) in &self.fragments {
+            if off != scan.len() {
+                return None;
+            }
+            scan.extend_from_slice(data);
+        }
+        (scan.len() == end).then_some(scan)
+    }
+}
+
+/// Puts RFC 2435 frames back together, one RTP stream (one SSRC) at a time: fragments may
+/// come in any order and more than once, and a frame completes when its fragments cover its
+/// scan. Memory is bounded by [`PARTIALS`] frames of `max_frame_bytes` and a cache of at most
+/// 127 table pairs.
 #[derive(Debug)]
 pub struct JpegDepayloader {
     max_frame_bytes: usize,
-    partial: Option<Partial>,
+    partials: Vec<Partial>,
     /// Tables of Q 128..=254, kept when sent so that frames that leave them out can use them.
     q_cache: HashMap<u8, [QTable; 2]>,
     /// The picture size from the session description, for pictures whose header says 0.
     x_dimensions: Option<(u16, u16)>,
-    rebuilt: Vec<u8>,
-    /// The timestamp of the last frame given up: its later packets are passed over without
-    /// counting it again.
-    dropped: Option<u32>,
+    /// Timestamps of the frames finished or given up lately: their late packets are passed
+    /// over.
+    done: std::collections::VecDeque<u32>,
+    /// Frames given up so far.
+    dropped: u64,
 }
 
 impl JpegDepayloader {
@@ -199,12 +236,18 @@ impl JpegDepayloader {
     pub fn new(max_frame_bytes: usize) -> JpegDepayloader {
         JpegDepayloader {
             max_frame_bytes,
-            partial: None,
+            partials: Vec::new(),
             q_cache: HashMap::new(),
             x_dimensions: None,
-            rebuilt: Vec::new(),
-            dropped: None,
+            done: std::collections::VecDeque::new(),
+            dropped: 0,
         }
+    }
+
+    /// Frames given up so far: a packet missing (found when a newer frame completes, or when
+    /// a third one begins), a rule broken, too large.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// The picture size an SDP's `a=x-dimensions` gave, for headers that say 0.
@@ -212,22 +255,68 @@ impl JpegDepayloader {
         self.x_dimensions = size;
     }
 
-    /// Takes the payload of one RTP packet of this stream. A frame given up is reported
-    /// once; the rest of its packets are [`Depay::Pending`].
+    /// Takes the payload of one RTP packet of this stream. Each frame is reported once:
+    /// whole, or given up (a packet never came, a rule was broken).
     pub fn push(&mut self, packet: &Packet<'_>) -> Depay {
+        let ts = packet.timestamp;
+        if self.done.contains(&ts) {
+            return Depay::Pending;
+        }
         match self.take(packet) {
-            Ok(Some((timestamp, jpeg))) => Depay::Frame { timestamp, jpeg },
+            Ok(Some(jpeg)) => {
+                // Frames older than this one can no longer be shown: the newest wins.
+                let older: Vec<u32> = self
+                    .partials
+                    .iter()
+                    .map(|p| p.timestamp)
+                    .filter(|&t| is_before(t, ts))
+                    .collect();
+                for t in older {
+                    self.dropped += 1;
+                    self.finish(t);
+                }
+                self.finish(ts);
+                Depay::Frame { timestamp: ts, jpeg }
+            }
+            Ok(None) if self.partials.len() > PARTIALS => {
+                // A third frame has begun: the oldest gives way (its packets did not all
+                // come).
+                let oldest = (0..self.partials.len())
+                    .reduce(|a, b| {
+                        if is_before(self.partials[b].timestamp, self.partials[a].timestamp) {
+                            b
+                        } else {
+                            a
+                        }
+                    })
+                    .expect("more than PARTIALS");
+                let old = self.partials.remove(oldest);
+                self.remember(old.timestamp);
+                self.dropped += 1;
+                Depay::Dropped(DropReason::Missing)
+            }
             Ok(None) => Depay::Pending,
-            Err(_) if self.dropped == Some(packet.timestamp) => Depay::Pending,
             Err(why) => {
-                self.partial = None;
-                self.dropped = Some(packet.timestamp);
+                self.finish(ts);
+                self.dropped += 1;
                 Depay::Dropped(why)
             }
         }
     }
 
-    fn take(&mut self, packet: &Packet<'_>) -> Result<Option<(u32, Vec<u8>)>, DropReason> {
+    fn finish(&mut self, ts: u32) {
+        self.partials.retain(|p| p.timestamp != ts);
+        self.remember(ts);
+    }
+
+    fn remember(&mut self, ts: u32) {
+        if self.done.len() >= 8 {
+            self.done.pop_front();
+        }
+        self.done.push_back(ts);
+    }
+
+    fn take(&mut self, packet: &Packet<'_>) -> Result<Option<Vec<u8>>, DropReason> {
         let b = packet.payload;
         let h = b.get(..JPEG_HEADER_LEN).ok_or(DropReason::Invalid)?;
         let offset = usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]);
@@ -235,58 +324,75 @@ impl JpegDepayloader {
         let q = h[5];
         let mut at = JPEG_HEADER_LEN;
         let interval = if restart {
-            let r = b
-                .get(at..at + RESTART_HEADER_LEN)
-                .ok_or(DropReason::Invalid)?;
+            let r = b.get(at..at + RESTART_HEADER_LEN).ok_or(DropReason::Invalid)?;
             at += RESTART_HEADER_LEN;
             Some(u16::from_be_bytes([r[0], r[1]]))
         } else {
             None
         };
-        if offset == 0 {
-            // A new frame: whatever was in progress lost its end (the caller counts the
-            // sequence gap).
-            self.partial = None;
+        let header = if offset == 0 {
             let tables = self.tables(q, b, &mut at)?;
             let size = match (h[6], h[7], self.x_dimensions) {
                 (0, _, Some(d)) | (_, 0, Some(d)) => d,
                 (0, _, None) | (_, 0, None) => return Err(DropReason::Invalid),
                 (w, h, _) => (u16::from(w) * 8, u16::from(h) * 8),
             };
-            self.partial = Some(Partial {
-                timestamp: packet.timestamp,
-                next_offset: 0,
+            Some(FrameHeader {
                 sampling,
                 restart: interval,
                 size,
                 tables,
-                scan: Vec::new(),
-            });
-        }
-        let p = self.partial.as_mut().ok_or(DropReason::Missing)?;
-        if p.timestamp != packet.timestamp || p.next_offset != offset {
-            return Err(DropReason::Missing);
-        }
+            })
+        } else {
+            None
+        };
         let data = &b[at..];
-        if p.scan.len() + data.len() > self.max_frame_bytes {
-            return Err(DropReason::TooLarge);
+        let i = match self
+            .partials
+            .iter()
+            .position(|p| p.timestamp == packet.timestamp)
+        {
+            Some(i) => i,
+            None => {
+                self.partials.push(Partial {
+                    timestamp: packet.timestamp,
+                    header: None,
+                    fragments: Default::default(),
+                    bytes: 0,
+                    end: None,
+                });
+                self.partials.len() - 1
+            }
+        };
+        let p = &mut self.partials[i];
+        if header.is_some() {
+            p.header = header;
         }
-        p.scan.extend_from_slice(data);
-        p.next_offset += data.len();
-        if !packet.marker {
+        if packet.marker {
+            p.end = Some(offset + data.len());
+        }
+        if !data.is_empty() && !p.fragments.contains_key(&offset) {
+            if p.bytes + data.len() > self.max_frame_bytes {
+                return Err(DropReason::TooLarge);
+            }
+            p.bytes += data.len();
+            p.fragments.insert(offset, data.to_vec());
+        }
+        let Some(scan) = p.scan() else {
             return Ok(None);
-        }
-        let p = self.partial.take().expect("checked above");
+        };
+        let h = p.header.as_ref().expect("scan() checks the header");
+        let mut jpeg = Vec::with_capacity(scan.len() + 1024);
         rebuild(
-            p.size.0,
-            p.size.1,
-            p.sampling,
-            &p.tables,
-            p.restart,
-            &p.scan,
-            &mut self.rebuilt,
+            h.size.0,
+            h.size.1,
+            h.sampling,
+            &h.tables,
+            h.restart,
+            &scan,
+            &mut jpeg,
         );
-        Ok(Some((p.timestamp, std::mem::take(&mut self.rebuilt))))
+        Ok(Some(jpeg))
     }
 
     /// The frame's tables: from Q (1..=127), or in the packet (Q 128..=255), or cached.
@@ -419,6 +525,32 @@ mod tests {
     }
 
     #[test]
+    fn reordered_and_repeated_packets_still_make_the_exact_frame() {
+        let mut pay = JpegPayloader::new(1, 0, 500);
+        let mut depay = JpegDepayloader::new(1 << 24);
+        let a = pattern_jpeg(320, 240, 1);
+        let b = pattern_jpeg(320, 240, 2);
+        let pa = packets(&a, &mut pay, 0);
+        let pb = packets(&b, &mut pay, 3000);
+        // b's first packet comes before a's last ones; a's packets reversed and repeated.
+        let mut order: Vec<&Vec<u8>> = vec![&pb[0]];
+        order.extend(pa.iter().rev());
+        order.extend(pa.iter().take(3));
+        order.extend(pb.iter().skip(1));
+        let frames: Vec<Vec<u8>> = order
+            .into_iter()
+            .filter_map(|raw| match depay.push(&Packet::parse(raw).unwrap()) {
+                Depay::Frame { jpeg, .. } => Some(jpeg),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(pixels(&frames[0]), pixels(&a));
+        assert_eq!(pixels(&frames[1]), pixels(&b));
+        assert_eq!(depay.dropped(), 0);
+    }
+
+    #[test]
     fn a_missing_packet_drops_the_frame_and_the_next_frame_is_whole() {
         let mut pay = JpegPayloader::new(1, 0, 600);
         let mut depay = JpegDepayloader::new(1 << 24);
@@ -433,8 +565,8 @@ mod tests {
             }
             results.push(depay.push(&Packet::parse(raw).unwrap()));
         }
-        assert!(results.contains(&Depay::Dropped(DropReason::Missing)));
         assert!(!results.iter().any(|r| matches!(r, Depay::Frame { .. })));
+        assert_eq!(depay.dropped(), 0, "not given up while it may still come");
         let last = pb
             .iter()
             .map(|raw| depay.push(&Packet::parse(raw).unwrap()))
@@ -444,6 +576,9 @@ mod tests {
             panic!("{last:?}")
         };
         assert_eq!(pixels(&jpeg), pixels(&b));
+        assert_eq!(depay.dropped(), 1, "the newer frame ended the older one");
+        // Its missing packet, arriving now, is passed over.
+        assert_eq!(depay.push(&Packet::parse(&pa[2]).unwrap()), Depay::Pending);
     }
 
     #[test]
@@ -491,7 +626,6 @@ mod tests {
             &[0, 0, 0, 0, 1, 255, 10, 10, 0, 0, 0, 0],
             &[0, 0, 0, 0, 1, 200, 10, 10, 0, 0, 0, 0],
             &[0, 0, 0, 0, 1, 255, 0, 10, 0, 0, 0, 128],
-            &[0, 0, 0, 5, 1, 50, 10, 10, 1, 2, 3],
         ] {
             let raw = mk(bad, true);
             let r = depay.push(&Packet::parse(&raw).unwrap());

@@ -146,6 +146,8 @@ pub struct RtpReceiver {
     stats: RtpStats,
     /// Loss of streams no longer followed.
     lost_before: u64,
+    /// Frames dropped by streams no longer followed.
+    dropped_before: u64,
 }
 
 impl RtpReceiver {
@@ -159,6 +161,7 @@ impl RtpReceiver {
             events: VecDeque::new(),
             stats: RtpStats::default(),
             lost_before: 0,
+            dropped_before: 0,
         }
     }
 
@@ -197,8 +200,7 @@ impl RtpReceiver {
         }
         self.stats.jitter_us = (s.jitter16 / 16) * 1_000_000 / u64::from(CLOCK_RATE);
         match s.depay.push(&p) {
-            Depay::Pending => {}
-            Depay::Dropped(_) => self.stats.dropped_frames += 1,
+            Depay::Pending | Depay::Dropped(_) => {}
             Depay::Frame { timestamp, jpeg } => self.events.push_back(RtpEvent::Frame {
                 ssrc: p.ssrc,
                 from,
@@ -216,6 +218,7 @@ impl RtpReceiver {
                 .expect("full");
             let gone = self.sources.swap_remove(oldest);
             self.lost_before += gone.lost();
+            self.dropped_before += gone.depay.dropped();
             if self.shown == Some(gone.ssrc) {
                 self.shown = None;
             }
@@ -250,6 +253,7 @@ impl RtpReceiver {
             if now.saturating_duration_since(self.sources[k].last_heard) >= SOURCE_TIMEOUT {
                 let gone = self.sources.swap_remove(k);
                 self.lost_before += gone.lost();
+                self.dropped_before += gone.depay.dropped();
                 if self.shown == Some(gone.ssrc) {
                     self.shown = None;
                     self.events.push_back(RtpEvent::Ended {
@@ -281,6 +285,8 @@ impl RtpReceiver {
     pub fn stats(&self) -> RtpStats {
         RtpStats {
             lost_packets: self.lost_before + self.sources.iter().map(Source::lost).sum::<u64>(),
+            dropped_frames: self.dropped_before
+                + self.sources.iter().map(|s| s.depay.dropped()).sum::<u64>(),
             ..self.stats
         }
     }

@@ -63,6 +63,9 @@ pub struct ViewConfig {
     /// The shared key: only senders with it are shown, saved, printed or answered
     /// (docs/PROTOCOL.md section 11). Not with `tutorial`.
     pub key: Option<Key>,
+    /// Take RTP/JPEG (RFC 2435) from ffmpeg, GStreamer or `cam-send rtp://` on `listen`
+    /// instead of camwire's protocol (`--listen rtp://`). Not with `key` or `tutorial`.
+    pub rtp: bool,
     /// Serve the live picture to browsers over HTTP (`--http`, see [`crate::app::http`]);
     /// with `key`, only to those with its token.
     pub http: Option<HttpConfig>,
@@ -88,6 +91,7 @@ impl Default for ViewConfig {
             show_messages: false,
             tutorial: None,
             key: None,
+            rtp: false,
             http: None,
         }
     }
@@ -180,6 +184,13 @@ pub fn run_view(
     if cfg.key.is_some() && cfg.tutorial.is_some() {
         return Err(AppError::TutorialKey);
     }
+    if cfg.rtp && (cfg.key.is_some() || cfg.tutorial.is_some()) {
+        return Err(AppError::Config(
+            "RTP/JPEG has no key and is not the tutorial's format: --listen rtp:// takes \
+             neither --key nor --compat tutorial"
+                .into(),
+        ));
+    }
     // Open the window first: with no display, fail before anything else happens.
     let mut display = if cfg.window {
         let mut d = Display::open("cam-view")?;
@@ -204,7 +215,8 @@ pub fn run_view(
             on_update(ViewUpdate::Notice(Notice::Warning(warning)));
         }
     }
-    if cfg.key.is_none() {
+    // (RTP has no key to advise.)
+    if cfg.key.is_none() && !cfg.rtp {
         if let Some(w) = open_listen_warning(sockets.local) {
             on_update(ViewUpdate::Notice(Notice::Warning(w)));
         }

@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver as Rx, Sender as Tx};
 use super::save::Saver;
 use super::{with_book, Book, Notice, ViewConfig};
 use crate::app::messages::{Carrier, MessageRecord};
+use crate::app::stats::RtpReport;
 use crate::app::{AppError, Stop};
 use crate::compat::tutorial::{TutorialConfig, TutorialEvent, TutorialReceiver};
 use crate::media::source::now_us;
@@ -20,6 +21,7 @@ use crate::protocol::link::{is_camwire, MAX_VIEWER_DATAGRAM};
 use crate::protocol::reassembly::{CompleteFrame, ReassemblyConfig};
 use crate::protocol::receiver::{KeyMismatch, Receiver, ReceiverConfig, ReceiverEvent};
 use crate::protocol::wire::{Codec, FrameInfo};
+use crate::rtp::receive::{RtpConfig, RtpEvent, RtpReceiver};
 use crate::runtime::driver::{Driver, Machine};
 use crate::runtime::latest::LatestSender;
 use crate::web::Hub;
@@ -32,10 +34,15 @@ const MAX_WAIT: Duration = Duration::from_millis(20);
 pub(super) struct ViewMachine {
     proto: Receiver,
     tutorial: Option<TutorialReceiver>,
+    /// `--listen rtp://`: every datagram is RTP/JPEG's.
+    rtp: Option<RtpReceiver>,
 }
 
 impl Machine for ViewMachine {
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        if let Some(r) = &mut self.rtp {
+            return r.handle_datagram(now, from, bytes);
+        }
         match &mut self.tutorial {
             // In compatibility mode whatever is not camwire is the tutorial's.
             Some(t) if !is_camwire(bytes) => t.handle_datagram(now, from, bytes),
@@ -45,6 +52,9 @@ impl Machine for ViewMachine {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.proto.handle_timeout(now);
+        if let Some(r) = &mut self.rtp {
+            r.handle_timeout(now);
+        }
         if let Some(t) = &mut self.tutorial {
             t.handle_timeout(now);
         }
@@ -65,10 +75,11 @@ impl Machine for ViewMachine {
 
     fn poll_timeout(&self) -> Option<Instant> {
         let tut = self.tutorial.as_ref().and_then(|t| t.poll_timeout());
-        match (self.proto.poll_timeout(), tut) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let rtp = self.rtp.as_ref().and_then(|r| r.poll_timeout());
+        [self.proto.poll_timeout(), tut, rtp]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 
@@ -142,6 +153,13 @@ impl<'a> NetLoop<'a> {
             tutorial: cfg
                 .tutorial
                 .map(|_| TutorialReceiver::new(TutorialConfig::default())),
+            rtp: cfg.rtp.then(|| {
+                let rc = RtpConfig {
+                    max_frame_bytes: cfg.max_frame_bytes,
+                    ..RtpConfig::default()
+                };
+                RtpReceiver::new(rc, Instant::now())
+            }),
         };
         Ok(NetLoop {
             cfg,
@@ -199,8 +217,30 @@ impl<'a> NetLoop<'a> {
         let mut events: Vec<ReceiverEvent> = std::iter::from_fn(|| m.proto.poll_event()).collect();
         if let Some(t) = &mut m.tutorial {
             while let Some(TutorialEvent::Picture { from, jpeg }) = t.poll_event() {
-                let frame = tutorial_frame(&mut self.tutorial_seq, jpeg);
+                let frame = arrived_frame(0, &mut self.tutorial_seq, jpeg);
                 events.push(ReceiverEvent::Frame { from, frame });
+            }
+        }
+        if let Some(r) = &mut m.rtp {
+            // RTP streams take the places of camwire's sessions: the SSRC is the session.
+            while let Some(e) = r.poll_event() {
+                events.push(match e {
+                    RtpEvent::Started { ssrc, from } => ReceiverEvent::SessionStarted {
+                        session: ssrc,
+                        from,
+                    },
+                    RtpEvent::Ended { ssrc, from, reason } => ReceiverEvent::SessionEnded {
+                        session: ssrc,
+                        from,
+                        reason,
+                    },
+                    RtpEvent::Frame {
+                        ssrc, from, jpeg, ..
+                    } => ReceiverEvent::Frame {
+                        from,
+                        frame: arrived_frame(ssrc, &mut self.tutorial_seq, jpeg),
+                    },
+                });
             }
         }
         for ev in events {
@@ -308,17 +348,25 @@ impl<'a> NetLoop<'a> {
         let overflow = self.driver.overflow();
         let m = self.driver.machine_mut();
         let tut = m.tutorial.as_ref().map(|t| *t.stats()).unwrap_or_default();
+        let rtp = m.rtp.as_ref().map(|r| r.stats());
         let st = m.proto.stats();
         let held = st.held_messages;
         let saver = self.out.saver.as_ref().map(|s| s.skipped()).unwrap_or(0);
         with_book(&self.book, |b| {
             b.counts.frames = self.delivered;
-            b.counts.dropped_frames = st.reassembly.incomplete_dropped + tut.lost;
+            let rtp_counts = rtp.unwrap_or_default();
+            b.counts.dropped_frames =
+                st.reassembly.incomplete_dropped + tut.lost + rtp_counts.dropped_frames;
             b.counts.crc_failures = st.reassembly.crc_failures;
-            b.counts.rejected_datagrams = st.rejected_total() + tut.junk;
+            b.counts.rejected_datagrams = st.rejected_total() + tut.junk + rtp_counts.rejected;
             b.counts.retransmitted_chunks = st.retransmitted_chunks;
             b.counts.nacks = st.nacks;
-            b.counts.ignored_datagrams = st.ignored_datagrams;
+            b.counts.ignored_datagrams = st.ignored_datagrams + rtp_counts.ignored;
+            b.rtp = rtp.map(|r| RtpReport {
+                packets: r.packets,
+                lost_packets: r.lost_packets,
+                jitter_ms: r.jitter_us as f64 / 1000.0,
+            });
             b.counts.deferred_datagrams = held + overflow;
             b.counts.messages = st.messages;
             b.counts.messages_refused = st.messages_refused;
@@ -348,9 +396,9 @@ pub(crate) fn hand_over(messages: &Tx<MessageRecord>, mut m: MessageRecord, stop
     }
 }
 
-/// A tutorial picture as a frame of the pipeline: numbered per run, stamped on arrival (the
-/// tutorial sends no capture time), size read by the decoder.
-fn tutorial_frame(seq: &mut u32, jpeg: Vec<u8>) -> CompleteFrame {
+/// A tutorial or RTP picture as a frame of the pipeline: numbered per run, stamped on
+/// arrival (neither carries camwire's capture time), size read by the decoder.
+fn arrived_frame(session: u32, seq: &mut u32, jpeg: Vec<u8>) -> CompleteFrame {
     let info = FrameInfo {
         seq: *seq,
         count: 1,
@@ -363,7 +411,7 @@ fn tutorial_frame(seq: &mut u32, jpeg: Vec<u8>) -> CompleteFrame {
     };
     *seq = seq.wrapping_add(1);
     CompleteFrame {
-        session: 0,
+        session,
         info,
         data: jpeg,
         attempt: 0,
