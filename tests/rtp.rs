@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use camwire::media::camera::fake::samples;
 use camwire::media::codec::{encode_rgb, Decoder};
 use camwire::media::pattern::Pattern;
-use support::{write_jpegs, Proc, SEND};
+use support::{write_jpegs, Proc, SEND, VIEW};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -232,4 +232,267 @@ fn gstreamer_rebuilds_every_frame_pixel_for_pixel_including_2560x1440() {
         sent.len(),
         "not every picture came"
     );
+}
+
+/// A headless `cam-view --listen rtp://` on a free port that saves every frame.
+fn rtp_viewer(save: &Path) -> (Proc, u16) {
+    let port = free_port_pair();
+    let listen = format!("rtp://127.0.0.1:{port}");
+    let mut v = Proc::spawn(
+        VIEW,
+        &[
+            "--listen",
+            &listen,
+            "--headless",
+            "--save",
+            save.to_str().unwrap(),
+            "--stats-json",
+        ],
+    );
+    v.listening_addr();
+    (v, port)
+}
+
+/// Stops a viewer; returns its summary.
+fn stop_viewer(v: Proc) -> serde_json::Value {
+    v.interrupt();
+    let (_, out, err) = v.finish(T);
+    let s = support::summary(&out);
+    assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
+    s
+}
+
+#[test]
+fn gstreamer_rtpjpegpay_shows_in_cam_view_pixel_for_pixel() {
+    if !have("gst-launch-1.0") {
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    let (mut v, port) = rtp_viewer(saved.path());
+    // The encoder's output goes both to the network and to files, to compare with.
+    let gst = Command::new("gst-launch-1.0")
+        .args(["-q", "videotestsrc", "num-buffers=60", "pattern=ball", "!"])
+        .arg("video/x-raw,format=I420,width=320,height=240,framerate=30/1")
+        .args([
+            "!", "jpegenc", "!", "tee", "name=t", "t.", "!", "queue", "!",
+        ])
+        .args(["rtpjpegpay", "!", "udpsink", "host=127.0.0.1"])
+        .arg(format!("port={port}"))
+        .args(["t.", "!", "queue", "!", "multifilesink"])
+        .arg(format!("location={}/g%03d.jpg", src.path().display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    finish(gst, "GStreamer");
+    v.wait_reported_frames(55, T);
+    let summary = stop_viewer(v);
+    let sent: Vec<_> = received(src.path(), "g")
+        .iter()
+        .map(|(_, j)| pixels(j))
+        .collect();
+    let got = received(saved.path(), "");
+    assert!(got.len() >= 55, "{} frames saved: {summary}", got.len());
+    assert!(check_exact(&got, &sent) >= 55);
+    assert_eq!(summary["rtp"]["lost_packets"], 0, "{summary}");
+}
+
+#[test]
+fn ffmpeg_rtp_output_shows_in_cam_view_pixel_for_pixel() {
+    if !have("ffmpeg") {
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    // ffmpeg's RTP muxer takes only the standard Huffman tables, which its encoder leaves
+    // for optimised ones unless told.
+    let made = Command::new("ffmpeg")
+        .args([
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=30",
+        ])
+        .args(["-frames:v", "45", "-c:v", "mjpeg", "-huffman", "default"])
+        .args(["-pix_fmt", "yuvj420p"])
+        .arg(src.path().join("f%03d.jpg"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (mut v, port) = rtp_viewer(saved.path());
+    let ff = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-re", "-framerate", "30", "-i"])
+        .arg(src.path().join("f%03d.jpg"))
+        .args(["-c", "copy", "-f", "rtp"])
+        .arg(format!("rtp://127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    finish(ff, "ffmpeg");
+    v.wait_reported_frames(40, T);
+    let summary = stop_viewer(v);
+    let sent: Vec<_> = received(src.path(), "f")
+        .iter()
+        .map(|(_, j)| pixels(j))
+        .collect();
+    let got = received(saved.path(), "");
+    assert!(got.len() >= 40, "{} frames saved: {summary}", got.len());
+    assert!(check_exact(&got, &sent) >= 40);
+}
+
+#[test]
+fn through_a_lossy_relay_frames_are_dropped_whole_never_shown_broken() {
+    use support::relay::{Faults, Relay};
+    let src = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    let sent = pictures(src.path(), &[]);
+    let (mut v, port) = rtp_viewer(saved.path());
+    let faults = Faults {
+        duplicate: 0.02,
+        reorder: 0.05,
+        ..Faults::loss(0.03)
+    };
+    let relay = Relay::start(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        faults,
+        Faults::default(),
+        7,
+    )
+    .unwrap();
+    let dest = format!("rtp://{}", relay.addr());
+    let _s = Proc::spawn(
+        SEND,
+        &[
+            &dest,
+            "--image",
+            src.path().to_str().unwrap(),
+            "--loop",
+            "--fps",
+            "30",
+        ],
+    );
+    v.wait_reported_frames(60, T);
+    let summary = stop_viewer(v);
+    let got = received(saved.path(), "");
+    check_exact(&got, &sent);
+    assert!(summary["dropped_frames"].as_u64().unwrap() > 0, "{summary}");
+    assert!(
+        summary["rtp"]["lost_packets"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+}
+
+/// The Python that has the GStreamer bindings (the system one: a pyenv or venv `python3`
+/// on PATH may not see Debian's `python3-gi`).
+fn python_with_rtsp_server() -> Option<&'static str> {
+    let py = ["/usr/bin/python3", "python3"].into_iter().find(|py| {
+        Command::new(py)
+            .args([
+                "-c",
+                "import gi; gi.require_version('GstRtspServer', '1.0'); \
+                 from gi.repository import GstRtspServer",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if py.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must run the RTSP fan-out test: install gir1.2-gst-rtsp-server-1.0 \
+             gstreamer1.0-rtsp python3-gi (.ci/run does)"
+        );
+        eprintln!(
+            "skipping: needs GStreamer's RTSP server (apt-get install gir1.2-gst-rtsp-server-1.0 \
+             gstreamer1.0-rtsp python3-gi)"
+        );
+    }
+    py
+}
+
+#[test]
+fn an_rtsp_server_fans_one_sender_out_to_three_clients_pixel_for_pixel() {
+    if !have("gst-launch-1.0") || !have("ffmpeg") {
+        return;
+    }
+    let Some(py) = python_with_rtsp_server() else {
+        return;
+    };
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let sent = pictures(src.path(), &[]);
+    let rtp_port = free_port_pair();
+    let rtsp_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/rtsp-fanout.py");
+    let mut server = Proc::spawn(py, &[script, &rtp_port.to_string(), &rtsp_port.to_string()]);
+    assert!(
+        server.wait_stdout(T, |l| l.iter().any(|l| l.starts_with("serving rtsp://"))),
+        "the RTSP server did not start: {:?}",
+        server.stderr
+    );
+    let _s = sender(rtp_port, src.path(), &[]);
+    let url = format!("rtsp://127.0.0.1:{rtsp_port}/cam");
+    let dirs: Vec<PathBuf> = ["gst", "ffudp", "fftcp"]
+        .iter()
+        .map(|d| {
+            let p = out.path().join(d);
+            std::fs::create_dir(&p).unwrap();
+            p
+        })
+        .collect();
+    let gst = Command::new("gst-launch-1.0")
+        .args(["-q", "rtspsrc"])
+        .arg(format!("location={url}"))
+        .args(["!", "rtpjpegdepay", "!", "multifilesink"])
+        .arg(format!("location={}/%03d.jpg", dirs[0].display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ffmpeg = |transport: &str, dir: &Path| {
+        Command::new("ffmpeg")
+            .args([
+                "-loglevel",
+                "error",
+                "-rtsp_transport",
+                transport,
+                "-i",
+                &url,
+            ])
+            .args(["-frames:v", "20", "-c", "copy", "-f", "image2"])
+            .arg(dir.join("%03d.jpg"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let ff_udp = ffmpeg("udp", &dirs[1]);
+    let ff_tcp = ffmpeg("tcp", &dirs[2]);
+    finish(ff_udp, "ffmpeg over RTSP/UDP");
+    finish(ff_tcp, "ffmpeg over RTSP/TCP");
+    let deadline = Instant::now() + T;
+    while received(&dirs[0], "").len() < 21 {
+        assert!(Instant::now() < deadline, "rtspsrc got too few frames");
+        thread::sleep(Duration::from_millis(100));
+    }
+    let mut gst = gst;
+    let _ = gst.kill();
+    let _ = gst.wait();
+    for d in &dirs {
+        let mut got = received(d, "");
+        if d == &dirs[0] {
+            got.pop(); // multifilesink may be writing the newest
+        }
+        assert!(got.len() >= 20, "{}: {} frames", d.display(), got.len());
+        assert!(check_exact(&got, &sent) >= 3, "{}", d.display());
+    }
 }

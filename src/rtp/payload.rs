@@ -276,7 +276,10 @@ impl JpegDepayloader {
                     self.finish(t);
                 }
                 self.finish(ts);
-                Depay::Frame { timestamp: ts, jpeg }
+                Depay::Frame {
+                    timestamp: ts,
+                    jpeg,
+                }
             }
             Ok(None) if self.partials.len() > PARTIALS => {
                 // A third frame has begun: the oldest gives way (its packets did not all
@@ -324,7 +327,9 @@ impl JpegDepayloader {
         let q = h[5];
         let mut at = JPEG_HEADER_LEN;
         let interval = if restart {
-            let r = b.get(at..at + RESTART_HEADER_LEN).ok_or(DropReason::Invalid)?;
+            let r = b
+                .get(at..at + RESTART_HEADER_LEN)
+                .ok_or(DropReason::Invalid)?;
             at += RESTART_HEADER_LEN;
             Some(u16::from_be_bytes([r[0], r[1]]))
         } else {
@@ -384,13 +389,7 @@ impl JpegDepayloader {
         let h = p.header.as_ref().expect("scan() checks the header");
         let mut jpeg = Vec::with_capacity(scan.len() + 1024);
         rebuild(
-            h.size.0,
-            h.size.1,
-            h.sampling,
-            &h.tables,
-            h.restart,
-            &scan,
-            &mut jpeg,
+            h.size.0, h.size.1, h.sampling, &h.tables, h.restart, &scan, &mut jpeg,
         );
         Ok(Some(jpeg))
     }
