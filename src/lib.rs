@@ -32,6 +32,9 @@ pub mod runtime;
 #[cfg(feature = "http")]
 pub mod web;
 
+#[cfg(test)]
+mod testutil;
+
 // Keeps the README's Rust examples compiling.
 #[cfg(all(doctest, feature = "app"))]
 #[doc = include_str!("../README.md")]

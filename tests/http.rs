@@ -16,7 +16,7 @@ use camwire::protocol::key::Key;
 use camwire::protocol::link::crypto::WebToken;
 use camwire::web::mjpeg::{PartReader, CONTENT_TYPE};
 use camwire::web::{HttpConfig, WebView};
-use support::{write_jpegs, Proc, SEND, VIEW};
+use support::{write_jpegs, Proc, VIEW};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -68,17 +68,7 @@ fn viewer(extra: &[&str]) -> (Proc, String) {
 
 /// A sender of `dir`'s pictures, looped at 30 fps, to the viewer `v`.
 fn sender(v: &mut Proc, dir: &std::path::Path, extra: &[&str]) -> Proc {
-    let dest = v.listening_addr().to_string();
-    let mut args = vec![
-        dest.as_str(),
-        "--image",
-        dir.to_str().unwrap(),
-        "--loop",
-        "--fps",
-        "30",
-    ];
-    args.extend_from_slice(extra);
-    Proc::spawn(SEND, &args)
+    support::image_loop_sender(&v.listening_addr().to_string(), dir, 30, extra)
 }
 
 #[test]

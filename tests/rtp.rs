@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use camwire::media::camera::fake::samples;
 use camwire::media::codec::{encode_rgb, Decoder};
 use camwire::media::pattern::Pattern;
-use support::{write_jpegs, Proc, SEND, VIEW};
+use support::{write_jpegs, Proc, VIEW};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -125,17 +125,7 @@ fn check_exact(got: &[(PathBuf, Vec<u8>)], sent: &[(u32, u32, Vec<u8>)]) -> usiz
 }
 
 fn sender(port: u16, dir: &Path, extra: &[&str]) -> Proc {
-    let dest = format!("rtp://127.0.0.1:{port}");
-    let mut args = vec![
-        dest.as_str(),
-        "--image",
-        dir.to_str().unwrap(),
-        "--loop",
-        "--fps",
-        "20",
-    ];
-    args.extend_from_slice(extra);
-    Proc::spawn(SEND, &args)
+    support::image_loop_sender(&format!("rtp://127.0.0.1:{port}"), dir, 20, extra)
 }
 
 #[test]
@@ -364,17 +354,7 @@ fn through_a_lossy_relay_frames_are_dropped_whole_never_shown_broken() {
     )
     .unwrap();
     let dest = format!("rtp://{}", relay.addr());
-    let _s = Proc::spawn(
-        SEND,
-        &[
-            &dest,
-            "--image",
-            src.path().to_str().unwrap(),
-            "--loop",
-            "--fps",
-            "30",
-        ],
-    );
+    let _s = support::image_loop_sender(&dest, src.path(), 30, &[]);
     v.wait_reported_frames(60, T);
     let summary = stop_viewer(v);
     let got = received(saved.path(), "");

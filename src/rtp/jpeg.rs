@@ -404,26 +404,11 @@ const ZIGZAG: [usize; 64] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::codec::encode_rgb;
-    use crate::media::pattern::Pattern;
-
-    fn pattern_jpeg(w: u32, h: u32) -> Vec<u8> {
-        let mut rgb = Vec::new();
-        Pattern::new(w, h).render(7, &mut rgb);
-        let mut jpeg = Vec::new();
-        encode_rgb(&rgb, w, h, 80, &mut jpeg).unwrap();
-        jpeg
-    }
-
-    fn decode(jpeg: &[u8]) -> Vec<u8> {
-        let mut d = crate::media::codec::Decoder::new();
-        d.decode_rgb(jpeg).unwrap();
-        d.rgb().to_vec()
-    }
+    use crate::testutil::{pattern_jpeg, pixels as decode};
 
     #[test]
     fn our_encoders_jpegs_travel_and_rebuild_to_the_same_pixels() {
-        let jpeg = pattern_jpeg(320, 240);
+        let jpeg = pattern_jpeg(320, 240, 7);
         let p = analyse(&jpeg).unwrap();
         assert_eq!((p.width, p.height, p.sampling), (320, 240, Sampling::S420));
         assert_eq!(p.restart_interval, None);
@@ -472,7 +457,7 @@ mod tests {
         assert_eq!(analyse(&grey), Err(Unfit::Components(1)));
         assert!(matches!(analyse(b"\xff\xd8junk"), Err(Unfit::Malformed(_))));
         // A standard-table JPEG whose DHT is changed in one value.
-        let mut j = pattern_jpeg(64, 64);
+        let mut j = pattern_jpeg(64, 64, 7);
         let dht = j.windows(2).position(|w| w == [0xFF, 0xC4]).unwrap();
         j[dht + 5 + 16] ^= 1;
         assert_eq!(analyse(&j), Err(Unfit::Huffman));

@@ -437,23 +437,8 @@ impl JpegDepayloader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::codec::encode_rgb;
-    use crate::media::pattern::Pattern;
     use crate::rtp::jpeg::analyse;
-
-    fn pattern_jpeg(w: u32, h: u32, n: u64) -> Vec<u8> {
-        let mut rgb = Vec::new();
-        Pattern::new(w, h).render(n, &mut rgb);
-        let mut jpeg = Vec::new();
-        encode_rgb(&rgb, w, h, 80, &mut jpeg).unwrap();
-        jpeg
-    }
-
-    fn pixels(jpeg: &[u8]) -> Vec<u8> {
-        let mut d = crate::media::codec::Decoder::new();
-        d.decode_rgb(jpeg).unwrap();
-        d.rgb().to_vec()
-    }
+    use crate::testutil::{golden_block, pattern_jpeg, pixels};
 
     fn packets(jpeg: &[u8], pay: &mut JpegPayloader, ts: u32) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
@@ -465,14 +450,7 @@ mod tests {
     /// depayloader reads it back.
     #[test]
     fn the_documented_golden_packet_is_ours() {
-        let doc = include_str!("../../docs/PROTOCOL.md");
-        let start = doc.find("```rtp-hex\n").expect("a golden RTP packet") + 11;
-        let end = start + doc[start..].find("```").unwrap();
-        let golden: Vec<u8> = doc[start..end]
-            .lines()
-            .flat_map(|l| l.split('#').next().unwrap().split_whitespace())
-            .map(|t| u8::from_str_radix(t, 16).unwrap())
-            .collect();
+        let golden = golden_block("rtp-hex");
         let parts = Parts {
             width: 640,
             height: 480,

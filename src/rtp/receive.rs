@@ -295,16 +295,11 @@ impl RtpReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::codec::encode_rgb;
-    use crate::media::pattern::Pattern;
     use crate::rtp::jpeg::analyse;
     use crate::rtp::payload::JpegPayloader;
 
     fn frame_packets(pay: &mut JpegPayloader, n: u64, ts: u32) -> Vec<Vec<u8>> {
-        let mut rgb = Vec::new();
-        Pattern::new(160, 96).render(n, &mut rgb);
-        let mut jpeg = Vec::new();
-        encode_rgb(&rgb, 160, 96, 80, &mut jpeg).unwrap();
+        let jpeg = crate::testutil::pattern_jpeg(160, 96, n);
         let mut out = Vec::new();
         pay.payload(&analyse(&jpeg).unwrap(), ts, &mut out).unwrap();
         out

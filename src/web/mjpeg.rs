@@ -182,17 +182,7 @@ mod tests {
     /// docs/PROTOCOL.md section 14's golden body is what this module sends and reads back.
     #[test]
     fn the_documented_golden_body_is_ours() {
-        let doc = include_str!("../../docs/PROTOCOL.md");
-        let start = doc
-            .find("```mjpeg-hex\n")
-            .expect("PROTOCOL.md has a golden MJPEG body")
-            + "```mjpeg-hex\n".len();
-        let end = start + doc[start..].find("```").unwrap();
-        let golden: Vec<u8> = doc[start..end]
-            .lines()
-            .flat_map(|l| l.split('#').next().unwrap().split_whitespace())
-            .map(|t| u8::from_str_radix(t, 16).unwrap())
-            .collect();
+        let golden = crate::testutil::golden_block("mjpeg-hex");
         let jpegs = [&b"\xff\xd8\xff\xd9"[..], b"\xff\xd8\x01\xff\xd9"];
         let built = [FIRST_PART, jpegs[0], NEXT_PART, jpegs[1], NEXT_PART].concat();
         assert_eq!(golden, built);

@@ -249,6 +249,21 @@ pub fn summary(stdout: &str) -> serde_json::Value {
     v
 }
 
+/// `cam-send DEST --image DIR --loop --fps FPS` and `extra`: a folder of pictures, looped.
+pub fn image_loop_sender(dest: &str, dir: &Path, fps: u32, extra: &[&str]) -> Proc {
+    let fps = fps.to_string();
+    let mut args = vec![
+        dest,
+        "--image",
+        dir.to_str().unwrap(),
+        "--loop",
+        "--fps",
+        &fps,
+    ];
+    args.extend_from_slice(extra);
+    Proc::spawn(SEND, &args)
+}
+
 /// Writes `n` distinct JPEG files (`frame_000.jpg`, ...) into `dir` and returns their bytes.
 pub fn write_jpegs(dir: &Path, n: usize, w: u32, h: u32) -> Vec<Vec<u8>> {
     (0..n)
