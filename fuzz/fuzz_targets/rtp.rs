@@ -1,4 +1,4 @@
-//! Any datagrams into the RTP/JPEG receiver (several streams, depayloading, statistics): a
+//! Any datagrams into the RTP/JPEG receiver, and any bytes as RTCP NACKs (several streams, depayloading, statistics): a
 //! value or nothing, never a panic; every frame it gives is a JPEG that RFC 2435's rules made
 //! (SOI first, EOI last); memory stays bounded by its limits.
 #![no_main]
@@ -9,6 +9,10 @@ use camwire::rtp::receive::{RtpConfig, RtpEvent, RtpReceiver};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // The same bytes as RTCP, as a sender reads the NACKs that come back.
+    for n in camwire::rtp::rtcp::nacks(data) {
+        assert!(n.lost.len() <= 17 * camwire::rtp::rtcp::MAX_NACK_ENTRIES);
+    }
     let t0 = Instant::now();
     let cfg = RtpConfig {
         max_frame_bytes: 1 << 16,

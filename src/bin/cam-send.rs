@@ -405,6 +405,14 @@ fn print_update(out: &mut ReportPrinter, dest: std::net::SocketAddr, u: SendUpda
         SendUpdate::Rtp(RtpNotice::Reencoding(why)) => out.line(&format!(
             "encoding the pictures again to send them as RTP/JPEG: {why}"
         )),
+        SendUpdate::Rtp(RtpNotice::Rtcp {
+            reports_to,
+            feedback_on,
+        }) => out.line(&format!(
+            "RTCP: sender reports to {reports_to}; NACKs taken on port {} (and on the RTP \
+             port), so lost packets are sent again",
+            feedback_on.port()
+        )),
         SendUpdate::Rtp(RtpNotice::Skipped(why)) => {
             out.line(&format!("a frame was skipped: {why}"))
         }

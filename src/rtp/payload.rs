@@ -136,6 +136,50 @@ fn table_bytes(t: &QTable) -> &[u8] {
     }
 }
 
+/// The packets sent lately, kept to be sent again when a receiver NACKs them (the same
+/// packet, the same SSRC and sequence number, as GStreamer's `rtprtxqueue` resends). Bounded
+/// by bytes.
+#[derive(Debug)]
+pub struct SentHistory {
+    packets: std::collections::VecDeque<(u16, Vec<u8>)>,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl SentHistory {
+    /// A history of at most `max_bytes` of packets.
+    pub fn new(max_bytes: usize) -> SentHistory {
+        SentHistory {
+            packets: Default::default(),
+            bytes: 0,
+            max_bytes,
+        }
+    }
+
+    /// Keeps a packet just sent (its sequence number read from its header), dropping the
+    /// oldest beyond the bound.
+    pub fn push(&mut self, packet: Vec<u8>) {
+        let Some(seq) = packet.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]])) else {
+            return;
+        };
+        self.bytes += packet.len();
+        self.packets.push_back((seq, packet));
+        while self.bytes > self.max_bytes {
+            match self.packets.pop_front() {
+                Some((_, p)) => self.bytes -= p.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// The packet with sequence number `seq`, if still kept.
+    pub fn get(&self, seq: u16) -> Option<&[u8]> {
+        let first = self.packets.front()?.0;
+        let (s, p) = self.packets.get(usize::from(seq.wrapping_sub(first)))?;
+        (*s == seq).then_some(p.as_slice())
+    }
+}
+
 /// What the depayloader makes of a packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Depay {
@@ -499,6 +543,26 @@ mod tests {
             }
         }
         assert!(pay.next_seq() < 100, "the sequence wrapped");
+    }
+
+    #[test]
+    fn the_history_finds_packets_across_the_wrap_and_forgets_the_oldest() {
+        let mut pay = JpegPayloader::new(1, 65530, 400);
+        let mut h = SentHistory::new(4000);
+        let mut out = Vec::new();
+        for n in 0..3 {
+            out.clear();
+            pay.payload(&analyse(&pattern_jpeg(160, 96, n)).unwrap(), 0, &mut out)
+                .unwrap();
+            for p in out.drain(..) {
+                h.push(p);
+            }
+        }
+        let last = pay.next_seq().wrapping_sub(1);
+        assert_eq!(&h.get(last).unwrap()[2..4], &last.to_be_bytes());
+        assert!(h.get(65530).is_none(), "the oldest were forgotten");
+        assert!(h.get(last.wrapping_add(1)).is_none());
+        assert!(h.bytes <= 4000);
     }
 
     #[test]

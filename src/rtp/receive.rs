@@ -11,12 +11,21 @@ use std::time::{Duration, Instant};
 
 use super::packet::{Packet, CLOCK_RATE, PT_JPEG};
 use super::payload::{Depay, JpegDepayloader};
+use super::rtcp::Nack;
 use crate::protocol::receiver::EndReason;
 
 /// Streams followed at once; a new one beyond this replaces the one heard from longest ago.
 pub const MAX_SOURCES: usize = 16;
 /// A stream silent this long has ended.
 pub const SOURCE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a gap in the sequence numbers may be a reordering before it is NACKed.
+pub const NACK_HOLD: Duration = Duration::from_millis(5);
+/// Between NACKs of the same packet.
+pub const NACK_RETRY: Duration = Duration::from_millis(40);
+/// NACKs of one packet before it is given up.
+pub const NACK_TRIES: u8 = 3;
+/// Missing packets followed per stream; a larger gap is not NACKed (the frames are gone).
+pub const MAX_MISSING: usize = 256;
 
 /// The receiver's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +34,10 @@ pub struct RtpConfig {
     pub max_frame_bytes: usize,
     /// The picture size for headers that say 0 (the SDP's `a=x-dimensions`).
     pub x_dimensions: Option<(u16, u16)>,
+    /// Ask the shown stream's sender for missing packets: RFC 4585 generic NACKs, sent back
+    /// to the address its RTP comes from (where `cam-send rtp://` listens; other senders
+    /// ignore them).
+    pub nack: bool,
 }
 
 impl Default for RtpConfig {
@@ -33,6 +46,7 @@ impl Default for RtpConfig {
             max_frame_bytes: crate::protocol::reassembly::ReassemblyConfig::default()
                 .max_frame_bytes,
             x_dimensions: None,
+            nack: true,
         }
     }
 }
@@ -84,6 +98,8 @@ pub struct RtpStats {
     pub ignored: u64,
     /// The shown stream's interarrival jitter (RFC 3550 A.8), in microseconds.
     pub jitter_us: u64,
+    /// NACK packets sent.
+    pub nacks: u64,
 }
 
 /// One stream.
@@ -100,6 +116,8 @@ struct Source {
     /// Jitter estimate in RTP clock units, times 16 (A.8's fixed point).
     jitter16: u64,
     last_transit: Option<i64>,
+    /// Packets missing, by extended sequence number: when to NACK next, NACKs so far.
+    missing: std::collections::BTreeMap<u64, (Instant, u8)>,
 }
 
 impl Source {
@@ -116,6 +134,7 @@ impl Source {
             received: 0,
             jitter16: 0,
             last_transit: None,
+            missing: Default::default(),
         }
     }
 
@@ -143,6 +162,9 @@ pub struct RtpReceiver {
     sources: Vec<Source>,
     shown: Option<u32>,
     events: VecDeque<RtpEvent>,
+    transmits: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// Our SSRC in NACKs.
+    ssrc: u32,
     stats: RtpStats,
     /// Loss of streams no longer followed.
     lost_before: u64,
@@ -159,6 +181,8 @@ impl RtpReceiver {
             sources: Vec::new(),
             shown: None,
             events: VecDeque::new(),
+            transmits: VecDeque::new(),
+            ssrc: fastrand::u32(..),
             stats: RtpStats::default(),
             lost_before: 0,
             dropped_before: 0,
@@ -185,6 +209,14 @@ impl RtpReceiver {
         s.last_heard = now;
         s.from = from;
         let ext = s.extend(p.seq);
+        if ext > s.max_ext + 1 && ext - s.max_ext <= MAX_MISSING as u64 {
+            for m in s.max_ext + 1..ext {
+                if s.missing.len() < MAX_MISSING {
+                    s.missing.insert(m, (now + NACK_HOLD, 0));
+                }
+            }
+        }
+        s.missing.remove(&ext);
         s.max_ext = s.max_ext.max(ext);
         s.received += 1;
         // RFC 3550 A.8: J += (|D| - J) / 16, kept times 16.
@@ -246,8 +278,10 @@ impl RtpReceiver {
         (us * u128::from(CLOCK_RATE) / 1_000_000) as u32
     }
 
-    /// Ends streams silent for [`SOURCE_TIMEOUT`].
+    /// Ends streams silent for [`SOURCE_TIMEOUT`], and NACKs the shown stream's missing
+    /// packets that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.nack_due(now);
         let mut k = 0;
         while k < self.sources.len() {
             if now.saturating_duration_since(self.sources[k].last_heard) >= SOURCE_TIMEOUT {
@@ -268,12 +302,53 @@ impl RtpReceiver {
         }
     }
 
+    /// One NACK of the shown stream's missing packets that are due.
+    fn nack_due(&mut self, now: Instant) {
+        if !self.cfg.nack {
+            return;
+        }
+        let Some(s) = self
+            .shown
+            .and_then(|ssrc| self.sources.iter_mut().find(|s| s.ssrc == ssrc))
+        else {
+            return;
+        };
+        let mut lost = Vec::new();
+        s.missing.retain(|&ext, (next, tries)| {
+            if *next > now {
+                return true;
+            }
+            lost.push(ext as u16);
+            *tries += 1;
+            *next = now + NACK_RETRY;
+            *tries < NACK_TRIES
+        });
+        if lost.is_empty() {
+            return;
+        }
+        let nack = Nack {
+            sender_ssrc: self.ssrc,
+            media_ssrc: s.ssrc,
+            lost,
+        };
+        self.transmits.push_back((s.from, nack.to_bytes()));
+        self.stats.nacks += 1;
+    }
+
+    /// The next datagram to send (a NACK) and where.
+    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.transmits.pop_front()
+    }
+
     /// When [`RtpReceiver::handle_timeout`] next has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sources
+        let silence = self.sources.iter().map(|s| s.last_heard + SOURCE_TIMEOUT);
+        let nacks = self
+            .sources
             .iter()
-            .map(|s| s.last_heard + SOURCE_TIMEOUT)
-            .min()
+            .filter(|s| self.cfg.nack && Some(s.ssrc) == self.shown)
+            .filter_map(|s| s.missing.values().map(|(next, _)| *next).min());
+        silence.chain(nacks).min()
     }
 
     /// The next event.
@@ -341,6 +416,65 @@ mod tests {
         assert_eq!(st.lost_packets, 1);
         assert_eq!(st.dropped_frames, 1);
         assert!(pay.next_seq() < 65533, "the sequence wrapped");
+    }
+
+    #[test]
+    fn a_missing_packet_is_nacked_and_its_resend_completes_the_frame() {
+        let t0 = Instant::now();
+        let mut r = RtpReceiver::new(RtpConfig::default(), t0);
+        let mut pay = JpegPayloader::new(7, 100, 400);
+        let pkts = frame_packets(&mut pay, 0, 0);
+        let next = frame_packets(&mut pay, 1, 3000);
+        for (i, p) in pkts.iter().enumerate() {
+            if i != 1 {
+                r.handle_datagram(t0, from(9), p);
+            }
+        }
+        // Within the hold a gap may be reordering: nothing yet.
+        r.handle_timeout(t0);
+        assert!(r.poll_transmit().is_none());
+        let due = r.poll_timeout().unwrap();
+        assert_eq!(due, t0 + NACK_HOLD);
+        r.handle_timeout(due);
+        let (to, bytes) = r.poll_transmit().expect("a NACK");
+        assert_eq!(to, from(9));
+        let n = crate::rtp::rtcp::nacks(&bytes);
+        assert_eq!((n[0].media_ssrc, n[0].lost.clone()), (7, vec![101]));
+        // The next frame begins; then the resend arrives and completes the first.
+        r.handle_datagram(t0, from(9), &next[0]);
+        r.handle_datagram(t0, from(9), &pkts[1]);
+        let frames = events(&mut r)
+            .into_iter()
+            .filter(|e| matches!(e, RtpEvent::Frame { .. }))
+            .count();
+        assert_eq!(frames, 1);
+        // Nothing is missing any more: no second NACK.
+        r.handle_timeout(due + NACK_RETRY);
+        assert!(r.poll_transmit().is_none());
+        assert_eq!(r.stats().nacks, 1);
+        assert_eq!(r.stats().dropped_frames, 0);
+    }
+
+    #[test]
+    fn a_packet_that_never_comes_is_nacked_a_few_times_then_given_up() {
+        let t0 = Instant::now();
+        let mut r = RtpReceiver::new(RtpConfig::default(), t0);
+        let mut pay = JpegPayloader::new(7, 100, 400);
+        let pkts = frame_packets(&mut pay, 0, 0);
+        for (i, p) in pkts.iter().enumerate() {
+            if i != 2 {
+                r.handle_datagram(t0, from(9), p);
+            }
+        }
+        let mut sent = 0;
+        let mut now = t0;
+        while let Some(t) = r.poll_timeout().filter(|t| *t < t0 + SOURCE_TIMEOUT) {
+            now = t;
+            r.handle_timeout(now);
+            sent += std::iter::from_fn(|| r.poll_transmit()).count();
+        }
+        assert_eq!(sent, usize::from(NACK_TRIES));
+        assert!(now < t0 + Duration::from_millis(200));
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //! receiver's socket buffer never takes a whole burst of them at once, and an RTCP sender
 //! report goes to PORT+1 every five seconds.
 //!
+//! Repair: generic NACKs (RFC 4585) are taken on the RTP socket (where `cam-view --listen
+//! rtp://` sends them, from the port the RTP goes to) and on the RTCP socket (where a
+//! GStreamer `rtpbin` receiver with `do-retransmission` sends them), and the packets they
+//! name are sent again from the last [`HISTORY_BYTES`], unchanged.
+//!
 //! A JPEG that RFC 2435 cannot carry as it is (4:4:4, grey, progressive, its own Huffman
 //! tables: [`Unfit`]) is decoded and encoded again as baseline 4:2:0 with the standard tables,
 //! and said once; one that cannot be read at all is skipped and said.
@@ -21,8 +26,8 @@ use crate::app::{AppError, Stop};
 use crate::media::codec::{encode_rgb, Decoder};
 use crate::rtp::jpeg::{analyse, Unfit};
 use crate::rtp::packet::CLOCK_RATE;
-use crate::rtp::payload::JpegPayloader;
-use crate::rtp::rtcp::{SenderReport, REPORT_INTERVAL};
+use crate::rtp::payload::{JpegPayloader, SentHistory};
+use crate::rtp::rtcp::{is_rtcp, nacks, SenderReport, REPORT_INTERVAL};
 use crate::rtp::sdp::Description;
 
 /// What `cam-send` does with RTP besides sending it.
@@ -47,7 +52,18 @@ pub enum RtpNotice {
     Reencoding(String),
     /// A frame could not be read and was skipped.
     Skipped(String),
+    /// Where RTCP goes and comes from: sender reports to `reports_to`, NACKs taken on
+    /// `feedback_on` (and on the RTP socket).
+    Rtcp {
+        /// PORT+1 at the destination.
+        reports_to: SocketAddr,
+        /// This sender's RTCP socket.
+        feedback_on: SocketAddr,
+    },
 }
+
+/// Bytes of packets kept to be sent again on a NACK: a second of a 30 Mbit/s stream.
+pub const HISTORY_BYTES: usize = 4 << 20;
 
 /// Packets a frame's pacing lets out back to back.
 const BURST: u32 = 16;
@@ -72,6 +88,40 @@ pub(super) fn run(
         ts_offset.wrapping_add(ticks as u32)
     };
     let rtcp = rtcp_socket(cfg.dest);
+    let readers_stop = Stop::new();
+    let (nack_tx, nack_rx) = crossbeam_channel::bounded::<Vec<u16>>(64);
+    let mut readers = Vec::new();
+    if let Ok(s) = sock.try_clone() {
+        readers.push(spawn_nack_reader(
+            s,
+            None,
+            ssrc,
+            nack_tx.clone(),
+            readers_stop.clone(),
+        ));
+    }
+    if let Some((s, reports_to)) = &rtcp {
+        if let Ok(clone) = s.try_clone() {
+            readers.push(spawn_nack_reader(
+                clone,
+                Some(cfg.dest.ip()),
+                ssrc,
+                nack_tx.clone(),
+                readers_stop.clone(),
+            ));
+        }
+        if let Ok(feedback_on) = s.local_addr() {
+            on_rtp_notice(
+                on_update,
+                RtpNotice::Rtcp {
+                    reports_to: *reports_to,
+                    feedback_on,
+                },
+            );
+        }
+    }
+    drop(nack_tx);
+    let mut history = SentHistory::new(HISTORY_BYTES);
     let cname = format!("camwire-{ssrc:08x}@{}", sock.local_addr()?.ip());
     let start = Instant::now();
     let mut book = StatsBook::new(Role::Send, start);
@@ -94,7 +144,7 @@ pub(super) fn run(
             next_report = (next_report + Duration::from_secs(1)).max(now);
         }
         if now >= next_sr {
-            if let Some(s) = &rtcp {
+            if let Some((s, reports_to)) = &rtcp {
                 let wallclock = SystemTime::now();
                 let us = crate::media::source::now_us();
                 let sr = SenderReport {
@@ -105,7 +155,7 @@ pub(super) fn run(
                     octets: sent_octets,
                 };
                 // Nobody may listen on PORT+1 (a plain receiver): the error is not ours.
-                let _ = s.send(&sr.to_bytes(&cname));
+                let _ = s.send_to(&sr.to_bytes(&cname), reports_to);
             }
             next_sr = now + REPORT_INTERVAL;
         }
@@ -114,6 +164,19 @@ pub(super) fn run(
             recv(inputs.frames) -> f => match f {
                 Ok(f) => f?,
                 Err(_) => break,
+            },
+            recv(nack_rx) -> lost => {
+                if let Ok(lost) = lost {
+                    book.counts.nacks += 1;
+                    for seq in lost {
+                        if let Some(p) = history.get(seq) {
+                            if sock.send(p).is_ok() {
+                                book.counts.retransmitted_chunks += 1;
+                            }
+                        }
+                    }
+                }
+                continue;
             },
             recv(stop.channel()) -> _ => break,
             default(wait) => continue,
@@ -173,6 +236,9 @@ pub(super) fn run(
                     sent_packets = sent_packets.wrapping_add(packets.len() as u32);
                     let octets: usize = packets.iter().map(|p| p.len() - 12).sum();
                     sent_octets = sent_octets.wrapping_add(octets as u32);
+                    for p in packets.drain(..) {
+                        history.push(p);
+                    }
                     let now = Instant::now();
                     book.counts.frames += 1;
                     book.counts.bytes += frame.data.len() as u64;
@@ -185,6 +251,10 @@ pub(super) fn run(
             }
         }
         let _ = inputs.recycle.try_send(frame.data);
+    }
+    readers_stop.trigger();
+    for r in readers {
+        let _ = r.join();
     }
     let summary = book.summary(Instant::now());
     Ok(SendOutcome {
@@ -200,9 +270,10 @@ fn on_rtp_notice(on_update: &mut impl FnMut(SendUpdate<'_>), n: RtpNotice) {
     on_update(SendUpdate::Rtp(n));
 }
 
-/// A socket for RTCP to PORT+1 (from an ephemeral port: the receiver only listens), or none
-/// when the destination's port is the last one.
-fn rtcp_socket(dest: SocketAddr) -> Option<UdpSocket> {
+/// The RTCP socket (an ephemeral port, unconnected: a receiver's feedback may come from any
+/// of its ports) and where reports go (PORT+1), or none when the destination's port is the
+/// last one.
+fn rtcp_socket(dest: SocketAddr) -> Option<(UdpSocket, SocketAddr)> {
     let port = dest.port().checked_add(1)?;
     let any: SocketAddr = if dest.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
@@ -210,8 +281,39 @@ fn rtcp_socket(dest: SocketAddr) -> Option<UdpSocket> {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
     let s = UdpSocket::bind(any).ok()?;
-    s.connect(SocketAddr::new(dest.ip(), port)).ok()?;
-    Some(s)
+    Some((s, SocketAddr::new(dest.ip(), port)))
+}
+
+/// Reads `sock` for RTCP NACKs of `ssrc` (from `only` when given) and passes the sequence
+/// numbers on; everything else is passed over. Ends when `stop` fires.
+fn spawn_nack_reader(
+    sock: UdpSocket,
+    only: Option<std::net::IpAddr>,
+    ssrc: u32,
+    tx: crossbeam_channel::Sender<Vec<u16>>,
+    stop: Stop,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("rtcp-in".into())
+        .spawn(move || {
+            let _ = sock.set_read_timeout(Some(Duration::from_millis(100)));
+            let mut buf = [0u8; 1500];
+            while !stop.is_set() {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                if only.is_some_and(|ip| ip != from.ip()) || !is_rtcp(&buf[..n]) {
+                    continue;
+                }
+                for nack in nacks(&buf[..n]) {
+                    if nack.media_ssrc == ssrc {
+                        // A full queue means the loop is behind: the NACK is repeated.
+                        let _ = tx.try_send(nack.lost);
+                    }
+                }
+            }
+        })
+        .expect("spawning a thread")
 }
 
 /// Sends a frame's packets spread over half a frame interval (in bursts of [`BURST`]), and

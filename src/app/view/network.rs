@@ -68,6 +68,11 @@ impl Machine for ViewMachine {
         if let Some((to, n)) = self.proto.poll_transmit(buf) {
             return Some((Some(to), n));
         }
+        if let Some((to, b)) = self.rtp.as_mut().and_then(|r| r.poll_transmit()) {
+            let n = b.len().min(buf.len());
+            buf[..n].copy_from_slice(&b[..n]);
+            return Some((Some(to), n));
+        }
         let (to, reply) = self.tutorial.as_mut()?.poll_transmit()?;
         buf[..reply.len()].copy_from_slice(reply);
         Some((Some(to), reply.len()))
@@ -360,7 +365,7 @@ impl<'a> NetLoop<'a> {
             b.counts.crc_failures = st.reassembly.crc_failures;
             b.counts.rejected_datagrams = st.rejected_total() + tut.junk + rtp_counts.rejected;
             b.counts.retransmitted_chunks = st.retransmitted_chunks;
-            b.counts.nacks = st.nacks;
+            b.counts.nacks = st.nacks + rtp_counts.nacks;
             b.counts.ignored_datagrams = st.ignored_datagrams + rtp_counts.ignored;
             b.rtp = rtp.map(|r| RtpReport {
                 packets: r.packets,
