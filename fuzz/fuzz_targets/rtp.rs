@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let cfg = RtpConfig {
         max_frame_bytes: 1 << 16,
         x_dimensions: Some((2560, 1440)),
+        nack: true,
     };
     let mut r = RtpReceiver::new(cfg, t0);
     let from = SocketAddr::from(([127, 0, 0, 1], 5004));
@@ -30,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
         now += Duration::from_millis(1);
         if len == 0 {
             now += Duration::from_secs(3);
-            r.handle_timeout(now);
+        }
+        // Timers as a driver runs them: NACKs come due, streams go silent.
+        r.handle_timeout(now);
+        while let Some((_, nack)) = r.poll_transmit() {
+            assert!(camwire::rtp::rtcp::is_rtcp(&nack));
         }
         while let Some(e) = r.poll_event() {
             if let RtpEvent::Frame { jpeg, .. } = e {
