@@ -139,12 +139,27 @@ fn table_bytes(t: &QTable) -> &[u8] {
 /// The packets sent lately, kept to be sent again when a receiver NACKs them (the same
 /// packet, the same SSRC and sequence number, as GStreamer's `rtprtxqueue` resends). Bounded
 /// by bytes.
+///
+/// A NACK is a small datagram that names many large packets, and its source address can be
+/// forged: so each packet is sent again at most [`MAX_RESENDS`] times, and the bytes sent
+/// again in a second at most half of the bytes the stream sent fresh in that second or the
+/// one before, whichever is more ([`SentHistory::resend`]). A flood of NACKs can then never make the stream more than half
+/// as large again, nor aim more at the receiver than it already gets.
 #[derive(Debug)]
 pub struct SentHistory {
-    packets: std::collections::VecDeque<(u16, Vec<u8>)>,
+    /// Packets by sequence, each with the times it was sent again.
+    packets: std::collections::VecDeque<(u16, Vec<u8>, u8)>,
     bytes: usize,
     max_bytes: usize,
+    /// Fresh bytes in the current and the previous second, and resent bytes in the current.
+    window_start: Option<std::time::Instant>,
+    fresh_now: usize,
+    fresh_before: usize,
+    resent_now: usize,
 }
+
+/// How often one packet is sent again at most.
+pub const MAX_RESENDS: u8 = 2;
 
 impl SentHistory {
     /// A history of at most `max_bytes` of packets.
@@ -153,30 +168,59 @@ impl SentHistory {
             packets: Default::default(),
             bytes: 0,
             max_bytes,
+            window_start: None,
+            fresh_now: 0,
+            fresh_before: 0,
+            resent_now: 0,
         }
     }
 
-    /// Keeps a packet just sent (its sequence number read from its header), dropping the
-    /// oldest beyond the bound.
-    pub fn push(&mut self, packet: Vec<u8>) {
+    /// Moves the one-second accounting window on to `now`.
+    fn tick(&mut self, now: std::time::Instant) {
+        let start = *self.window_start.get_or_insert(now);
+        let age = now.saturating_duration_since(start);
+        if age >= std::time::Duration::from_secs(2) {
+            (self.fresh_before, self.fresh_now, self.resent_now) = (0, 0, 0);
+            self.window_start = Some(now);
+        } else if age >= std::time::Duration::from_secs(1) {
+            self.fresh_before = self.fresh_now;
+            (self.fresh_now, self.resent_now) = (0, 0);
+            self.window_start = Some(start + std::time::Duration::from_secs(1));
+        }
+    }
+
+    /// Keeps a packet just sent at `now` (its sequence number read from its header),
+    /// dropping the oldest beyond the bound.
+    pub fn push(&mut self, now: std::time::Instant, packet: Vec<u8>) {
         let Some(seq) = packet.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]])) else {
             return;
         };
+        self.tick(now);
+        self.fresh_now += packet.len();
         self.bytes += packet.len();
-        self.packets.push_back((seq, packet));
+        self.packets.push_back((seq, packet, 0));
         while self.bytes > self.max_bytes {
             match self.packets.pop_front() {
-                Some((_, p)) => self.bytes -= p.len(),
+                Some((_, p, _)) => self.bytes -= p.len(),
                 None => break,
             }
         }
     }
 
-    /// The packet with sequence number `seq`, if still kept.
-    pub fn get(&self, seq: u16) -> Option<&[u8]> {
+    /// The packet with sequence number `seq` to send again at `now`: `None` when it is no
+    /// longer kept, was sent again [`MAX_RESENDS`] times, or the budget of the second is
+    /// spent.
+    pub fn resend(&mut self, now: std::time::Instant, seq: u16) -> Option<&[u8]> {
+        self.tick(now);
         let first = self.packets.front()?.0;
-        let (s, p) = self.packets.get(usize::from(seq.wrapping_sub(first)))?;
-        (*s == seq).then_some(p.as_slice())
+        let budget = self.fresh_before.max(self.fresh_now) / 2;
+        let (s, p, n) = self.packets.get_mut(usize::from(seq.wrapping_sub(first)))?;
+        if *s != seq || *n >= MAX_RESENDS || self.resent_now + p.len() > budget {
+            return None;
+        }
+        *n += 1;
+        self.resent_now += p.len();
+        Some(p.as_slice())
     }
 }
 
@@ -547,6 +591,7 @@ mod tests {
 
     #[test]
     fn the_history_finds_packets_across_the_wrap_and_forgets_the_oldest() {
+        let t0 = std::time::Instant::now();
         let mut pay = JpegPayloader::new(1, 65530, 400);
         let mut h = SentHistory::new(4000);
         let mut out = Vec::new();
@@ -555,14 +600,41 @@ mod tests {
             pay.payload(&analyse(&pattern_jpeg(160, 96, n)).unwrap(), 0, &mut out)
                 .unwrap();
             for p in out.drain(..) {
-                h.push(p);
+                h.push(t0, p);
             }
         }
         let last = pay.next_seq().wrapping_sub(1);
-        assert_eq!(&h.get(last).unwrap()[2..4], &last.to_be_bytes());
-        assert!(h.get(65530).is_none(), "the oldest were forgotten");
-        assert!(h.get(last.wrapping_add(1)).is_none());
+        assert_eq!(&h.resend(t0, last).unwrap()[2..4], &last.to_be_bytes());
+        assert!(h.resend(t0, 65530).is_none(), "the oldest were forgotten");
+        assert!(h.resend(t0, last.wrapping_add(1)).is_none());
         assert!(h.bytes <= 4000);
+    }
+
+    #[test]
+    fn a_flood_of_nacks_resends_each_packet_twice_and_half_the_stream_at_most() {
+        let t0 = std::time::Instant::now();
+        let mut h = SentHistory::new(1 << 20);
+        let packet = |seq: u16| {
+            let mut p = vec![0x80, 26];
+            p.extend_from_slice(&seq.to_be_bytes());
+            p.resize(1000, 0);
+            p
+        };
+        for seq in 0..100 {
+            h.push(t0, packet(seq));
+        }
+        // Asked for the same packet over and over: twice.
+        let again = (0..50).filter(|_| h.resend(t0, 7).is_some()).count();
+        assert_eq!(again, usize::from(MAX_RESENDS));
+        // Asked for everything: half of the 100 000 bytes sent this second, in all.
+        let all = (0..100u16).filter(|&s| h.resend(t0, s).is_some()).count();
+        assert_eq!(all + again, 50);
+        // A second later, with nothing new sent, the budget is that of the second before.
+        let t1 = t0 + std::time::Duration::from_millis(1500);
+        let later = (0..100u16).filter(|&s| h.resend(t1, s).is_some()).count();
+        assert!(later <= 50);
+        let t2 = t0 + std::time::Duration::from_secs(5);
+        assert!(h.resend(t2, 99).is_none(), "an idle stream resends nothing");
     }
 
     #[test]

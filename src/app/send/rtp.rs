@@ -168,8 +168,9 @@ pub(super) fn run(
             recv(nack_rx) -> lost => {
                 if let Ok(lost) = lost {
                     book.counts.nacks += 1;
+                    let now = Instant::now();
                     for seq in lost {
-                        if let Some(p) = history.get(seq) {
+                        if let Some(p) = history.resend(now, seq) {
                             if sock.send(p).is_ok() {
                                 book.counts.retransmitted_chunks += 1;
                             }
@@ -236,8 +237,9 @@ pub(super) fn run(
                     sent_packets = sent_packets.wrapping_add(packets.len() as u32);
                     let octets: usize = packets.iter().map(|p| p.len() - 12).sum();
                     sent_octets = sent_octets.wrapping_add(octets as u32);
+                    let now = Instant::now();
                     for p in packets.drain(..) {
-                        history.push(p);
+                        history.push(now, p);
                     }
                     let now = Instant::now();
                     book.counts.frames += 1;
