@@ -121,6 +121,17 @@ pub(super) fn run(
         }
     }
     drop(nack_tx);
+    // However the loop ends, the readers end with it.
+    struct Readers(Stop, Vec<std::thread::JoinHandle<()>>);
+    impl Drop for Readers {
+        fn drop(&mut self) {
+            self.0.trigger();
+            for r in self.1.drain(..) {
+                let _ = r.join();
+            }
+        }
+    }
+    let readers = Readers(readers_stop, readers);
     let mut history = SentHistory::new(HISTORY_BYTES);
     let cname = format!("camwire-{ssrc:08x}@{}", sock.local_addr()?.ip());
     let start = Instant::now();
@@ -196,12 +207,16 @@ pub(super) fn run(
                     told_reencode = true;
                     on_rtp_notice(on_update, RtpNotice::Reencoding(why.to_string()));
                 }
-                let (w, h) = decoder.decode_rgb(&frame.data)?;
-                encode_rgb(decoder.rgb(), w, h, cfg.quality, &mut reencoded)?;
-                match analyse(&reencoded) {
+                let again = match decoder.decode_rgb(&frame.data) {
+                    Ok((w, h)) => encode_rgb(decoder.rgb(), w, h, cfg.quality, &mut reencoded)
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| analyse(&reencoded).map_err(|e| e.to_string())),
+                    Err(e) => Err(e.to_string()),
+                };
+                match again {
                     Ok(p) => Some(p),
                     Err(why) => {
-                        on_rtp_notice(on_update, RtpNotice::Skipped(why.to_string()));
+                        on_rtp_notice(on_update, RtpNotice::Skipped(why));
                         None
                     }
                 }
@@ -254,10 +269,7 @@ pub(super) fn run(
         }
         let _ = inputs.recycle.try_send(frame.data);
     }
-    readers_stop.trigger();
-    for r in readers {
-        let _ = r.join();
-    }
+    drop(readers);
     let summary = book.summary(Instant::now());
     Ok(SendOutcome {
         summary,
