@@ -23,8 +23,14 @@ const T: Duration = Duration::from_secs(60);
 
 /// Whether `tool` runs here; in CI its absence fails the test.
 fn have(tool: &str) -> bool {
+    // ffmpeg takes one dash; GStreamer's tools two.
+    let flag = if tool == "ffmpeg" {
+        "-version"
+    } else {
+        "--version"
+    };
     let ok = Command::new(tool)
-        .arg("--version")
+        .arg(flag)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
