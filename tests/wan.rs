@@ -115,8 +115,15 @@ fn the_rate_settles_below_a_bottleneck_and_its_queue_stays_short() {
         .as_f64()
         .expect("the path limited the stream");
     assert!(target < 3.0 * 1.15, "{last}");
-    let capacity = last["capacity_mbps"].as_f64().expect("a capacity sample");
-    assert!((2.4..3.6).contains(&capacity), "{last}");
+    // The path's capacity as last measured. Once the rate has settled below the bottleneck
+    // the frames stop queueing there, and with no fresh sample the estimate may have aged
+    // out of the summary itself (CI saw it once under load): the last one measured counts.
+    let capacities: Vec<f64> = paths(&run.sender)
+        .iter()
+        .filter_map(|p| p["capacity_mbps"].as_f64())
+        .collect();
+    let capacity = *capacities.last().expect("a capacity sample");
+    assert!((2.4..3.6).contains(&capacity), "{capacities:?}; {last}");
     assert!(last["quality"].as_u64().unwrap() < 80, "{last}");
     let (fwd, _) = run.relay.stats();
     assert!(
