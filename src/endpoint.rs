@@ -42,6 +42,7 @@
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::media::codec::{encode_rgb, CodecError, Decoder};
@@ -55,6 +56,7 @@ use crate::protocol::receiver::{
 use crate::protocol::sender::{
     OutgoingFrame, PushError, Sender, SenderConfig, SenderEvent, SenderStats,
 };
+use crate::protocol::session_info::NameError;
 use crate::protocol::wire::{Codec, MAX_DATAGRAM, MIN_MTU};
 use crate::runtime::driver::{Driver, DriverError};
 use crate::runtime::net::{
@@ -98,6 +100,9 @@ pub enum EndpointError {
     /// The message cannot be sent (empty, too large).
     #[error(transparent)]
     Message(#[from] MessageError),
+    /// The sender's name cannot be used.
+    #[error("bad sender name: {0}")]
+    Name(#[from] NameError),
     /// The value could not be turned into JSON.
     #[error("cannot serialize the message: {0}")]
     Json(#[from] serde_json::Error),
@@ -114,7 +119,10 @@ pub enum EndpointError {
         source: std::io::Error,
     },
     /// No answer from the viewer within the timeout.
-    #[error("no answer from {addr} within {timeout:?}: is a camwire viewer running there?")]
+    #[error(
+        "no answer from {addr} within {timeout:?}: is a camwire viewer running there (and \
+         not showing its most senders already: cam-view --max-senders)?"
+    )]
     NoAnswer {
         /// The viewer's address.
         addr: SocketAddr,
@@ -290,6 +298,13 @@ impl FrameSender {
         self.timeout = timeout;
     }
 
+    /// Names this sender: a viewer labels its frames with the name and, when this process is
+    /// restarted with the same name, shows the new one in its place at once (docs/PROTOCOL.md
+    /// 12.6). Without a name, a viewer knows the sender by its session id only.
+    pub fn set_name(&mut self, name: &str) -> Result<(), EndpointError> {
+        Ok(self.driver.machine_mut().set_name(name)?)
+    }
+
     /// This sender's session id (the viewer reports it with every frame and message).
     pub fn session(&self) -> u32 {
         self.driver.machine().session()
@@ -451,6 +466,8 @@ pub struct Frame {
     pub from: SocketAddr,
     /// The sender's session.
     pub session: u32,
+    /// The sender's name ([`FrameSender::set_name`], `cam-send --name`), once it is known.
+    pub name: Option<Arc<str>>,
     /// Its sequence number in that session.
     pub seq: u32,
     /// The JPEG bytes exactly as sent.
@@ -479,6 +496,8 @@ pub struct Message {
     pub from: SocketAddr,
     /// The sender's session.
     pub session: u32,
+    /// The sender's name, once it is known.
+    pub name: Option<Arc<str>>,
     /// Its sequence number in that session (0, 1, 2, ...).
     pub seq: u32,
     /// The value.
@@ -489,18 +508,40 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
-    /// A frame of the shown sender.
+    /// A frame of a shown sender (every sender is shown, up to
+    /// [`ReceiverConfig::max_senders`]); `session` and `name` say whose.
     Frame(Frame),
     /// A JSON message, from any sender.
     Message(Message),
-    /// A sender became the shown one.
+    /// A sender is shown from now on.
     SessionStarted {
         /// Its session id.
         session: u32,
         /// Its address.
         from: SocketAddr,
+        /// Its name, when known already.
+        name: Option<Arc<str>>,
     },
-    /// The shown sender said BYE, went silent, or gave way to a newer one.
+    /// A sender told its name.
+    SenderNamed {
+        /// Its session id.
+        session: u32,
+        /// Its address.
+        from: SocketAddr,
+        /// The name.
+        name: Arc<str>,
+    },
+    /// A sender is not shown: [`ReceiverConfig::max_senders`] others are (it gets no
+    /// answers until one of them ends).
+    SenderRefused {
+        /// Its session id.
+        session: u32,
+        /// Its address.
+        from: SocketAddr,
+        /// Its name, if known.
+        name: Option<Arc<str>>,
+    },
+    /// A shown sender said BYE, went silent, or gave way to its own restart.
     SessionEnded {
         /// Its session id.
         session: u32,
@@ -602,11 +643,13 @@ impl FrameReceiver {
 
     fn next_event(&mut self) -> Option<Event> {
         loop {
-            let ev = self.driver.machine_mut().poll_event()?;
+            let r = self.driver.machine_mut();
+            let ev = r.poll_event()?;
             return Some(match ev {
                 ReceiverEvent::Frame { from, frame } => Event::Frame(Frame {
                     from,
                     session: frame.session,
+                    name: r.session_name(frame.session).cloned(),
                     seq: frame.info.seq,
                     jpeg: frame.data,
                     width: frame.info.width,
@@ -622,15 +665,40 @@ impl FrameReceiver {
                     Ok(value) => Event::Message(Message {
                         from,
                         session,
+                        name: r.session_name(session).cloned(),
                         seq,
                         value,
                     }),
                     // Validated by the receiver already; nothing to report if not.
                     Err(_) => continue,
                 },
-                ReceiverEvent::SessionStarted { session, from } => {
-                    Event::SessionStarted { session, from }
-                }
+                ReceiverEvent::SessionStarted {
+                    session,
+                    from,
+                    name,
+                } => Event::SessionStarted {
+                    session,
+                    from,
+                    name,
+                },
+                ReceiverEvent::SessionNamed {
+                    session,
+                    from,
+                    name,
+                } => Event::SenderNamed {
+                    session,
+                    from,
+                    name,
+                },
+                ReceiverEvent::SessionRefused {
+                    session,
+                    from,
+                    name,
+                } => Event::SenderRefused {
+                    session,
+                    from,
+                    name,
+                },
                 ReceiverEvent::SessionEnded {
                     session,
                     from,

@@ -24,13 +24,15 @@ fn stop_viewer(v: Proc) -> (Vec<serde_json::Value>, serde_json::Value) {
     (message_lines(&out), summary(&out))
 }
 
-/// Checks that `msgs` are exactly `expect` in order, all from one session, seq 0, 1, 2, ...
+/// Checks that `msgs` are exactly `expect` in order, all from one session, seq 1, 2, 3, ...
+/// (`cam-send`'s name, which it always has, took 0).
 fn assert_exactly_once_in_order(msgs: &[serde_json::Value], expect: &[serde_json::Value]) {
     assert_eq!(msgs.len(), expect.len(), "message count");
     let session = &msgs[0]["session"];
     for (i, (m, e)) in msgs.iter().zip(expect).enumerate() {
         assert_eq!(&m["message"], e, "message {i}");
-        assert_eq!(m["seq"], i as u64, "sequence of message {i}");
+        assert_eq!(m["seq"], i as u64 + 1, "sequence of message {i}");
+        assert!(m["sender"].is_string(), "named: {m}");
         assert_eq!(&m["session"], session);
         assert_eq!(m["via"], "camwire");
         assert!(m["from"].as_str().unwrap().starts_with("127.0.0.1:"));
@@ -131,7 +133,7 @@ fn invalid_json_is_refused_with_the_viewer_reason_and_never_printed() {
     assert!(!st.success());
     assert!(
         err.iter().any(|l| l.contains(
-            "message 1 refused by the viewer: invalid JSON: expected ident at line 1 column"
+            "message 2 refused by the viewer: invalid JSON: expected ident at line 1 column"
         )),
         "{err:?}"
     );
@@ -142,8 +144,8 @@ fn invalid_json_is_refused_with_the_viewer_reason_and_never_printed() {
     let (msgs, summary) = stop_viewer(v);
     let got: Vec<_> = msgs.iter().map(|m| m["message"].clone()).collect();
     assert_eq!(got, vec![serde_json::json!([1, 2]), serde_json::json!(3)]);
-    // The refused message used its sequence number: the next one is 2.
-    assert_eq!(msgs[1]["seq"], 2);
+    // The refused message used its sequence number: the next one is 3 (the name was 0).
+    assert_eq!(msgs[1]["seq"], 3);
     assert_eq!(summary["messages_refused"], 1);
 }
 

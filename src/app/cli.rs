@@ -355,3 +355,11 @@ fn read_key_file(path: &Path, warn: &mut dyn FnMut(&str)) -> Result<String, Stri
         .map_err(|e| format!("cannot read the key file {shown}: {e}"))?;
     Ok(text.lines().next().unwrap_or("").to_string())
 }
+
+/// A sender's NAME (`cam-send --name`, `cam-view --only`): 1 to 64 bytes, no control
+/// characters, as the protocol requires.
+pub fn parse_sender_name(s: &str) -> Result<String, String> {
+    crate::protocol::session_info::check_name(s)
+        .map(|()| s.to_owned())
+        .map_err(|e| e.to_string())
+}

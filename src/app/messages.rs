@@ -23,6 +23,9 @@ pub struct MessageRecord {
     /// The sender's session id (camwire messages only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<u32>,
+    /// The sender's name (camwire senders that say one, `cam-send --name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<std::sync::Arc<str>>,
     /// Its sequence number: per session for camwire messages (from 0, in order), per viewer
     /// run for tutorial-port datagrams.
     pub seq: u64,
@@ -50,6 +53,7 @@ mod tests {
         let r = MessageRecord {
             from: "127.0.0.1:5000".parse().unwrap(),
             session: Some(0xABCD),
+            sender: None,
             seq: 7,
             via: Carrier::Camwire,
             message: v,

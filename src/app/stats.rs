@@ -52,6 +52,9 @@ pub struct Counters {
     pub deferred_datagrams: u64,
     /// Frames `--save` did not write because the disk was behind or failed (viewer).
     pub unsaved_frames: u64,
+    /// Senders not shown because `--max-senders` others were (or not the `--only` one)
+    /// (viewer).
+    pub refused_senders: u64,
 }
 
 impl Counters {
@@ -73,6 +76,7 @@ impl Counters {
             messages_refused: self.messages_refused - o.messages_refused,
             deferred_datagrams: self.deferred_datagrams - o.deferred_datagrams,
             unsaved_frames: self.unsaved_frames - o.unsaved_frames,
+            refused_senders: self.refused_senders - o.refused_senders,
         }
     }
 }
@@ -118,12 +122,14 @@ pub enum Role {
 }
 
 /// Counters only a viewer keeps: left out of the sender's JSON.
-pub const VIEWER_ONLY: [&str; 5] = [
+pub const VIEWER_ONLY: [&str; 7] = [
     "skipped_frames",
     "crc_failures",
     "decode_errors",
     "deferred_datagrams",
     "unsaved_frames",
+    "refused_senders",
+    "senders",
 ];
 
 /// One `--stats-json` line. The sender's leaves out the [`VIEWER_ONLY`] counters.
@@ -180,6 +186,9 @@ pub struct Report {
     /// RTP reception: packets, lost packets, jitter (viewer, `--listen rtp://`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtp: Option<RtpReport>,
+    /// Each sender seen (viewer), in order of name: its own frames, rate, losses and
+    /// latency beside the totals above.
+    pub senders: Vec<SenderReport>,
     /// Receive buffer the OS granted, bytes (viewer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rcvbuf: Option<usize>,
@@ -212,6 +221,68 @@ impl Serialize for Report {
             }
         }
         v.serialize(s)
+    }
+}
+
+/// One sender's part of a viewer's report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SenderReport {
+    /// Its name (`cam-send --name`), or its session id in hex until it says one.
+    pub name: String,
+    /// Its current session id, hex.
+    pub session: String,
+    /// `"connected"` while shown, else `"disconnected"`.
+    pub state: &'static str,
+    /// Frames delivered in the report's window.
+    pub frames: u64,
+    /// Frames per second over the window, `null` as for the totals.
+    pub fps: Option<f64>,
+    /// Frames that never arrived whole (gaps in its frame numbers) or were skipped for a
+    /// newer one before decoding, in the window.
+    pub dropped: u64,
+    /// Capture-to-decoded latency, median and 95th percentile, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms_p50: Option<f64>,
+    /// The same, 95th percentile, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms_p95: Option<f64>,
+}
+
+/// One sender's running counts in a viewer's [`StatsBook`].
+#[derive(Default)]
+pub struct SenderBook {
+    /// Its session id now (a restart under the same name changes it).
+    pub session: u32,
+    /// Shown now.
+    pub connected: bool,
+    /// Frames delivered.
+    pub frames: u64,
+    /// Frames missed or skipped.
+    pub dropped: u64,
+    /// The last frame number delivered, to count gaps.
+    pub last_seq: Option<(u32, u32)>,
+    /// Capture-to-decoded latency.
+    pub latency: Percentiles,
+    at_last: (u64, u64),
+}
+
+impl SenderBook {
+    /// Counts a delivered frame `seq` of `session`: gaps since the previous one of the same
+    /// session are frames that never came.
+    pub fn delivered(&mut self, session: u32, seq: u32) {
+        if let Some((s, last)) = self.last_seq {
+            if s == session {
+                let gap = seq.wrapping_sub(last).wrapping_sub(1);
+                // A gap beyond a few seconds of frames is a jump (reordering, a restart of
+                // the numbering), not loss.
+                if gap < 1 << 16 {
+                    self.dropped += u64::from(gap);
+                }
+            }
+        }
+        self.last_seq = Some((session, seq));
+        self.session = session;
+        self.frames += 1;
     }
 }
 
@@ -264,6 +335,8 @@ pub struct StatsBook {
     pub size: Option<(u32, u32)>,
     /// The sender of the newest frame (viewer).
     pub sender: Option<std::sync::Arc<str>>,
+    /// Every sender seen, by name (viewer).
+    pub senders: std::collections::BTreeMap<std::sync::Arc<str>, SenderBook>,
     /// The sender's view of the path (sender).
     pub path: Option<PathReport>,
     /// RTP reception (viewer, `--listen rtp://`).
@@ -298,6 +371,7 @@ impl StatsBook {
             age: Percentiles::default(),
             size: None,
             sender: None,
+            senders: Default::default(),
             path: None,
             rtp: None,
             rcvbuf: None,
@@ -340,6 +414,32 @@ impl StatsBook {
             sender: self.sender.as_deref().map(str::to_owned),
             path: self.path,
             rtp: self.rtp,
+            senders: self
+                .senders
+                .iter()
+                .map(|(name, b)| {
+                    let (frames, dropped) = if h {
+                        (b.frames - b.at_last.0, b.dropped - b.at_last.1)
+                    } else {
+                        (b.frames, b.dropped)
+                    };
+                    SenderReport {
+                        name: name.to_string(),
+                        session: format!("{:08x}", b.session),
+                        state: if b.connected {
+                            "connected"
+                        } else {
+                            "disconnected"
+                        },
+                        frames,
+                        fps: (rated && frames >= MIN_RATE_FRAMES)
+                            .then(|| round(frames as f64 / secs)),
+                        dropped,
+                        latency_ms_p50: pick(&b.latency, 0.5).map(round),
+                        latency_ms_p95: pick(&b.latency, 0.95).map(round),
+                    }
+                })
+                .collect(),
             rcvbuf: self.rcvbuf,
             peer: self.peer,
             rejected_by_kind: (!h && !self.rejected_by_kind.is_empty())
@@ -359,6 +459,10 @@ impl StatsBook {
         );
         self.at_last = self.counts;
         self.last = now;
+        for b in self.senders.values_mut() {
+            b.at_last = (b.frames, b.dropped);
+            b.latency.interval.reset();
+        }
         self.latency.interval.reset();
         self.rtt.interval.reset();
         self.age.interval.reset();
@@ -445,6 +549,7 @@ impl Report {
             (c.messages_refused, "messages refused"),
             (c.deferred_datagrams, "deferred"),
             (c.unsaved_frames, "unsaved"),
+            (c.refused_senders, "senders refused"),
         ] {
             if n > 0 {
                 s.push_str(&format!("  {n} {what}"));
@@ -558,7 +663,7 @@ mod tests {
         let r = StatsBook::new(Role::View, t0).summary(t0);
         let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         for k in VIEWER_ONLY {
-            assert_eq!(v[k], 0, "{k} missing from the viewer's {v}");
+            assert!(v.get(k).is_some(), "{k} missing from the viewer's {v}");
         }
         assert_eq!(r.status_line(), "0 frames");
     }

@@ -265,3 +265,38 @@ mod tests {
         draw_text_band(&mut tiny, 4, 3, "hello");
     }
 }
+
+// TEMP STUB (replaced by the tiles branch)
+/// Stub.
+pub enum Signal {
+    /// Stub.
+    Live,
+    /// Stub.
+    Lost,
+    /// Stub.
+    Finished,
+}
+impl Display {
+    /// Stub.
+    pub fn show_tile(&mut self, _t: &str, f: DisplayFrame) -> Option<Vec<u32>> {
+        self.show(f)
+    }
+    /// Stub.
+    pub fn drawn_size(&self, _t: &str) -> Option<(u32, u32)> {
+        None
+    }
+    /// Stub.
+    pub fn set_signal(&mut self, _t: &str, s: Signal) {
+        match s {
+            Signal::Live => self.set_disconnected(false),
+            Signal::Lost => self.set_disconnected(true),
+            Signal::Finished => self.set_finished(),
+        }
+    }
+    /// Stub.
+    pub fn remove_tile(&mut self, _t: &str) {}
+    /// Stub.
+    pub fn set_tile_message(&mut self, _t: &str, m: &str) {
+        self.set_message(m)
+    }
+}

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use camwire::app::cli::{
-    parse_destination, parse_size, run_main, Compat, Destination, KeyArgs, ReportPrinter,
+    parse_destination, parse_sender_name, parse_size, run_main, Compat, Destination, KeyArgs,
+    ReportPrinter,
 };
 use camwire::app::send::{
     open_source, run_send_with, RtpNotice, RtpOut, SendConfig, SendNotice, SendOutcome, SendUpdate,
@@ -93,6 +94,11 @@ struct Args {
     /// Stop after N frames
     #[arg(long, value_name = "N")]
     frames: Option<u64>,
+    /// This sender's name, shown on its tile and in the viewer's statistics and file names,
+    /// and by which a viewer knows it when it restarts (default: this machine's host name;
+    /// give each camera on one machine its own)
+    #[arg(long, value_name = "NAME", value_parser = parse_sender_name)]
+    name: Option<String>,
     /// Largest datagram in bytes of UDP payload (1200 is safe on any path)
     #[arg(long, default_value_t = SenderConfig::default().mtu as u16, value_name = "BYTES",
           value_parser = clap::value_parser!(u16).range(MIN_MTU as i64..=MAX_DATAGRAM as i64))]
@@ -331,6 +337,7 @@ fn config(args: &Args, stop: &Stop) -> Result<SendConfig, String> {
             args.min_quality.min(args.quality)
         },
         frames: args.frames,
+        name: args.name.clone().or_else(camwire::app::send::host_name),
         protocol: SenderConfig {
             mtu: args.mtu as usize,
             ack_timeout: Duration::from_millis(args.ack_timeout),

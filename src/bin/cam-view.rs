@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use camwire::app::cli::{
-    parse_http, parse_listen_any, run_main, Compat, KeyArgs, Listen, ReportPrinter,
+    parse_http, parse_listen_any, parse_sender_name, run_main, Compat, KeyArgs, Listen,
+    ReportPrinter,
 };
 use camwire::app::send::{run_send, RtpOut, SendConfig, SourceSpec};
 use camwire::app::view::{run_view, Notice, TutorialMode, ViewConfig, ViewUpdate};
@@ -83,6 +84,14 @@ struct Args {
     /// (HTTP 503)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     http_max_clients: Option<u32>,
+    /// Senders shown at once, each in a tile of its own (1 to 64, default 16); the next one is
+    /// refused and counted until one of them ends, never shown by pushing another out
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=camwire::protocol::receiver::MAX_SENDERS as i64))]
+    max_senders: u32,
+    /// Show only the sender named NAME (cam-send --name); every other is refused
+    #[arg(long, value_name = "NAME", value_parser = parse_sender_name)]
+    only: Option<String>,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -150,6 +159,8 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         }),
         key: key.clone(),
         rtp,
+        max_senders: args.max_senders as usize,
+        only: args.only,
         http: args.http.map(|addr| HttpConfig {
             addr,
             max_clients: args
@@ -159,6 +170,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         }),
         ..ViewConfig::default()
     };
+    let (only, max_senders) = (cfg.only.clone(), cfg.max_senders);
     let stop = Stop::new();
     stop.on_ctrl_c();
     let demo_stop = Stop::new();
@@ -199,25 +211,59 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
             "tutorial mode: pictures on the same port, JSON datagrams on {addr}"
         )),
         ViewUpdate::Notice(Notice::Warning(w)) => out.line(&w),
-        ViewUpdate::Notice(Notice::SenderConnected { session, from }) => {
-            out.line(&format!("sender {session:08x} connected from {from}"))
-        }
+        ViewUpdate::Notice(Notice::SenderConnected {
+            session,
+            from,
+            name,
+        }) => out.line(&format!(
+            "sender {} connected from {from}",
+            who(&name, session)
+        )),
         ViewUpdate::Notice(Notice::SenderDisconnected {
             session,
             from,
             reason,
+            name,
         }) => {
             let why = match reason {
                 EndReason::Bye => "said goodbye",
                 EndReason::Silence => "went silent",
-                EndReason::Superseded => "was replaced by a newer sender",
+                EndReason::Superseded => "was replaced by a newer sender of the same name",
             };
             out.line(&format!(
-                "sender {session:08x} at {from} disconnected: {why}"
+                "sender {} at {from} disconnected: {why}",
+                who(&name, session)
             ))
         }
-        ViewUpdate::Notice(Notice::SenderIgnored { session, from }) => out.line(&format!(
-            "ignoring sender {session:08x} at {from}: a newer sender is being shown"
+        ViewUpdate::Notice(Notice::SenderNamed {
+            session,
+            from,
+            name,
+            ..
+        }) => out.line(&format!("sender {session:08x} at {from} is named {name:?}")),
+        ViewUpdate::Notice(Notice::SenderIgnored {
+            session,
+            from,
+            name,
+        }) => out.line(&format!(
+            "ignoring sender {} at {from}: a newer sender of the same name is shown (a \
+             restart; if both are running, give each its own cam-send --name)",
+            who(&name, session)
+        )),
+        ViewUpdate::Notice(Notice::SenderRefused {
+            session,
+            from,
+            name,
+        }) => out.line(&format!(
+            "refusing sender {} at {from}: {}",
+            who(&name, session),
+            if only.is_some() {
+                "it is not the --only one".to_string()
+            } else {
+                format!(
+                    "{max_senders} senders are shown already (raise --max-senders to show more)"
+                )
+            }
         )),
     });
     demo_stop.trigger();
@@ -229,6 +275,17 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
     let outcome = outcome.map_err(|e| e.to_string())?;
     out.summary(&outcome.summary);
     Ok(())
+}
+
+/// A sender as the log names it: `door (1a2b3c4d)`, or its session id alone before it has a
+/// name.
+fn who(name: &str, session: u32) -> String {
+    let id = format!("{session:08x}");
+    if name == id {
+        id
+    } else {
+        format!("{name:?} ({id})")
+    }
 }
 
 /// Where the demo sender should aim: the bound address, or loopback if bound to "any".

@@ -32,6 +32,7 @@ pub fn json_loop(
                 let m = MessageRecord {
                     from,
                     session: None,
+                    sender: None,
                     seq,
                     via: Carrier::Tutorial,
                     message,

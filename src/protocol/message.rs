@@ -63,6 +63,7 @@ pub enum MessageOutcome {
 
 struct OutMsg {
     seq: u32,
+    content: Content,
     data: Vec<u8>,
     info: MessageInfo,
     /// Next chunk of the current round to send; `count` when the round is out.
@@ -79,7 +80,7 @@ pub struct Outbox {
     mtu: usize,
     timeout: Duration,
     next_seq: u32,
-    queue: VecDeque<(u32, Vec<u8>)>,
+    queue: VecDeque<(u32, Content, Vec<u8>)>,
     current: Option<OutMsg>,
 }
 
@@ -114,8 +115,26 @@ impl Outbox {
         }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        self.queue.push_back((seq, data));
+        self.queue.push_back((seq, Content::Json, data));
         Ok(seq)
+    }
+
+    /// Queues the sender's description ([`Content::SessionInfo`]) unless one is already
+    /// waiting; returns its sequence number, or `None` when one was waiting. It goes in
+    /// sending order like every message: behind those already queued, so that no sequence
+    /// number handed out changes.
+    pub fn push_info(&mut self, data: Vec<u8>) -> Option<u32> {
+        if self
+            .queue
+            .iter()
+            .any(|(_, c, _)| *c == Content::SessionInfo)
+        {
+            return None;
+        }
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.queue.push_back((seq, Content::SessionInfo, data));
+        Some(seq)
     }
 
     /// Messages not yet answered, including the one in flight.
@@ -146,17 +165,18 @@ impl Outbox {
         buf: &mut [u8],
     ) -> Option<usize> {
         if self.current.is_none() {
-            let (seq, data) = self.queue.pop_front()?;
+            let (seq, content, data) = self.queue.pop_front()?;
             let count = wire::message_chunk_count(data.len(), self.mtu).expect("checked in push");
             let info = MessageInfo {
                 seq,
                 count,
                 len: data.len() as u32,
                 crc32: crc32fast::hash(&data),
-                content: Content::Json,
+                content,
             };
             self.current = Some(OutMsg {
                 seq,
+                content,
                 data,
                 info,
                 next: 0,
@@ -187,6 +207,12 @@ impl Outbox {
             m.rto_at = Some(now + rto * (1u32 << m.rounds.min(3)));
         }
         Some(n)
+    }
+
+    /// What the message in flight carries, if one is: a verdict on the sender's own
+    /// description is not the caller's business.
+    pub fn current_content(&self) -> Option<Content> {
+        self.current.as_ref().map(|m| m.content)
     }
 
     /// Takes in a MESSAGE_ACK. Returns the message's outcome and, when the ACK answers the
@@ -383,7 +409,8 @@ impl Inbox {
     }
 }
 
-fn truncate_utf8(s: &mut String, max: usize) {
+/// Cuts `s` to at most `max` bytes, at a character boundary.
+pub(crate) fn truncate_utf8(s: &mut String, max: usize) {
     if s.len() > max {
         let mut cut = max;
         while !s.is_char_boundary(cut) {

@@ -23,6 +23,7 @@ pub mod reassembly;
 pub mod receiver;
 pub mod sender;
 pub mod serial;
+pub mod session_info;
 #[cfg(test)]
 pub(crate) mod sim;
 pub mod timing;

@@ -48,7 +48,9 @@ impl Default for ReassemblyConfig {
     fn default() -> Self {
         ReassemblyConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
-            max_partial_frames: 16,
+            // Room for 14 frames in flight from each of four senders, seven from each of
+            // eight, three from each of sixteen (the receiver shares it, see its window).
+            max_partial_frames: 64,
             max_partial_bytes: 64 << 20,
             partial_timeout: Duration::from_secs(1),
             nack_delay: Duration::from_millis(2),
@@ -60,15 +62,20 @@ impl Default for ReassemblyConfig {
 }
 
 impl ReassemblyConfig {
-    /// The frames of one session this viewer will assemble at once, as its ACKs tell the
+    /// The frames of one session this viewer will assemble at once when it is the only
     /// sender (PROTOCOL.md 5.1): all of `max_partial_frames` but two, which stay free for
-    /// another sender or a flood, and at least 1.
+    /// another sender or a flood, at most [`MAX_WINDOW`] and at least 1. With more senders
+    /// the receiver shares the room among them.
     pub fn window(&self) -> u8 {
         self.max_partial_frames
             .saturating_sub(2)
-            .clamp(1, u8::MAX as usize) as u8
+            .clamp(1, MAX_WINDOW as usize) as u8
     }
 }
+
+/// The most frames in flight a viewer offers one sender: 14 is 460 ms of a 30 fps stream,
+/// more than the sender's deadline lets it keep.
+pub const MAX_WINDOW: u8 = 14;
 
 /// A frame received whole with a matching CRC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +209,10 @@ fn nack_for(p: &Partial) -> Option<NackRequest> {
 
 const RECENT: usize = 32;
 
+/// Sessions whose newest completed `seq` is remembered: every session a receiver may keep
+/// ([`crate::protocol::receiver::MAX_SENDERS`] and spares).
+const NEWEST: usize = 80;
+
 /// The longest wait for a burst whose end was not seen, however slowly its chunks arrive.
 const MAX_QUIET: Duration = Duration::from_millis(100);
 
@@ -216,8 +227,8 @@ pub struct Reassembler {
     /// Newest completed seq per session (a short list; sessions are few).
     newest: Vec<(u32, u32)>,
     spare: Vec<Vec<u8>>,
-    /// The session whose partial frames are evicted last (the one being shown).
-    protected: Option<u32>,
+    /// The sessions whose partial frames are evicted last (the ones being shown).
+    protected: Vec<u32>,
     nacks: VecDeque<NackRequest>,
     stats: ReassemblyStats,
 }
@@ -233,16 +244,17 @@ impl Reassembler {
             recent_next: 0,
             newest: Vec::new(),
             spare: Vec::new(),
-            protected: None,
+            protected: Vec::new(),
             nacks: VecDeque::new(),
             stats: ReassemblyStats::default(),
         }
     }
 
-    /// Makes `session`'s partial frames the last to be evicted, so that a flood of chunks
-    /// from elsewhere cannot push the shown stream's frames out.
-    pub fn set_protected(&mut self, session: Option<u32>) {
-        self.protected = session;
+    /// Makes `sessions`' partial frames the last to be evicted, so that a flood of chunks
+    /// from elsewhere cannot push the shown streams' frames out.
+    pub fn set_protected(&mut self, sessions: &[u32]) {
+        self.protected.clear();
+        self.protected.extend_from_slice(sessions);
     }
 
     /// Counters so far.
@@ -294,6 +306,12 @@ impl Reassembler {
             return Insert::AlreadyComplete;
         }
         if let Some(newest) = self.newest_of(session) {
+            if info.seq == newest {
+                // Finished, though out of the ring already (many senders fill it fast): its
+                // sender has not had the ACK.
+                self.stats.stale_chunks += 1;
+                return Insert::AlreadyComplete;
+            }
             if serial::before(info.seq, newest) {
                 self.stats.stale_chunks += 1;
                 return Insert::Stale;
@@ -417,7 +435,7 @@ impl Reassembler {
                 }
             }
             None => {
-                if self.newest.len() >= 16 {
+                if self.newest.len() >= NEWEST {
                     self.newest.remove(0);
                 }
                 seq
@@ -447,15 +465,7 @@ impl Reassembler {
         let budget = self.cfg.max_partial_bytes.max(self.cfg.max_frame_bytes);
         let key = (self.partials[pos].session, self.partials[pos].info.seq);
         while self.partial_bytes() + extra > budget && self.partials.len() > 1 {
-            let protected = self.protected;
-            let victim = self
-                .partials
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| (p.session, p.info.seq) != key)
-                .min_by_key(|(_, p)| (Some(p.session) == protected, p.last_seen))
-                .map(|(i, _)| i)
-                .expect("more than one partial frame");
+            let victim = self.victim(Some(key)).expect("more than one partial frame");
             let p = self.partials.swap_remove(victim);
             self.stats.incomplete_dropped += 1;
             self.recycle(p.chunks.into_data());
@@ -466,17 +476,43 @@ impl Reassembler {
             .expect("never evicted")
     }
 
-    fn make_room(&mut self) {
-        while self.partials.len() >= self.cfg.max_partial_frames.max(1) {
-            // Oldest first, but other sessions' frames before the protected session's.
-            let protected = self.protected;
-            let oldest = self
-                .partials
+    /// The partial frame to evict next (never the one `keep` names): the longest untouched
+    /// of a session not shown; when every one is a shown session's, the longest untouched of
+    /// the session holding the most. A flood of made-up sessions costs one pass per frame
+    /// it starts, and a shown sender that floods (or many at once) evicts its own frames,
+    /// not the others'.
+    fn victim(&self, keep: Option<(u32, u32)>) -> Option<usize> {
+        let candidates = || {
+            self.partials
                 .iter()
                 .enumerate()
-                .min_by_key(|(_, p)| (Some(p.session) == protected, p.last_seen))
-                .map(|(i, _)| i)
-                .unwrap_or(0);
+                .filter(move |(_, p)| Some((p.session, p.info.seq)) != keep)
+        };
+        let unshown = candidates()
+            .filter(|(_, p)| !self.protected.contains(&p.session))
+            .min_by_key(|(_, p)| p.last_seen)
+            .map(|(i, _)| i);
+        if unshown.is_some() {
+            return unshown;
+        }
+        // Only shown senders' frames: at most one per shown session is counted.
+        let mut held: Vec<(u32, usize)> = Vec::with_capacity(self.protected.len());
+        for (_, p) in candidates() {
+            match held.iter_mut().find(|(s, _)| *s == p.session) {
+                Some((_, n)) => *n += 1,
+                None => held.push((p.session, 1)),
+            }
+        }
+        let busiest = held.iter().max_by_key(|(_, n)| *n)?.0;
+        candidates()
+            .filter(|(_, p)| p.session == busiest)
+            .min_by_key(|(_, p)| p.last_seen)
+            .map(|(i, _)| i)
+    }
+
+    fn make_room(&mut self) {
+        while self.partials.len() >= self.cfg.max_partial_frames.max(1) {
+            let oldest = self.victim(None).unwrap_or(0);
             let p = self.partials.swap_remove(oldest);
             self.stats.incomplete_dropped += 1;
             self.recycle(p.chunks.into_data());
@@ -957,7 +993,7 @@ mod tests {
         let d = data(5000, 1);
         let fi = frame_info(0, &d, 1200);
         let mut r = Reassembler::new(ReassemblyConfig::default());
-        r.set_protected(Some(1));
+        r.set_protected(&[1]);
         r.insert(t0, 1, &fi, 0, 0, &d[fi.chunk_range(0)]);
         for junk in 0..1000u32 {
             let fj = frame_info(junk, &d, 1200);
@@ -970,6 +1006,66 @@ mod tests {
             }
         }
         assert_eq!(done.expect("frame survived the flood").data, d);
+    }
+
+    #[test]
+    fn a_flooding_sender_evicts_its_own_frames_not_another_shown_one() {
+        let t0 = Instant::now();
+        let d = data(5000, 1);
+        let cfg = ReassemblyConfig {
+            max_partial_frames: 8,
+            ..ReassemblyConfig::default()
+        };
+        let mut r = Reassembler::new(cfg);
+        // Both shown; session 2 starts a frame and then floods with ever new ones.
+        r.set_protected(&[1, 2]);
+        let fi = frame_info(0, &d, 1200);
+        r.insert(t0, 1, &fi, 0, 0, &d[fi.chunk_range(0)]);
+        for seq in 0..100u32 {
+            let fj = frame_info(seq, &d, 1200);
+            let t = t0 + Duration::from_millis(u64::from(seq) + 1);
+            r.insert(t, 2, &fj, 0, 0, &d[fj.chunk_range(0)]);
+        }
+        let mut done = None;
+        for i in 1..fi.count {
+            if let Insert::Complete(f) = r.insert(t0, 1, &fi, i, 0, &d[fi.chunk_range(i)]) {
+                done = Some(f);
+            }
+        }
+        assert_eq!(done.expect("session 1's frame survived").data, d);
+    }
+
+    #[test]
+    fn a_resent_frame_is_never_delivered_twice_once_out_of_the_ring() {
+        // Many senders complete frames between a sender's frame and its resend (its ACK was
+        // lost): the ring of recent frames has moved on, the newest-seq list has not.
+        let t0 = Instant::now();
+        let d = data(3000, 4);
+        let fi = frame_info(77, &d, 1200);
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let deliver = |r: &mut Reassembler, session: u32, fi: &FrameInfo| {
+            (0..fi.count)
+                .filter(|&i| {
+                    matches!(
+                        r.insert(t0, session, fi, i, 1, &d[fi.chunk_range(i)]),
+                        Insert::Complete(_)
+                    )
+                })
+                .count()
+        };
+        assert_eq!(deliver(&mut r, 1, &fi), 1);
+        for other in 0..(2 * RECENT as u32) {
+            assert_eq!(
+                deliver(&mut r, 100 + other % 40, &frame_info(other, &d, 1200)),
+                1
+            );
+        }
+        assert_eq!(
+            r.insert(t0, 1, &fi, 0, 2, &d[fi.chunk_range(0)]),
+            Insert::AlreadyComplete,
+            "re-acknowledged, not assembled again"
+        );
+        assert_eq!(deliver(&mut r, 1, &fi), 0);
     }
 
     proptest! {

@@ -5,26 +5,34 @@
 //! session is shown, and reports frames and sessions as events. Sockets, threads and decoding
 //! live outside it.
 //!
-//! Session policy: one session is *active* (shown). A session becomes active when it
-//! completes a frame (whole, CRC-checked) and either nothing is active or it started later
-//! than the active one, so a restarted sender takes over at once while junk never does. An
-//! older session that is still sending is *ignored* (its datagrams are counted, never
-//! acknowledged) until the active one ends, with a BYE or `session_timeout` of silence.
+//! Session policy: up to [`ReceiverConfig::max_senders`] sessions are *active* (shown) at
+//! once, one per sender. A session becomes active when it completes a frame (whole,
+//! CRC-checked), so junk never does. A sender is known by its name (PROTOCOL.md 12.6), or
+//! by its session id until the name arrives: a restarted sender has a new session id and a
+//! new port, and when a newer session of the same name completes a frame it takes over at
+//! once (the older one is *ignored*: counted, never acknowledged, while the newer lives).
+//! Once `max_senders` are active, another sender is *refused* (counted, never shown, never
+//! answered) until one ends with a BYE or `session_timeout` of silence: nobody is pushed out.
 //!
 //! Messages (JSON, see [`crate::protocol::message`]) are taken from every session that has not said
 //! BYE, shown or not: they are not pictures, so two senders cannot fight over them.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::protocol::key::Key;
 use crate::protocol::link::{LinkDrop, ViewerLink, ViewerOpened};
-use crate::protocol::message::{Inbox, InboxOutcome, MAX_MESSAGE_LEN};
+use crate::protocol::message::{truncate_utf8, Inbox, InboxOutcome, MAX_MESSAGE_LEN};
 use crate::protocol::reassembly::{
     CompleteFrame, Insert, NackRequest, Reassembler, ReassemblyConfig, ReassemblyStats,
 };
-use crate::protocol::wire::{self, Datagram, MessageStatus};
+use crate::protocol::session_info::{SessionInfo, MAX_INFO_LEN};
+use crate::protocol::wire::{self, Content, Datagram, MessageStatus};
+
+/// The most senders a receiver shows at once, whatever its configuration says.
+pub const MAX_SENDERS: usize = 64;
 
 /// Tunables of the receiver.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +44,8 @@ pub struct ReceiverConfig {
     /// Messages longer than this are refused (at most [`MAX_MESSAGE_LEN`] is useful: no
     /// camwire sender sends more).
     pub max_message_bytes: usize,
+    /// Senders shown at once (1 to [`MAX_SENDERS`]); another is refused until one ends.
+    pub max_senders: usize,
 }
 
 impl Default for ReceiverConfig {
@@ -44,6 +54,7 @@ impl Default for ReceiverConfig {
             reassembly: ReassemblyConfig::default(),
             session_timeout: Duration::from_secs(2),
             max_message_bytes: MAX_MESSAGE_LEN,
+            max_senders: 16,
         }
     }
 }
@@ -56,28 +67,50 @@ pub enum EndReason {
     Bye,
     /// Nothing arrived for `session_timeout`.
     Silence,
-    /// A newer session took over.
+    /// A newer session of the same sender (its restart) took over.
     Superseded,
 }
 
 /// Something the receiver wants its owner to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReceiverEvent {
-    /// A frame of the active session arrived whole, with a valid CRC, and was acknowledged.
+    /// A frame of an active session arrived whole, with a valid CRC, and was acknowledged.
     Frame {
         /// Where it came from.
         from: SocketAddr,
-        /// The frame.
+        /// The frame (its `session` says whose).
         frame: CompleteFrame,
     },
-    /// A session became the active (shown) one.
+    /// A session became active (shown).
     SessionStarted {
         /// The session id.
         session: u32,
         /// Where it came from.
         from: SocketAddr,
+        /// The sender's name, when it has arrived (it normally comes first).
+        name: Option<Arc<str>>,
     },
-    /// The active session ended.
+    /// A session told its name (once per session; also after it started).
+    SessionNamed {
+        /// The session id.
+        session: u32,
+        /// Where it came from.
+        from: SocketAddr,
+        /// The name.
+        name: Arc<str>,
+    },
+    /// A sender completed a frame while [`ReceiverConfig::max_senders`] others were shown,
+    /// or does not have the name [`Receiver::set_only`] asks for: it is not shown or
+    /// answered (said once per session).
+    SessionRefused {
+        /// The session id.
+        session: u32,
+        /// Where it comes from.
+        from: SocketAddr,
+        /// Its name, if known.
+        name: Option<Arc<str>>,
+    },
+    /// An active session ended.
     SessionEnded {
         /// The session id.
         session: u32,
@@ -113,8 +146,9 @@ pub enum ReceiverEvent {
         /// The version they speak.
         version: u8,
     },
-    /// A session completed a frame but is older than the active one, so it is ignored
-    /// (reported each time such a session is found ignored again).
+    /// A session completed a frame but is older than an active session of the same name, so
+    /// it is ignored (reported each time such a session is found ignored again): a restarted
+    /// sender's old process, or two senders given the same name.
     SessionIgnored {
         /// The ignored session id.
         session: u32,
@@ -159,8 +193,10 @@ pub struct ReceiverStats {
     pub acks: u64,
     /// NACKs queued.
     pub nacks: u64,
-    /// Valid datagrams of ignored or ended sessions.
+    /// Valid datagrams of ignored, refused or ended sessions.
     pub ignored_datagrams: u64,
+    /// Senders refused: over [`ReceiverConfig::max_senders`], or not the one asked for.
+    pub refused_senders: u64,
     /// Messages delivered.
     pub messages: u64,
     /// Messages refused (invalid JSON, too large).
@@ -194,8 +230,10 @@ enum State {
     /// Sending, not (yet) shown.
     Candidate,
     Active,
-    /// Older than the active session: ignored while it lives.
+    /// Older than an active session of the same name: ignored while that one lives.
     Ignored,
+    /// Not shown: the viewer is full, or the name is not the one asked for.
+    Refused,
     /// Said BYE.
     Ended,
 }
@@ -206,6 +244,11 @@ struct Session {
     first_seen: Instant,
     last_heard: Instant,
     state: State,
+    name: Option<Arc<str>>,
+    /// `SessionRefused` was said for this session.
+    refusal_told: bool,
+    /// `(seq, attempt)` last acknowledged: the rest of that round's chunks need no ACK.
+    last_ack: Option<(u32, u8)>,
     /// Has completed a frame or a message: a real sender, not a session id seen in junk.
     proven: bool,
     /// Bytes of this session's datagrams received, and of replies sent to it, while it is
@@ -249,7 +292,8 @@ const MAX_PENDING_REPLIES: usize = 64;
 /// allows a peer it has not validated: the viewer cannot be used to multiply traffic towards
 /// a spoofed address.
 const UNPROVEN_REPLY_FACTOR: u64 = 3;
-const MAX_SESSIONS: usize = 16;
+/// Sessions kept beyond the active ones: restarts, refused senders, junk.
+const SPARE_SESSIONS: usize = 16;
 
 /// The sans-IO receiving endpoint.
 pub struct Receiver {
@@ -266,8 +310,8 @@ pub struct Receiver {
     replies: VecDeque<Reply>,
     events: VecDeque<ReceiverEvent>,
     sessions: Vec<Session>,
-    active: Option<u32>,
-    last_reack: Option<(u32, u32, u8)>,
+    /// `--only NAME`: every other sender is refused.
+    only: Option<Arc<str>>,
     stats: ReceiverStats,
 }
 
@@ -283,7 +327,8 @@ impl Receiver {
         Receiver::with_link(cfg, ViewerLink::keyed(key))
     }
 
-    fn with_link(cfg: ReceiverConfig, link: ViewerLink) -> Self {
+    fn with_link(mut cfg: ReceiverConfig, link: ViewerLink) -> Self {
+        cfg.max_senders = cfg.max_senders.clamp(1, MAX_SENDERS);
         Receiver {
             cfg,
             link,
@@ -295,8 +340,7 @@ impl Receiver {
             replies: VecDeque::new(),
             events: VecDeque::new(),
             sessions: Vec::new(),
-            active: None,
-            last_reack: None,
+            only: None,
             stats: ReceiverStats::default(),
         }
     }
@@ -327,9 +371,40 @@ impl Receiver {
         self.hold_messages = hold;
     }
 
-    /// The session being shown, if any.
-    pub fn active_session(&self) -> Option<u32> {
-        self.active
+    /// Shows only the sender named `name` (every other is refused); `None` shows all.
+    pub fn set_only(&mut self, name: Option<&str>) {
+        self.only = name.map(Arc::from);
+    }
+
+    /// The sessions being shown, oldest first.
+    pub fn active_sessions(&self) -> impl Iterator<Item = u32> + '_ {
+        self.sessions
+            .iter()
+            .filter(|s| s.state == State::Active)
+            .map(|s| s.id)
+    }
+
+    /// The name session `session` told, if it did.
+    pub fn session_name(&self, session: u32) -> Option<&Arc<str>> {
+        self.sessions
+            .iter()
+            .find(|s| s.id == session)
+            .and_then(|s| s.name.as_ref())
+    }
+
+    fn active_count(&self) -> usize {
+        self.sessions
+            .iter()
+            .filter(|s| s.state == State::Active)
+            .count()
+    }
+
+    /// The frames of one session this viewer assembles at once, as its ACKs say: the
+    /// reassembler's room shared among the senders shown.
+    fn window(&self) -> u8 {
+        let shared =
+            self.cfg.reassembly.max_partial_frames.saturating_sub(2) / self.active_count().max(1);
+        self.cfg.reassembly.window().min(shared.clamp(1, 255) as u8)
     }
 
     /// Gives a delivered frame's buffer back for reuse.
@@ -364,10 +439,13 @@ impl Receiver {
         (index, attempt): (u16, u8),
         spread: Duration,
     ) {
-        let key = (session, seq, attempt);
-        if self.last_reack != Some(key) {
-            self.last_reack = Some(key);
-            let window = self.cfg.reassembly.window();
+        let key = (seq, attempt);
+        let Some(i) = self.sessions.iter().position(|s| s.id == session) else {
+            return;
+        };
+        if self.sessions[i].last_ack != Some(key) {
+            self.sessions[i].last_ack = Some(key);
+            let window = self.window();
             let spread_us = u32::try_from(spread.as_micros()).unwrap_or(u32::MAX);
             self.reply(Reply::Ack {
                 to,
@@ -388,10 +466,10 @@ impl Receiver {
             s.from = from;
             return i;
         }
-        if self.sessions.len() >= MAX_SESSIONS {
-            // Forget the longest-silent session that is not the active one, unproven ones
-            // first: a flood of made-up session ids must not push a real older sender out of
-            // the table, or it would come back looking new and take over.
+        if self.sessions.len() >= self.cfg.max_senders + SPARE_SESSIONS {
+            // Forget the longest-silent session that is not active, unproven ones first: a
+            // flood of made-up session ids must not push a real sender out of the table, or
+            // it would come back looking new and take over from its own restart.
             if let Some(i) = self
                 .sessions
                 .iter()
@@ -409,6 +487,9 @@ impl Receiver {
             first_seen: now,
             last_heard: now,
             state: State::Candidate,
+            name: None,
+            refusal_told: false,
+            last_ack: None,
             proven: false,
             bytes_in: 0,
             bytes_out: 0,
@@ -417,9 +498,21 @@ impl Receiver {
         self.sessions.len() - 1
     }
 
-    fn active_index(&self) -> Option<usize> {
-        let a = self.active?;
-        self.sessions.iter().position(|s| s.id == a)
+    /// The active session with the same name as session `i`, other than `i`.
+    fn same_sender_active(&self, i: usize) -> Option<usize> {
+        let name = self.sessions[i].name.as_ref()?;
+        self.sessions
+            .iter()
+            .enumerate()
+            .position(|(j, s)| j != i && s.state == State::Active && s.name.as_ref() == Some(name))
+    }
+
+    /// True when `--only` rules session `i` out (its name is known and differs).
+    fn filtered_out(&self, i: usize) -> bool {
+        match (&self.only, &self.sessions[i].name) {
+            (Some(only), Some(name)) => only != name,
+            _ => false,
+        }
     }
 
     /// Whether chunks of session `i` are taken in now.
@@ -427,55 +520,148 @@ impl Receiver {
         match self.sessions[i].state {
             State::Active | State::Candidate => true,
             State::Ended => false,
-            State::Ignored => match self.active_index() {
-                // The session that outranked it is gone: it may compete again.
-                None => {
-                    self.sessions[i].state = State::Candidate;
-                    true
-                }
-                Some(_) => false,
-            },
+            // The session that outranked it is gone: it may compete again.
+            State::Ignored if self.same_sender_active(i).is_none() => {
+                self.sessions[i].state = State::Candidate;
+                true
+            }
+            State::Ignored => false,
+            // A place came free: it may try again.
+            State::Refused
+                if !self.filtered_out(i) && self.active_count() < self.cfg.max_senders =>
+            {
+                self.sessions[i].state = State::Candidate;
+                true
+            }
+            State::Refused => false,
         }
     }
 
-    fn end_active(&mut self, reason: EndReason) {
-        if let Some(ai) = self.active_index() {
-            let s = &mut self.sessions[ai];
-            s.state = match reason {
-                EndReason::Bye => State::Ended,
-                EndReason::Superseded => State::Ignored,
-                EndReason::Silence => State::Candidate,
-            };
-            let (session, from) = (s.id, s.from);
-            self.events.push_back(ReceiverEvent::SessionEnded {
-                session,
-                from,
-                reason,
-            });
-        }
-        self.active = None;
-        self.reasm.set_protected(None);
-    }
-
-    fn promote(&mut self, i: usize) {
-        if self.active == Some(self.sessions[i].id) {
+    /// Session `i` is no longer shown, for `reason`.
+    fn end_session(&mut self, i: usize, reason: EndReason) {
+        let s = &mut self.sessions[i];
+        if s.state != State::Active {
+            if reason == EndReason::Bye {
+                s.state = State::Ended;
+            }
             return;
         }
-        self.end_active(EndReason::Superseded);
-        let s = &mut self.sessions[i];
-        s.state = State::Active;
-        self.active = Some(s.id);
-        self.reasm.set_protected(self.active);
+        s.state = match reason {
+            EndReason::Bye => State::Ended,
+            EndReason::Superseded => State::Ignored,
+            EndReason::Silence => State::Candidate,
+        };
         let (session, from) = (s.id, s.from);
-        self.events
-            .push_back(ReceiverEvent::SessionStarted { session, from });
+        self.events.push_back(ReceiverEvent::SessionEnded {
+            session,
+            from,
+            reason,
+        });
+        self.protect_active();
     }
 
-    /// True when a frame of session `i` may take over from the active session.
-    fn outranks_active(&self, i: usize) -> bool {
-        match self.active_index() {
-            None => true,
-            Some(ai) => ai == i || self.sessions[i].first_seen >= self.sessions[ai].first_seen,
+    /// The reassembler evicts the shown senders' partial frames last.
+    fn protect_active(&mut self) {
+        let ids: Vec<u32> = self.active_sessions().collect();
+        self.reasm.set_protected(&ids);
+    }
+
+    fn refuse(&mut self, i: usize) {
+        let s = &mut self.sessions[i];
+        s.state = State::Refused;
+        if !s.refusal_told {
+            s.refusal_told = true;
+            self.stats.refused_senders += 1;
+            let (session, from, name) = (s.id, s.from, s.name.clone());
+            self.events.push_back(ReceiverEvent::SessionRefused {
+                session,
+                from,
+                name,
+            });
+        }
+    }
+
+    /// Decides whether a frame session `i` just completed is shown (true) or dropped
+    /// unacknowledged, making the session active when it may be.
+    fn admit(&mut self, i: usize) -> bool {
+        match self.sessions[i].state {
+            State::Active => return true,
+            State::Ended | State::Ignored | State::Refused => return false,
+            State::Candidate => {}
+        }
+        if self.only.is_some() && self.sessions[i].name.is_none() {
+            // Whether it is the one asked for is not known yet: its name comes first
+            // normally, and the sender repeats the frame until it has.
+            return false;
+        }
+        if self.filtered_out(i) {
+            self.refuse(i);
+            return false;
+        }
+        if let Some(j) = self.same_sender_active(i) {
+            if self.sessions[i].first_seen >= self.sessions[j].first_seen {
+                // The sender restarted: the new process takes over at once.
+                self.end_session(j, EndReason::Superseded);
+            } else {
+                self.ignore(i);
+                return false;
+            }
+        }
+        if self.active_count() >= self.cfg.max_senders {
+            self.refuse(i);
+            return false;
+        }
+        let s = &mut self.sessions[i];
+        s.state = State::Active;
+        let (session, from, name) = (s.id, s.from, s.name.clone());
+        self.events.push_back(ReceiverEvent::SessionStarted {
+            session,
+            from,
+            name,
+        });
+        self.protect_active();
+        true
+    }
+
+    /// Session `i` is an older process of a sender shown under the same name: never shown,
+    /// never acknowledged, so that it cannot flip the view back and forth.
+    fn ignore(&mut self, i: usize) {
+        let s = &mut self.sessions[i];
+        s.state = State::Ignored;
+        let (session, from) = (s.id, s.from);
+        self.events
+            .push_back(ReceiverEvent::SessionIgnored { session, from });
+    }
+
+    /// Session `i` told its name: keep it, and apply the one-session-per-sender and
+    /// `--only` rules now that they can be.
+    fn named(&mut self, i: usize, name: String) {
+        let name: Arc<str> = Arc::from(name);
+        let s = &mut self.sessions[i];
+        if s.name.as_ref() == Some(&name) {
+            return;
+        }
+        s.name = Some(name.clone());
+        let (session, from) = (s.id, s.from);
+        self.events.push_back(ReceiverEvent::SessionNamed {
+            session,
+            from,
+            name,
+        });
+        if self.sessions[i].state != State::Active {
+            return;
+        }
+        if self.filtered_out(i) {
+            self.end_session(i, EndReason::Superseded);
+            self.refuse(i);
+        } else if let Some(j) = self.same_sender_active(i) {
+            // Two active sessions turned out to be one sender: the older gives way.
+            let older = if self.sessions[i].first_seen >= self.sessions[j].first_seen {
+                j
+            } else {
+                i
+            };
+            self.end_session(older, EndReason::Superseded);
         }
     }
 
@@ -537,17 +723,14 @@ impl Receiver {
                 {
                     Insert::Complete(f) => {
                         self.sessions[i].proven = true;
-                        if !self.outranks_active(i) {
-                            // An older session than the one shown: never displayed, never
-                            // acknowledged, so it cannot flip the view back and forth.
-                            self.sessions[i].state = State::Ignored;
+                        if !self.admit(i) {
                             self.stats.ignored_datagrams += 1;
-                            self.events
-                                .push_back(ReceiverEvent::SessionIgnored { session, from });
+                            // Forgotten, so that the frame completes (and is judged) again
+                            // once the session may be shown.
+                            self.reasm.forget_session(session);
                             self.reasm.recycle(f.data);
                             return;
                         }
-                        self.promote(i);
                         self.ack_once(from, session, frame.seq, (index, attempt), f.spread);
                         self.events
                             .push_back(ReceiverEvent::Frame { from, frame: f });
@@ -577,12 +760,8 @@ impl Receiver {
                     return;
                 };
                 self.reasm.forget_session(session);
-                if self.active == Some(session) {
-                    self.sessions[i].from = from;
-                    self.end_active(EndReason::Bye);
-                } else {
-                    self.sessions[i].state = State::Ended;
-                }
+                self.sessions[i].from = from;
+                self.end_session(i, EndReason::Bye);
             }
             Datagram::MessageChunk {
                 session,
@@ -601,7 +780,12 @@ impl Receiver {
                     self.stats.ignored_datagrams += 1;
                     return;
                 }
-                let max = self.cfg.max_message_bytes;
+                let info = msg.content == Content::SessionInfo;
+                let max = if info {
+                    MAX_INFO_LEN
+                } else {
+                    self.cfg.max_message_bytes
+                };
                 match self.sessions[i]
                     .inbox
                     .on_chunk(&msg, index, attempt, payload, max)
@@ -614,7 +798,20 @@ impl Receiver {
                         reason,
                         deliver,
                     } => {
-                        if let Some(json) = deliver {
+                        let (mut status, mut reason) = (status, reason);
+                        if let (true, Some(json)) = (info, &deliver) {
+                            match SessionInfo::parse(json) {
+                                Ok(info) => {
+                                    self.sessions[i].proven = true;
+                                    self.named(i, info.name);
+                                }
+                                Err(mut why) => {
+                                    truncate_utf8(&mut why, wire::MAX_REASON_LEN);
+                                    (status, reason) = (MessageStatus::InvalidJson, why);
+                                    self.stats.messages_refused += 1;
+                                }
+                            }
+                        } else if let Some(json) = deliver {
                             self.sessions[i].proven = true;
                             self.stats.messages += 1;
                             self.events.push_back(ReceiverEvent::Message {
@@ -794,8 +991,11 @@ impl Receiver {
     /// When [`Receiver::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let silence = self
-            .active_index()
-            .map(|i| self.sessions[i].last_heard + self.cfg.session_timeout);
+            .sessions
+            .iter()
+            .filter(|s| s.state == State::Active)
+            .map(|s| s.last_heard + self.cfg.session_timeout)
+            .min();
         match (self.reasm.poll_timeout(), silence) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -806,11 +1006,12 @@ impl Receiver {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.reasm.handle_timeout(now);
         self.flush_nacks();
-        if let Some(ai) = self.active_index() {
-            if now.saturating_duration_since(self.sessions[ai].last_heard)
-                >= self.cfg.session_timeout
+        for i in 0..self.sessions.len() {
+            let s = &self.sessions[i];
+            if s.state == State::Active
+                && now.saturating_duration_since(s.last_heard) >= self.cfg.session_timeout
             {
-                self.end_active(EndReason::Silence);
+                self.end_session(i, EndReason::Silence);
             }
         }
         self.sync_stats();
@@ -875,13 +1076,18 @@ mod tests {
         panic!("exchange did not settle")
     }
 
+    /// Takes the frames delivered; other events stay for [`events`].
     fn frames(r: &mut Receiver) -> Vec<CompleteFrame> {
-        std::iter::from_fn(|| r.poll_event())
-            .filter_map(|e| match e {
-                ReceiverEvent::Frame { frame, .. } => Some(frame),
-                _ => None,
-            })
-            .collect()
+        let mut frames = Vec::new();
+        let mut others = VecDeque::new();
+        while let Some(e) = r.poll_event() {
+            match e {
+                ReceiverEvent::Frame { frame, .. } => frames.push(frame),
+                e => others.push_back(e),
+            }
+        }
+        r.events = others;
+        frames
     }
 
     /// A well-formed chunk of made-up session `session` (its frame's CRC is 0: never valid).
@@ -981,7 +1187,7 @@ mod tests {
             assert_eq!(got[0].info.seq, k as u32);
         }
         assert_eq!(s.stats().frames_acked, 10);
-        assert_eq!(r.active_session(), Some(5));
+        assert_eq!(active(&r), [5]);
     }
 
     #[test]
@@ -1118,12 +1324,12 @@ mod tests {
             from: addr(1),
             reason: EndReason::Bye
         }));
-        assert_eq!(r.active_session(), None);
+        assert!(active(&r).is_empty());
 
         let mut s2 = Sender::new(unpaced(), 6).with_first_seq(0);
         s2.push_frame(t, frame(10, 0)).unwrap();
         exchange(&mut s2, &mut r, t, addr(2), |_| false);
-        assert_eq!(r.active_session(), Some(6));
+        assert_eq!(active(&r), [6]);
         assert_eq!(r.poll_timeout(), Some(t + Duration::from_secs(2)));
         r.handle_timeout(t + Duration::from_secs(2));
         assert!(events(&mut r).contains(&ReceiverEvent::SessionEnded {
@@ -1166,34 +1372,217 @@ mod tests {
     #[test]
     fn restarted_sender_takes_over_and_the_old_one_is_ignored() {
         let t = Instant::now();
-        let mut old = Sender::new(unpaced(), 1).with_first_seq(0);
-        let mut new = Sender::new(unpaced(), 2).with_first_seq(0);
+        let mut old = named(1, "cam");
+        let mut new = named(2, "cam");
         let mut r = Receiver::new(ReceiverConfig::default());
         old.push_frame(t, frame(3000, 1)).unwrap();
         assert_eq!(exchange(&mut old, &mut r, t, addr(1), |_| false).len(), 1);
         let t1 = t + 10 * MS;
         new.push_frame(t1, frame(3000, 2)).unwrap();
         assert_eq!(exchange(&mut new, &mut r, t1, addr(2), |_| false).len(), 1);
-        assert_eq!(r.active_session(), Some(2));
+        assert_eq!(active(&r), [2]);
         // The old sender keeps going: ignored, never acknowledged, never shown.
         old.push_frame(t1, frame(3000, 3)).unwrap();
         assert!(exchange(&mut old, &mut r, t1, addr(1), |_| false).is_empty());
         assert!(!old.is_idle(), "no ACK for the ignored session");
         assert!(r.stats().ignored_datagrams >= 3);
-        assert_eq!(r.active_session(), Some(2));
+        assert_eq!(active(&r), [2]);
         // Once the newer one says BYE, the older may be shown again.
         new.close();
         exchange(&mut new, &mut r, t1, addr(2), |_| false);
         old.push_frame(t1, frame(3000, 4)).unwrap();
         assert_eq!(exchange(&mut old, &mut r, t1, addr(1), |_| false).len(), 1);
-        assert_eq!(r.active_session(), Some(1));
+        assert_eq!(active(&r), [1]);
+    }
+
+    /// A sender that has told its name `name`.
+    fn named(session: u32, name: &str) -> Sender {
+        let mut s = Sender::new(unpaced(), session).with_first_seq(0);
+        s.set_name(name).unwrap();
+        s
+    }
+
+    fn active(r: &Receiver) -> Vec<u32> {
+        let mut a: Vec<u32> = r.active_sessions().collect();
+        a.sort();
+        a
+    }
+
+    #[test]
+    fn senders_are_shown_side_by_side_each_with_its_own_frames() {
+        let t = Instant::now();
+        let mut r = Receiver::new(ReceiverConfig::default());
+        let mut senders: Vec<Sender> = (0..4u32)
+            .map(|i| named(10 + i, &format!("cam{i}")))
+            .collect();
+        for round in 0..5u8 {
+            for (i, s) in senders.iter_mut().enumerate() {
+                let now = t + MS * u32::from(round);
+                s.push_frame(now, frame(3000, i as u8 * 16 + round))
+                    .unwrap();
+                let got = exchange(s, &mut r, now, addr(i as u16 + 1), |_| false);
+                assert_eq!(got.len(), 1, "sender {i}, round {round}");
+                assert_eq!(got[0].session, 10 + i as u32);
+                assert_eq!(got[0].data, frame(3000, i as u8 * 16 + round).data);
+                assert!(s.is_idle(), "acknowledged");
+            }
+        }
+        assert_eq!(active(&r), [10, 11, 12, 13]);
+        assert_eq!(r.session_name(12).map(|n| &**n), Some("cam2"));
+        assert_eq!(r.stats().refused_senders, 0);
+        // Nobody ended anybody.
+        assert!(!events(&mut r)
+            .iter()
+            .any(|e| matches!(e, ReceiverEvent::SessionEnded { .. })));
+        // Each one's ACKs say how many frames it may have in flight: the room shared.
+        assert_eq!(r.window(), 14);
+        for i in 20..30u32 {
+            let mut s = named(i, &format!("more{i}"));
+            s.push_frame(t, frame(100, 0)).unwrap();
+            exchange(&mut s, &mut r, t, addr(i as u16), |_| false);
+        }
+        assert_eq!(r.active_count(), 14);
+        assert_eq!(r.window(), 4);
+    }
+
+    #[test]
+    fn a_sender_beyond_max_senders_is_refused_until_a_place_frees() {
+        let t = Instant::now();
+        let cfg = ReceiverConfig {
+            max_senders: 2,
+            ..ReceiverConfig::default()
+        };
+        let mut r = Receiver::new(cfg);
+        let mut a = named(1, "a");
+        let mut b = named(2, "b");
+        let mut c = named(3, "c");
+        for (s, p) in [(&mut a, 1), (&mut b, 2)] {
+            s.push_frame(t, frame(3000, p as u8)).unwrap();
+            assert_eq!(exchange(s, &mut r, t, addr(p), |_| false).len(), 1);
+        }
+        events(&mut r);
+        for k in 0..3 {
+            c.push_frame(t, frame(3000, 9 + k)).unwrap();
+            assert!(exchange(&mut c, &mut r, t, addr(3), |_| false).is_empty());
+        }
+        assert!(!c.is_idle(), "no ACK for a refused sender");
+        let ev = events(&mut r);
+        let refused: Vec<_> = ev
+            .iter()
+            .filter(|e| matches!(e, ReceiverEvent::SessionRefused { session: 3, .. }))
+            .collect();
+        assert_eq!(refused.len(), 1, "said once: {ev:?}");
+        assert_eq!(r.stats().refused_senders, 1);
+        assert_eq!(active(&r), [1, 2], "nobody pushed out");
+        // `a` leaves: `c` is shown at its next frame.
+        a.close();
+        exchange(&mut a, &mut r, t, addr(1), |_| false);
+        c.push_frame(t, frame(3000, 20)).unwrap();
+        assert_eq!(exchange(&mut c, &mut r, t, addr(3), |_| false).len(), 1);
+        assert_eq!(active(&r), [2, 3]);
+    }
+
+    #[test]
+    fn only_shows_the_sender_asked_for() {
+        let t = Instant::now();
+        let mut r = Receiver::new(ReceiverConfig::default());
+        r.set_only(Some("yard"));
+        let mut door = named(1, "door");
+        let mut yard = named(2, "yard");
+        door.push_frame(t, frame(3000, 1)).unwrap();
+        assert!(exchange(&mut door, &mut r, t, addr(1), |_| false).is_empty());
+        yard.push_frame(t, frame(3000, 2)).unwrap();
+        assert_eq!(exchange(&mut yard, &mut r, t, addr(2), |_| false).len(), 1);
+        assert_eq!(active(&r), [2]);
+        assert_eq!(r.stats().refused_senders, 1);
+        // A sender with no name is never the one asked for: not shown, not refused either
+        // (its name may be on its way).
+        let mut anon = Sender::new(unpaced(), 3).with_first_seq(0);
+        anon.push_frame(t, frame(3000, 3)).unwrap();
+        assert!(exchange(&mut anon, &mut r, t, addr(3), |_| false).is_empty());
+        assert_eq!(active(&r), [2]);
+    }
+
+    #[test]
+    fn a_name_told_late_relabels_and_makes_a_restart_take_over() {
+        let t = Instant::now();
+        let mut r = Receiver::new(ReceiverConfig::default());
+        // Its name is lost on the way (the message's datagrams are the first out).
+        let mut a = named(1, "pi");
+        a.push_frame(t, frame(3000, 1)).unwrap();
+        let got = exchange(&mut a, &mut r, t, addr(1), |i| i == 0);
+        assert_eq!(got.len(), 1);
+        let ev = events(&mut r);
+        assert!(
+            ev.contains(&ReceiverEvent::SessionStarted {
+                session: 1,
+                from: addr(1),
+                name: None
+            }),
+            "{ev:?}"
+        );
+        // The message is repeated after its timeout, and then the session is named.
+        let later = t + Duration::from_millis(300);
+        a.handle_timeout(later);
+        exchange(&mut a, &mut r, later, addr(1), |_| false);
+        assert_eq!(r.session_name(1).map(|n| &**n), Some("pi"));
+        assert!(events(&mut r).contains(&ReceiverEvent::SessionNamed {
+            session: 1,
+            from: addr(1),
+            name: Arc::from("pi")
+        }));
+        // Its restart, from another port, takes over at its first frame.
+        let mut b = named(2, "pi");
+        let t2 = later + MS;
+        b.push_frame(t2, frame(3000, 2)).unwrap();
+        assert_eq!(exchange(&mut b, &mut r, t2, addr(5), |_| false).len(), 1);
+        let ev = events(&mut r);
+        assert!(ev.contains(&ReceiverEvent::SessionEnded {
+            session: 1,
+            from: addr(1),
+            reason: EndReason::Superseded
+        }));
+        assert_eq!(active(&r), [2]);
+    }
+
+    #[test]
+    fn silence_ends_each_sender_on_its_own_clock() {
+        let t = Instant::now();
+        let mut r = Receiver::new(ReceiverConfig::default());
+        let mut a = named(1, "a");
+        let mut b = named(2, "b");
+        a.push_frame(t, frame(100, 1)).unwrap();
+        exchange(&mut a, &mut r, t, addr(1), |_| false);
+        let t1 = t + Duration::from_secs(1);
+        b.push_frame(t1, frame(100, 2)).unwrap();
+        exchange(&mut b, &mut r, t1, addr(2), |_| false);
+        events(&mut r);
+        assert_eq!(r.poll_timeout(), Some(t + Duration::from_secs(2)));
+        r.handle_timeout(t + Duration::from_secs(2));
+        assert_eq!(active(&r), [2], "only the silent one ended");
+        assert_eq!(r.poll_timeout(), Some(t1 + Duration::from_secs(2)));
+        r.handle_timeout(t1 + Duration::from_secs(2));
+        assert!(active(&r).is_empty());
+        let ended = events(&mut r)
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    ReceiverEvent::SessionEnded {
+                        reason: EndReason::Silence,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(ended, 2);
     }
 
     #[test]
     fn made_up_session_ids_cannot_recycle_an_old_sender_into_a_new_one() {
         let t = Instant::now();
-        let mut old = Sender::new(unpaced(), 1).with_first_seq(0);
-        let mut new = Sender::new(unpaced(), 2).with_first_seq(0);
+        let mut old = named(1, "cam");
+        let mut new = named(2, "cam");
         let mut r = Receiver::new(ReceiverConfig::default());
         old.push_frame(t, frame(3000, 1)).unwrap();
         exchange(&mut old, &mut r, t, addr(1), |_| false);
@@ -1201,7 +1590,7 @@ mod tests {
         exchange(&mut new, &mut r, t + MS, addr(2), |_| false);
         old.push_frame(t, frame(3000, 3)).unwrap();
         exchange(&mut old, &mut r, t + 2 * MS, addr(1), |_| false);
-        assert_eq!(r.active_session(), Some(2));
+        assert_eq!(active(&r), [2]);
         // Chunks of 100 made-up sessions (each a partial frame, never complete).
         for junk in 0..100u32 {
             let d = forged_chunk(1000 + junk, 2, 100, &[0; 50]);
@@ -1210,7 +1599,7 @@ mod tests {
         // The old sender goes on: still ignored, the newer one still shown.
         old.push_frame(t, frame(3000, 4)).unwrap();
         assert!(exchange(&mut old, &mut r, t + 4 * MS, addr(1), |_| false).is_empty());
-        assert_eq!(r.active_session(), Some(2));
+        assert_eq!(active(&r), [2]);
     }
 
     #[test]
@@ -1246,7 +1635,7 @@ mod tests {
         exchange(&mut s, &mut r, t, addr(1), |_| false);
         // A forged chunk of a new session with a wrong CRC.
         r.handle_datagram(t, addr(9), &forged_chunk(99, 1, 100, &[7; 100]));
-        assert_eq!(r.active_session(), Some(1));
+        assert_eq!(active(&r), [1]);
         assert_eq!(r.stats().reassembly.crc_failures, 1);
     }
 

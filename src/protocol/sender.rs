@@ -33,9 +33,10 @@ use crate::protocol::link::{LinkDrop, SenderLink, SenderOpened};
 use crate::protocol::message::{MessageError, MessageOutcome, Outbox};
 use crate::protocol::rate::{AckSample, PathEstimate, RateController};
 use crate::protocol::reassembly::DEFAULT_MAX_FRAME_BYTES;
+use crate::protocol::session_info::{NameError, SessionInfo};
 use crate::protocol::timing::{datagrams_per_sec, Pacer, RttEstimator};
 use crate::protocol::window::FrameWindow;
-use crate::protocol::wire::{self, chunk_count, nack_missing, Codec, Datagram, FrameInfo};
+use crate::protocol::wire::{self, chunk_count, nack_missing, Codec, Content, Datagram, FrameInfo};
 
 /// Tunables of the sender.
 #[derive(Debug, Clone, Copy)]
@@ -421,6 +422,9 @@ pub struct Sender {
     last_sent: Option<Instant>,
     closed: bool,
     outbox: Outbox,
+    /// The sender's description ([`Sender::set_name`]), sent again to every viewer that
+    /// answers after a silence: it may be a new process that never heard it.
+    info: Option<Vec<u8>>,
     events: VecDeque<SenderEvent>,
     spare: Option<Vec<u8>>,
     stats: SenderStats,
@@ -467,6 +471,7 @@ impl Sender {
             last_sent: None,
             closed: false,
             outbox: Outbox::new(body_mtu, cfg.message_timeout),
+            info: None,
             events: VecDeque::new(),
             spare: None,
             stats: SenderStats::default(),
@@ -603,6 +608,16 @@ impl Sender {
         let seq = self.outbox.push(json)?;
         self.stats.messages_sent += 1;
         Ok(seq)
+    }
+
+    /// Names this sender (PROTOCOL.md 12.6): the viewer labels, counts and records its frames
+    /// by the name, and knows a restarted sender by it. Sent at once, ahead of frames, and
+    /// again whenever a viewer answers after a silence.
+    pub fn set_name(&mut self, name: &str) -> Result<(), NameError> {
+        let json = SessionInfo::new(name)?.to_json();
+        self.outbox.push_info(json.clone());
+        self.info = Some(json);
+        Ok(())
     }
 
     /// Messages still waiting for their verdict.
@@ -871,6 +886,9 @@ impl Sender {
         if !self.responsive {
             self.responsive = true;
             self.events.push_back(SenderEvent::PeerBack);
+            if let Some(info) = &self.info {
+                self.outbox.push_info(info.clone());
+            }
         }
     }
 
@@ -942,11 +960,16 @@ impl Sender {
                 reason,
             }) if session == self.session => {
                 self.heard_from_peer(now);
+                let info = self.outbox.current_content() == Some(Content::SessionInfo);
                 match self.outbox.on_ack(now, seq, status, attempt, reason) {
                     Some((seq, outcome, rtt)) => {
                         self.rtt.on_answer();
                         if let Some(r) = rtt {
                             self.rtt.on_sample(r);
+                        }
+                        if info {
+                            // The sender's own description: nobody pushed it, nobody waits.
+                            return;
                         }
                         match outcome {
                             MessageOutcome::Delivered => self.stats.messages_delivered += 1,
@@ -1157,7 +1180,8 @@ impl Sender {
             self.link.restart();
             self.unanswered_since = None;
         }
-        if let Some(seq) = self.outbox.handle_timeout(now) {
+        let info = self.outbox.current_content() == Some(Content::SessionInfo);
+        if let Some(seq) = self.outbox.handle_timeout(now).filter(|_| !info) {
             self.stats.messages_failed += 1;
             self.events.push_back(SenderEvent::Message {
                 seq,

@@ -139,12 +139,16 @@ impl FrameInfo {
 pub enum Content {
     /// One JSON value, UTF-8 (RFC 8259).
     Json = 1,
+    /// The sender describing itself: a JSON object such as `{"name":"door"}` (PROTOCOL.md
+    /// 12.6). The receiver keeps it and does not hand it on as a message.
+    SessionInfo = 2,
 }
 
 impl Content {
     fn from_u8(v: u8) -> Option<Content> {
         match v {
             1 => Some(Content::Json),
+            2 => Some(Content::SessionInfo),
             _ => None,
         }
     }

@@ -114,6 +114,9 @@ pub struct SendConfig {
     /// Send RTP/JPEG (RFC 2435) to `dest` instead of camwire's protocol (`cam-send
     /// rtp://HOST:PORT`): no key, no messages, nothing comes back.
     pub rtp: Option<RtpOut>,
+    /// The sender's name (`--name`): the viewer labels its tile, statistics and files with
+    /// it, and knows this sender by it when it restarts (docs/PROTOCOL.md 12.6).
+    pub name: Option<String>,
 }
 
 impl Default for SendConfig {
@@ -133,8 +136,18 @@ impl Default for SendConfig {
             messages: None,
             key: None,
             rtp: None,
+            name: None,
         }
     }
+}
+
+/// This machine's name, the default `--name`: what a viewer of several cameras shows a
+/// sender as unless it is given another. `None` when the OS has none that is a usable name.
+pub fn host_name() -> Option<String> {
+    let name = gethostname::gethostname().to_string_lossy().into_owned();
+    crate::protocol::session_info::check_name(&name)
+        .ok()
+        .map(|()| name)
 }
 
 /// What the sending pipeline tells its owner as it runs.

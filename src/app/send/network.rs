@@ -92,10 +92,15 @@ impl<'a> NetworkLoop<'a> {
             // The window of frames in flight covers a round trip at the capture rate.
             protocol.frame_interval = Duration::from_secs_f64(1.0 / cfg.fps);
         }
-        let sender = match &cfg.key {
+        let mut sender = match &cfg.key {
             Some(k) => Sender::keyed(protocol, session, k),
             None => Sender::new(protocol, session),
         };
+        if let Some(name) = &cfg.name {
+            sender
+                .set_name(name)
+                .map_err(|e| AppError::Config(format!("--name {name:?}: {e}")))?;
+        }
         let start = Instant::now();
         let mut book = StatsBook::new(Role::Send, start);
         book.pictures = total != Some(0);

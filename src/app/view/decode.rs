@@ -1,6 +1,10 @@
-//! The viewer's decode thread: each frame the network thread hands over becomes pixels for
-//! the window (or, headless, is only proven to decode), and its latency is recorded.
+//! A sender's decode thread: each frame the network thread hands over becomes pixels for the
+//! window (or, headless, is only proven to decode), and its latency is recorded, in the
+//! totals and in the sender's own statistics. Every sender has one, so a sender of huge or
+//! hostile pictures only ever slows its own tile.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender as Tx};
@@ -12,12 +16,29 @@ use crate::media::source::now_us;
 use crate::protocol::reassembly::CompleteFrame;
 use crate::runtime::latest::LatestSender;
 
-/// Decodes frames until the network thread's queue closes. Buffers go back where they came
-/// from: pixels the window is done with come in on `px_back`, frame bytes go back on
-/// `frame_back`.
+/// Where a sender's decoded pictures go.
+pub(super) struct ToWindow {
+    /// The sender's newest-wins slot.
+    pub frames: LatestSender<DisplayFrame>,
+    /// A nudge for the window, which waits on all senders at once.
+    pub wake: Tx<()>,
+    /// The size its tile is drawn at (width << 32 | height; 0 before the first layout), so
+    /// that the picture is decoded no larger than needed.
+    pub target: Arc<AtomicU64>,
+}
+
+/// Packs a drawn size for [`ToWindow::target`].
+pub(super) fn pack_size(w: u32, h: u32) -> u64 {
+    (u64::from(w) << 32) | u64::from(h)
+}
+
+/// Decodes `name`'s frames until the network thread drops its end. Buffers go back where
+/// they came from: pixels the window is done with come in on `px_back`, frame bytes go back
+/// on `frame_back`.
 pub(super) fn decode_loop(
+    name: Arc<str>,
     frames: Receiver<CompleteFrame>,
-    show: Option<LatestSender<DisplayFrame>>,
+    show: Option<ToWindow>,
     px_back: Receiver<Vec<u32>>,
     frame_back: Tx<Vec<u8>>,
     decode: bool,
@@ -32,29 +53,45 @@ pub(super) fn decode_loop(
                 .try_recv()
                 .unwrap_or_else(|_| std::mem::take(&mut scratch));
             // Headless, a frame only has to prove it decodes: skip the colour conversion.
-            let decoded = if show.is_some() {
-                decoder.decode_0rgb(&frame.data, &mut px)
-            } else {
-                decoder.decode_check(&frame.data)
+            let decoded = match &show {
+                Some(to) => {
+                    let t = to.target.load(Ordering::Relaxed);
+                    let (w, h) = ((t >> 32) as u32, t as u32);
+                    decoder.decode_0rgb_fit(&frame.data, w, h, &mut px)
+                }
+                None => decoder.decode_check(&frame.data),
             };
             match decoded {
                 Ok((width, height)) => {
-                    let latency = now_us().saturating_sub(frame.info.timestamp_us);
+                    let latency =
+                        Duration::from_micros(now_us().saturating_sub(frame.info.timestamp_us));
                     with_book(book, |b| {
-                        b.latency.record(Duration::from_micros(latency));
+                        b.latency.record(latency);
+                        if let Some(s) = b.senders.get_mut(&name) {
+                            s.latency.record(latency);
+                        }
                         // The decoder knows the size even when the sender did not say it.
-                        b.size = Some((width, height));
+                        if show.is_none() {
+                            b.size = Some((width, height));
+                        }
                     });
                     match &show {
-                        Some(tx) => {
-                            if let Some(old) = tx.send(DisplayFrame {
+                        Some(to) => {
+                            let f = DisplayFrame {
                                 width,
                                 height,
                                 pixels: px,
-                            }) {
-                                with_book(book, |b| b.counts.skipped_frames += 1);
+                            };
+                            if let Some(old) = to.frames.send(f) {
+                                with_book(book, |b| {
+                                    b.counts.skipped_frames += 1;
+                                    if let Some(s) = b.senders.get_mut(&name) {
+                                        s.dropped += 1;
+                                    }
+                                });
                                 scratch = old.pixels;
                             }
+                            let _ = to.wake.try_send(());
                         }
                         None => scratch = px,
                     }

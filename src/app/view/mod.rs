@@ -2,7 +2,9 @@
 //!
 //! ```text
 //!  network thread ──newest-wins──▶ decode thread ──newest-wins──▶ window (main thread)
-//!   (reassemble, ACK at once, --save)      (JPEG → 0RGB, latency)      or headless stats loop
+//!   (reassemble, ACK at once,      (one per sender:         (a tile per sender)
+//!    --save)        ──newest-wins──▶ JPEG → 0RGB at ──▶ ...    or headless stats loop
+//!                                   the tile's size)
 //! ```
 //!
 //! The network thread only reads, reassembles and acknowledges, so the socket is drained even
@@ -15,11 +17,13 @@
 //! configuration, opens the sockets and the window, and runs the owner's loop.
 
 mod decode;
+mod feeds;
 mod network;
 mod save;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -27,14 +31,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, select, Receiver};
 
 use super::messages::MessageRecord;
-use super::window::{Display, DisplayFrame};
+use super::window::{Display, Signal};
 use super::{AppError, Stop};
 use crate::app::stats::{Report, Role, StatsBook};
 use crate::compat::tutorial_json::json_loop;
 use crate::protocol::key::Key;
-use crate::protocol::reassembly::{CompleteFrame, ReassemblyConfig};
-use crate::protocol::receiver::EndReason;
-use crate::runtime::latest::newest_wins;
+use crate::protocol::reassembly::ReassemblyConfig;
+use crate::protocol::receiver::{EndReason, MAX_SENDERS};
 use crate::runtime::net::{bind_viewer, small_rcvbuf_advice, NetError};
 use crate::web::{HttpConfig, Hub, WebView};
 
@@ -69,6 +72,11 @@ pub struct ViewConfig {
     /// Serve the live picture to browsers over HTTP (`--http`, see [`crate::app::http`]);
     /// with `key`, only to those with its token.
     pub http: Option<HttpConfig>,
+    /// Senders shown at once (`--max-senders`, 1 to [`MAX_SENDERS`]); another is refused
+    /// and counted until one ends.
+    pub max_senders: usize,
+    /// Show only the sender with this name (`--only`).
+    pub only: Option<String>,
 }
 
 /// The tutorial-compatible side of the viewer (`cam-view --compat tutorial`).
@@ -93,6 +101,8 @@ impl Default for ViewConfig {
             key: None,
             rtp: false,
             http: None,
+            max_senders: 16,
+            only: None,
         }
     }
 }
@@ -115,14 +125,16 @@ pub enum Notice {
     WebView(String),
     /// A warning for the user.
     Warning(String),
-    /// A sender's session began.
+    /// A sender is shown from now on.
     SenderConnected {
         /// Session id.
         session: u32,
         /// Its address.
         from: SocketAddr,
+        /// Its name, or its session id in hex until it says one.
+        name: Arc<str>,
     },
-    /// The shown sender said BYE, went silent, or was replaced by a newer one.
+    /// A shown sender said BYE, went silent, or was replaced by its own restart.
     SenderDisconnected {
         /// Session id.
         session: u32,
@@ -130,13 +142,38 @@ pub enum Notice {
         from: SocketAddr,
         /// Why.
         reason: EndReason,
+        /// Its name.
+        name: Arc<str>,
     },
-    /// An older sender is still sending while a newer one is shown: it is ignored.
+    /// A shown sender told its name after its first frames (shown under `old`, its session
+    /// id, so far).
+    SenderNamed {
+        /// Session id.
+        session: u32,
+        /// Its address.
+        from: SocketAddr,
+        /// What it was shown as.
+        old: Arc<str>,
+        /// Its name.
+        name: Arc<str>,
+    },
+    /// An older process of a shown sender (same name) is still sending: it is ignored.
     SenderIgnored {
         /// Session id.
         session: u32,
         /// Its address.
         from: SocketAddr,
+        /// Its name.
+        name: Arc<str>,
+    },
+    /// A sender is not shown: `--max-senders` others are, or it is not the `--only` one.
+    SenderRefused {
+        /// Session id.
+        session: u32,
+        /// Its address.
+        from: SocketAddr,
+        /// Its name.
+        name: Arc<str>,
     },
 }
 
@@ -183,6 +220,12 @@ pub fn run_view(
 ) -> Result<ViewOutcome, AppError> {
     if cfg.key.is_some() && cfg.tutorial.is_some() {
         return Err(AppError::TutorialKey);
+    }
+    if !(1..=MAX_SENDERS).contains(&cfg.max_senders) {
+        return Err(AppError::Config(format!(
+            "--max-senders {} is out of range: give 1 to {MAX_SENDERS}",
+            cfg.max_senders
+        )));
     }
     if cfg.rtp && (cfg.key.is_some() || cfg.tutorial.is_some()) {
         return Err(AppError::Config(
@@ -310,14 +353,16 @@ impl Sockets {
 struct Channels {
     notices: Receiver<Notice>,
     messages: Receiver<MessageRecord>,
-    show: Receiver<DisplayFrame>,
+    /// Each new sender's pictures.
+    feeds: Receiver<feeds::Feed>,
+    /// Some sender has a new picture.
+    wake: Receiver<()>,
     px_back: crossbeam_channel::Sender<Vec<u32>>,
 }
 
-/// The viewer's worker threads.
+/// The viewer's worker threads (each sender's decoder belongs to the network thread).
 struct Threads {
     net: thread::JoinHandle<Result<(), AppError>>,
-    decode: thread::JoinHandle<()>,
     json: Option<thread::JoinHandle<Result<(), AppError>>>,
 }
 
@@ -343,8 +388,19 @@ impl Threads {
                 .spawn(move || json_loop(s, tx, &stop, &local_stop))
                 .expect("spawning a thread")
         });
-        let (decode_tx, decode_rx) = newest_wins::<CompleteFrame>();
-        let (frame_back_tx, frame_back_rx) = bounded::<Vec<u8>>(4);
+        // Buffers in circulation: a few per sender.
+        let (frame_back_tx, frame_back_rx) = bounded::<Vec<u8>>(2 * MAX_SENDERS);
+        let (feeds_tx, feeds) = bounded::<feeds::Feed>(2 * MAX_SENDERS);
+        let (wake_tx, wake) = bounded::<()>(1);
+        let (px_back, px_back_rx) = bounded::<Vec<u32>>(2 * MAX_SENDERS);
+        let decoders = feeds::Decoders::new(feeds::Shared {
+            decode: cfg.decode || to_window,
+            feeds: to_window.then_some(feeds_tx),
+            wake: wake_tx,
+            px_back: px_back_rx,
+            frame_back: frame_back_tx,
+            book: book.clone(),
+        });
         let net = {
             let cfg = cfg.clone();
             let book = book.clone();
@@ -354,7 +410,7 @@ impl Threads {
                 .as_deref()
                 .map(|dir| save::Saver::start(dir, notice_tx.clone()));
             let out = network::Outputs {
-                decode: decode_tx,
+                decoders,
                 frame_back: frame_back_rx,
                 notices: notice_tx,
                 messages: message_tx,
@@ -372,30 +428,12 @@ impl Threads {
                 })
                 .expect("spawning a thread")
         };
-        let (show_tx, show) = newest_wins::<DisplayFrame>();
-        let (px_back, px_back_rx) = bounded::<Vec<u32>>(2);
-        let decode = {
-            let book = book.clone();
-            let decode = cfg.decode || to_window;
-            thread::Builder::new()
-                .name("decode".into())
-                .spawn(move || {
-                    decode::decode_loop(
-                        decode_rx,
-                        to_window.then_some(show_tx),
-                        px_back_rx,
-                        frame_back_tx,
-                        decode,
-                        &book,
-                    )
-                })
-                .expect("spawning a thread")
-        };
-        let threads = Threads { net, decode, json };
+        let threads = Threads { net, json };
         let channels = Channels {
             notices,
             messages,
-            show,
+            feeds,
+            wake,
             px_back,
         };
         (threads, channels)
@@ -404,7 +442,6 @@ impl Threads {
     /// Waits for every thread; the network thread's result is the run's.
     fn join(self) -> Result<(), AppError> {
         let net = self.net.join().unwrap_or(Ok(()));
-        let _ = self.decode.join();
         if let Some(j) = self.json {
             let _ = j.join();
         }
@@ -424,6 +461,7 @@ struct Owner<'a, F: FnMut(ViewUpdate<'_>)> {
 impl<F: FnMut(ViewUpdate<'_>)> Owner<'_, F> {
     fn run(&mut self, ch: &Channels, book: &Book, stop: &Stop, local_stop: &Stop, start: Instant) {
         let mut next_report = start + Duration::from_secs(1);
+        let mut feeds: Vec<feeds::Feed> = Vec::new();
         loop {
             self.drain(ch);
             if stop.is_set() || local_stop.is_set() {
@@ -443,16 +481,32 @@ impl<F: FnMut(ViewUpdate<'_>)> Owner<'_, F> {
             }
             match self.display.as_mut() {
                 Some(d) => {
-                    // The window loop: show the newest decoded frame, keep the window
-                    // responsive.
-                    match ch.show.recv_timeout(Duration::from_millis(10)) {
-                        Ok(f) => {
-                            if let Some(old) = d.show(f) {
-                                let _ = ch.px_back.try_send(old);
+                    // The window loop: show each sender's newest decoded picture, keep the
+                    // window responsive.
+                    let _ = ch.wake.recv_timeout(Duration::from_millis(10));
+                    feeds.extend(ch.feeds.try_iter());
+                    let mut shown = false;
+                    feeds.retain(|f| loop {
+                        match f.frames.try_recv() {
+                            Ok(frame) => {
+                                if let Some(old) = d.show_tile(&f.name, frame) {
+                                    let _ = ch.px_back.try_send(old);
+                                }
+                                shown = true;
                             }
+                            Err(crossbeam_channel::TryRecvError::Empty) => break true,
+                            // Its sender ended and the last picture is shown.
+                            Err(crossbeam_channel::TryRecvError::Disconnected) => break false,
                         }
-                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => d.idle(),
-                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                    });
+                    if !shown {
+                        d.idle();
+                    }
+                    // Each sender's decoder decodes no larger than its tile is drawn.
+                    for f in &feeds {
+                        if let Some((w, h)) = d.drawn_size(&f.name) {
+                            f.target.store(decode::pack_size(w, h), Ordering::Relaxed);
+                        }
                     }
                     if !d.is_open() {
                         return;
@@ -483,12 +537,14 @@ impl<F: FnMut(ViewUpdate<'_>)> Owner<'_, F> {
     fn notice(&mut self, n: Notice) {
         if let Some(d) = self.display.as_mut() {
             match &n {
-                Notice::SenderConnected { .. } => d.set_disconnected(false),
+                Notice::SenderConnected { name, .. } => d.set_signal(name, Signal::Live),
                 Notice::SenderDisconnected {
                     reason: EndReason::Bye,
+                    name,
                     ..
-                } => d.set_finished(),
-                Notice::SenderDisconnected { .. } => d.set_disconnected(true),
+                } => d.set_signal(name, Signal::Finished),
+                Notice::SenderDisconnected { name, .. } => d.set_signal(name, Signal::Lost),
+                Notice::SenderNamed { old, .. } => d.remove_tile(old),
                 _ => {}
             }
         }
@@ -498,7 +554,13 @@ impl<F: FnMut(ViewUpdate<'_>)> Owner<'_, F> {
     /// Passes a message on, after showing it in the window when asked to.
     fn message(&mut self, m: &MessageRecord) {
         if let Some(d) = self.display.as_mut() {
-            d.set_message(&m.message.to_string());
+            let tile = match (&m.sender, m.session) {
+                (Some(name), _) => name.to_string(),
+                (None, Some(session)) => format!("{session:08x}"),
+                // The tutorial's JSON port: its pictures are session 0.
+                (None, None) => "00000000".to_string(),
+            };
+            d.set_tile_message(&tile, &m.message.to_string());
         }
         (self.on_update)(ViewUpdate::Message(m));
     }

@@ -1,15 +1,21 @@
 //! The viewer's network thread: the sans-IO [`Receiver`] (and, with `--compat tutorial`, the
 //! tutorial's receiver on the same socket) in the shared [`Driver`]. It only reads,
-//! reassembles and acknowledges; frames go on to the decoder and `--save` writer, messages
-//! and notices to the owner, each through a queue that never makes this thread wait, so that
-//! a slow disk or a slow reader of stdout never delays an ACK.
+//! reassembles and acknowledges; frames go on to their sender's decoder and the `--save`
+//! writer, messages and notices to the owner, each through a queue that never makes this
+//! thread wait, so that a slow disk, a slow reader of stdout or one sender's huge pictures
+//! never delay an ACK.
+//!
+//! Senders are known by name (`cam-send --name`), or by their session id in hex until they
+//! say one: the name keys their decoder, tile, statistics and saved files.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver as Rx, Sender as Tx};
 
+use super::feeds::Decoders;
 use super::save::Saver;
 use super::{with_book, Book, Notice, ViewConfig};
 use crate::app::messages::{Carrier, MessageRecord};
@@ -23,7 +29,6 @@ use crate::protocol::receiver::{KeyMismatch, Receiver, ReceiverConfig, ReceiverE
 use crate::protocol::wire::{Codec, FrameInfo};
 use crate::rtp::receive::{RtpConfig, RtpEvent, RtpReceiver};
 use crate::runtime::driver::{Driver, Machine};
-use crate::runtime::latest::LatestSender;
 use crate::web::Hub;
 
 /// The longest the thread waits without looking at the stop signal.
@@ -108,9 +113,9 @@ pub(crate) fn key_mismatch_advice(kind: KeyMismatch, from: SocketAddr) -> String
 
 /// Where the network thread sends what it receives.
 pub(super) struct Outputs {
-    /// Whole frames to the decoder (newest wins).
-    pub decode: LatestSender<CompleteFrame>,
-    /// Frame buffers the decoder is done with.
+    /// Whole frames to each sender's decoder (newest wins, per sender).
+    pub decoders: Decoders,
+    /// Frame buffers the decoders are done with.
     pub frame_back: Rx<Vec<u8>>,
     /// Sender changes, for the owner.
     pub notices: Tx<Notice>,
@@ -130,8 +135,13 @@ pub(super) struct NetLoop<'a> {
     book: Book,
     delivered: u64,
     tutorial_seq: u32,
-    /// The name of the session that sent the last frame, made once per session.
-    sender_name: Option<(u32, Arc<str>)>,
+    /// Each live session's sender name: its `--name`, or its session id in hex.
+    labels: HashMap<u32, Arc<str>>,
+}
+
+/// A session's name until it says one.
+fn session_label(session: u32) -> Arc<str> {
+    Arc::from(format!("{session:08x}"))
 }
 
 impl<'a> NetLoop<'a> {
@@ -147,12 +157,14 @@ impl<'a> NetLoop<'a> {
                 max_frame_bytes: cfg.max_frame_bytes,
                 ..ReassemblyConfig::default()
             },
+            max_senders: cfg.max_senders,
             ..ReceiverConfig::default()
         };
-        let proto = match &cfg.key {
+        let mut proto = match &cfg.key {
             Some(k) => Receiver::keyed(rcfg, k),
             None => Receiver::new(rcfg),
         };
+        proto.set_only(cfg.only.as_deref());
         let machine = ViewMachine {
             proto,
             tutorial: cfg
@@ -173,7 +185,7 @@ impl<'a> NetLoop<'a> {
             book,
             delivered: 0,
             tutorial_seq: 0,
-            sender_name: None,
+            labels: HashMap::new(),
         })
     }
 
@@ -233,6 +245,7 @@ impl<'a> NetLoop<'a> {
                     RtpEvent::Started { ssrc, from } => ReceiverEvent::SessionStarted {
                         session: ssrc,
                         from,
+                        name: None,
                     },
                     RtpEvent::Ended { ssrc, from, reason } => ReceiverEvent::SessionEnded {
                         session: ssrc,
@@ -251,25 +264,84 @@ impl<'a> NetLoop<'a> {
         for ev in events {
             match ev {
                 ReceiverEvent::Frame { frame, .. } => reached_limit |= self.frame(frame),
-                ReceiverEvent::SessionStarted { session, from } => {
-                    with_book(&self.book, |b| b.peer = "connected");
-                    let _ = self
-                        .out
-                        .notices
-                        .try_send(Notice::SenderConnected { session, from });
+                ReceiverEvent::SessionStarted {
+                    session,
+                    from,
+                    name,
+                } => {
+                    let name = name.unwrap_or_else(|| session_label(session));
+                    self.labels.insert(session, name.clone());
+                    with_book(&self.book, |b| {
+                        b.peer = "connected";
+                        let s = b.senders.entry(name.clone()).or_default();
+                        s.connected = true;
+                        s.session = session;
+                    });
+                    self.notice(Notice::SenderConnected {
+                        session,
+                        from,
+                        name,
+                    });
+                }
+                ReceiverEvent::SessionNamed {
+                    session,
+                    from,
+                    name,
+                } => {
+                    let Some(old) = self.labels.insert(session, name.clone()) else {
+                        // Not shown (yet): its start will carry the name.
+                        continue;
+                    };
+                    if old != name {
+                        // Its frames so far went under its session id: the tile, decoder and
+                        // statistics move to the name.
+                        self.out.decoders.retire(&old);
+                        with_book(&self.book, |b| {
+                            if let Some(s) = b.senders.remove(&old) {
+                                b.senders.entry(name.clone()).or_insert(s);
+                            }
+                        });
+                        self.notice(Notice::SenderNamed {
+                            session,
+                            from,
+                            old,
+                            name,
+                        });
+                    }
                 }
                 ReceiverEvent::SessionEnded {
                     session,
                     from,
                     reason,
                 } => {
-                    with_book(&self.book, |b| b.peer = "disconnected");
-                    let _ = self.out.notices.try_send(Notice::SenderDisconnected {
+                    let name = self
+                        .labels
+                        .remove(&session)
+                        .unwrap_or_else(|| session_label(session));
+                    self.out.decoders.retire(&name);
+                    let any = !self.labels.is_empty();
+                    with_book(&self.book, |b| {
+                        b.peer = if any { "connected" } else { "disconnected" };
+                        if let Some(s) = b.senders.get_mut(&name) {
+                            s.connected = false;
+                        }
+                    });
+                    self.notice(Notice::SenderDisconnected {
                         session,
                         from,
                         reason,
+                        name,
                     });
                 }
+                ReceiverEvent::SessionRefused {
+                    session,
+                    from,
+                    name,
+                } => self.notice(Notice::SenderRefused {
+                    session,
+                    from,
+                    name: name.unwrap_or_else(|| session_label(session)),
+                }),
                 ReceiverEvent::Message {
                     from,
                     session,
@@ -279,9 +351,16 @@ impl<'a> NetLoop<'a> {
                     // Validated by the receiver, so this parse cannot fail; re-serialized so
                     // that it prints as one line.
                     if let Ok(message) = serde_json::from_slice(&json) {
+                        let sender = self
+                            .driver
+                            .machine_mut()
+                            .proto
+                            .session_name(session)
+                            .cloned();
                         let m = MessageRecord {
                             from,
                             session: Some(session),
+                            sender,
                             seq: seq as u64,
                             via: Carrier::Camwire,
                             message,
@@ -290,50 +369,63 @@ impl<'a> NetLoop<'a> {
                     }
                 }
                 ReceiverEvent::SessionIgnored { session, from } => {
-                    let _ = self
-                        .out
-                        .notices
-                        .try_send(Notice::SenderIgnored { session, from });
+                    let name = self
+                        .driver
+                        .machine_mut()
+                        .proto
+                        .session_name(session)
+                        .cloned()
+                        .unwrap_or_else(|| session_label(session));
+                    self.notice(Notice::SenderIgnored {
+                        session,
+                        from,
+                        name,
+                    });
                 }
                 ReceiverEvent::OtherVersion { from, version } => {
-                    let _ = self.out.notices.try_send(Notice::Warning(format!(
+                    self.notice(Notice::Warning(format!(
                         "a sender at {from} speaks camwire protocol version {version} and this \
                          viewer speaks {}: run the same camwire version on both machines",
                         crate::protocol::wire::VERSION
                     )));
                 }
                 ReceiverEvent::KeyMismatch { from, kind } => {
-                    let _ = self
-                        .out
-                        .notices
-                        .try_send(Notice::Warning(key_mismatch_advice(kind, from)));
+                    self.notice(Notice::Warning(key_mismatch_advice(kind, from)));
                 }
             }
         }
         reached_limit
     }
 
+    /// Tells the owner, unless its queue is full (notices are for people: never worth a
+    /// late ACK).
+    fn notice(&self, n: Notice) {
+        let _ = self.out.notices.try_send(n);
+    }
+
     /// A whole frame: to `--save`, the statistics and the decoder. True once `--frames` is
     /// reached.
     fn frame(&mut self, frame: CompleteFrame) -> bool {
         let now = Instant::now();
+        let name = self
+            .labels
+            .entry(frame.session)
+            .or_insert_with(|| session_label(frame.session))
+            .clone();
         if let Some(saver) = &mut self.out.saver {
-            saver.save(&frame);
+            saver.save(&frame, &name);
         }
-        let name = match &self.sender_name {
-            Some((s, name)) if *s == frame.session => name.clone(),
-            _ => {
-                let name: Arc<str> = Arc::from(format!("{:08x}", frame.session));
-                self.sender_name = Some((frame.session, name.clone()));
-                with_book(&self.book, |b| b.sender = Some(name.clone()));
-                name
-            }
-        };
         if let Some(web) = &self.out.web {
             web.publish(&name, frame.info.seq, &frame.data);
         }
         self.delivered += 1;
         with_book(&self.book, |b| {
+            if b.sender.as_ref() != Some(&name) {
+                b.sender = Some(name.clone());
+            }
+            let s = b.senders.entry(name.clone()).or_default();
+            s.connected = true;
+            s.delivered(frame.session, frame.info.seq);
             b.first_frame.get_or_insert(now);
             b.last_frame = Some(now);
             b.counts.bytes += frame.data.len() as u64;
@@ -341,8 +433,13 @@ impl<'a> NetLoop<'a> {
                 b.size = Some((frame.info.width as u32, frame.info.height as u32));
             }
         });
-        if let Some(old) = self.out.decode.send(frame) {
-            with_book(&self.book, |b| b.counts.skipped_frames += 1);
+        if let Some(old) = self.out.decoders.send(&name, frame) {
+            with_book(&self.book, |b| {
+                b.counts.skipped_frames += 1;
+                if let Some(s) = b.senders.get_mut(&name) {
+                    s.dropped += 1;
+                }
+            });
             self.driver.machine_mut().proto.recycle(old.data);
         }
         self.cfg.frames.is_some_and(|n| self.delivered >= n)
@@ -376,6 +473,7 @@ impl<'a> NetLoop<'a> {
             b.counts.messages = st.messages;
             b.counts.messages_refused = st.messages_refused;
             b.counts.unsaved_frames = saver;
+            b.counts.refused_senders = st.refused_senders;
             if b.rejected_by_kind != st.rejected {
                 b.rejected_by_kind = st.rejected.clone();
             }
@@ -386,7 +484,7 @@ impl<'a> NetLoop<'a> {
 /// Free places in the owner's message queue below which message datagrams are held back:
 /// one batch of datagrams completes at most one message per session, and the receiver keeps
 /// at most this many sessions.
-const HOLD_MARGIN: usize = 32;
+const HOLD_MARGIN: usize = crate::protocol::receiver::MAX_SENDERS + 16;
 
 /// Hands a message record to the owner. Never drops one that its sender was told was
 /// delivered: with [`HOLD_MARGIN`] places kept free this does not wait, but if it must, it

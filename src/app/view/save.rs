@@ -60,9 +60,10 @@ impl Saver {
         }
     }
 
-    /// Queues `frame` for writing, or counts it as unsaved if the disk is a queue behind.
-    pub fn save(&mut self, frame: &CompleteFrame) {
-        let path = self.dir.join(self.names.name(frame));
+    /// Queues `frame` of the sender `name` for writing, or counts it as unsaved if the disk
+    /// is a queue behind.
+    pub fn save(&mut self, frame: &CompleteFrame, name: &Arc<str>) {
+        let path = self.dir.join(self.names.name(frame, name));
         if let Some(tx) = &self.tx {
             if tx.try_send((path, frame.data.clone())).is_err() {
                 self.skipped.fetch_add(1, Ordering::Relaxed);
@@ -86,44 +87,85 @@ impl Drop for Saver {
     }
 }
 
-/// Sessions whose first saved `seq` is remembered; more are rare (each is a sender restart).
-const MAX_NAMED_SESSIONS: usize = 64;
+/// Senders whose numbering is remembered; more are rare (senders without a name that
+/// restart come back under a new one).
+const MAX_NAMED_SENDERS: usize = 64;
+
+/// Where a sender's file numbers stand.
+struct Count {
+    name: Arc<str>,
+    session: u32,
+    /// The session's first saved `seq`, and the file number it got.
+    base: (u32, u32),
+    /// The last file number given.
+    last: u32,
+}
 
 /// How `--save` names files.
 #[derive(Default)]
 struct Names {
-    /// The first session saved, whose files keep the short names.
-    first: Option<u32>,
-    /// Each session's first saved `seq`: sessions start at a random `seq`, and the files of
-    /// each count from 0, gaps (lost frames) included.
-    starts: Vec<(u32, u32)>,
+    /// The first sender saved, whose files keep the short names.
+    first: Option<Arc<str>>,
+    counts: Vec<Count>,
 }
 
 impl Names {
     /// The file name of a frame: `<n>.jpg` for the first sender of the run, and
-    /// `<session>-<n>.jpg` for any later one (a restarted sender, tutorial pictures beside
-    /// camwire ones), so that a second sender's frames never overwrite the first one's; `n`
-    /// is the frame's `seq` counted from the session's first saved frame.
-    fn name(&mut self, frame: &CompleteFrame) -> String {
-        let first = *self.first.get_or_insert(frame.session);
-        let start = match self.starts.iter().find(|(s, _)| *s == frame.session) {
-            Some((_, start)) => *start,
+    /// `<sender>-<n>.jpg` for any other (its name made safe for a file name), so that a
+    /// second sender's frames never overwrite the first one's. `n` counts from the sender's
+    /// first saved frame, gaps (lost frames) included; a sender that restarts (a new
+    /// session, a new random `seq`) goes on after its last number.
+    fn name(&mut self, frame: &CompleteFrame, sender: &Arc<str>) -> String {
+        let first = self.first.get_or_insert_with(|| sender.clone()).clone();
+        let seq = frame.info.seq;
+        let i = match self.counts.iter().position(|c| c.name == *sender) {
+            Some(i) => i,
             None => {
-                if self.starts.len() >= MAX_NAMED_SESSIONS {
-                    // Keep the first session's start: its files have the short names.
-                    let drop = usize::from(self.starts[0].0 == first);
-                    self.starts.remove(drop);
+                if self.counts.len() >= MAX_NAMED_SENDERS {
+                    // Keep the first sender's count: its files have the short names.
+                    let drop = usize::from(self.counts[0].name == first);
+                    self.counts.remove(drop);
                 }
-                self.starts.push((frame.session, frame.info.seq));
-                frame.info.seq
+                self.counts.push(Count {
+                    name: sender.clone(),
+                    session: frame.session,
+                    base: (seq, 0),
+                    last: 0,
+                });
+                self.counts.len() - 1
             }
         };
-        let n = frame.info.seq.wrapping_sub(start);
-        if frame.session == first {
+        let c = &mut self.counts[i];
+        if c.session != frame.session {
+            c.session = frame.session;
+            c.base = (seq, c.last.wrapping_add(1));
+        }
+        let n = c.base.1.wrapping_add(seq.wrapping_sub(c.base.0));
+        c.last = n;
+        if *sender == first {
             format!("{n:08}.jpg")
         } else {
-            format!("{:08x}-{n:08}.jpg", frame.session)
+            format!("{}-{n:08}.jpg", file_safe(sender))
         }
+    }
+}
+
+/// `name` as part of a file name on any system: letters, digits, `-`, `_` and `.` are
+/// kept, anything else becomes `_`, and it never starts with a dot.
+pub(crate) fn file_safe(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match s.strip_prefix('.') {
+        Some(rest) => format!("_{rest}"),
+        None => s,
     }
 }
 
@@ -156,8 +198,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (tx, _rx) = bounded(4);
         let mut s = Saver::start(dir.path(), tx);
-        s.save(&frame(7, 0));
-        s.save(&frame(9, 0));
+        s.save(&frame(7, 0), &Arc::from("00000007"));
+        s.save(&frame(9, 0), &Arc::from("00000009"));
         drop(s);
         assert_eq!(
             std::fs::read(dir.path().join("00000000.jpg")).unwrap(),
@@ -170,18 +212,28 @@ mod tests {
     }
 
     #[test]
-    fn files_count_from_each_sessions_first_frame_across_the_wrap_with_gaps() {
+    fn files_count_from_each_senders_first_frame_across_the_wrap_with_gaps() {
         let mut n = Names::default();
-        assert_eq!(n.name(&frame(7, u32::MAX - 1)), "00000000.jpg");
-        assert_eq!(n.name(&frame(7, u32::MAX)), "00000001.jpg");
-        assert_eq!(n.name(&frame(7, 1)), "00000003.jpg", "seq 0 was lost");
-        assert_eq!(n.name(&frame(9, 500)), "00000009-00000000.jpg");
-        assert_eq!(n.name(&frame(7, 2)), "00000004.jpg");
-        // Many restarted senders later, the first one still has its short names.
+        let (door, yard): (Arc<str>, Arc<str>) = (Arc::from("door"), Arc::from("yard/../x"));
+        assert_eq!(n.name(&frame(7, u32::MAX - 1), &door), "00000000.jpg");
+        assert_eq!(n.name(&frame(7, u32::MAX), &door), "00000001.jpg");
+        assert_eq!(
+            n.name(&frame(7, 1), &door),
+            "00000003.jpg",
+            "seq 0 was lost"
+        );
+        assert_eq!(n.name(&frame(9, 500), &yard), "yard_.._x-00000000.jpg");
+        assert_eq!(n.name(&frame(7, 2), &door), "00000004.jpg");
+        // The first sender restarts: a new session and `seq`, the numbers go on.
+        assert_eq!(n.name(&frame(8, 90), &door), "00000005.jpg");
+        assert_eq!(n.name(&frame(8, 91), &door), "00000006.jpg");
+        // Many other senders later, the first one still has its short names.
         for session in 100..300 {
-            n.name(&frame(session, session * 3));
+            let name: Arc<str> = Arc::from(format!("{session:08x}"));
+            n.name(&frame(session, session * 3), &name);
         }
-        assert_eq!(n.name(&frame(7, 3)), "00000005.jpg");
+        assert_eq!(n.name(&frame(8, 92), &door), "00000007.jpg");
+        assert_eq!(file_safe(".hidden"), "_hidden");
     }
 
     #[test]
@@ -193,7 +245,7 @@ mod tests {
         let mut s = Saver::start(&gone, tx);
         std::fs::remove_dir(&gone).unwrap();
         for seq in 0..3 {
-            s.save(&frame(1, seq));
+            s.save(&frame(1, seq), &Arc::from("a"));
         }
         drop(s);
         let warnings: Vec<Notice> = rx.try_iter().collect();

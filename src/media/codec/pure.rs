@@ -129,3 +129,17 @@ fn options() -> DecoderOptions {
         .set_max_width(MAX_DECODE_SIDE)
         .set_max_height(MAX_DECODE_SIDE)
 }
+
+// TEMP STUB (replaced by the tiles branch)
+impl Decoder {
+    /// Stub.
+    pub fn decode_0rgb_fit(
+        &mut self,
+        jpeg: &[u8],
+        _w: u32,
+        _h: u32,
+        out: &mut Vec<u32>,
+    ) -> Result<(u32, u32), CodecError> {
+        self.decode_0rgb(jpeg, out)
+    }
+}
