@@ -5,7 +5,8 @@
 //! The document's convention (its section 7): a line `Golden datagram: NAME (type N)`, then a
 //! fenced block with the info string `hex`, holding two-digit hex bytes; `#` starts a comment.
 
-use camwire::protocol::wire::{parse, Datagram};
+use camwire::protocol::session_info::SessionInfo;
+use camwire::protocol::wire::{parse, Content, Datagram, MessageStatus};
 
 const DOC: &str = include_str!("../docs/PROTOCOL.md");
 
@@ -220,6 +221,7 @@ fn golden_datagrams_say_what_the_text_says() {
             ..
         } => {
             assert_eq!((session, msg.seq), (0xDEAD_BEEF, 7));
+            assert_eq!(msg.content, Content::Json);
             assert_eq!(payload, b"[0,0,0,1]");
             assert_eq!(msg.crc32, crc32fast::hash(payload), "the real CRC-32");
         }
@@ -235,6 +237,40 @@ fn golden_datagrams_say_what_the_text_says() {
             ..
         }
     ));
+    // Section 12.6: the sender's name, a MESSAGE of content 2.
+    let infos: Vec<_> = found
+        .iter()
+        .filter_map(|g| match parse(&g.bytes) {
+            Ok(Datagram::MessageChunk {
+                session,
+                msg,
+                index,
+                payload,
+                ..
+            }) if msg.content == Content::SessionInfo => Some((session, msg, index, payload)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(infos.len(), 1, "one golden session-info MESSAGE");
+    let (session, msg, index, payload) = infos[0];
+    assert_eq!((session, msg.seq, index, msg.count), (0xDEAD_BEEF, 0, 0, 1));
+    assert_eq!(payload, br#"{"name":"door"}"#);
+    assert_eq!(msg.crc32, crc32fast::hash(payload), "the real CRC-32");
+    assert_eq!(
+        SessionInfo::parse(payload).expect("a valid name").name,
+        "door"
+    );
+    // Its answer: delivered, no reason.
+    assert!(found.iter().any(|g| matches!(
+        parse(&g.bytes),
+        Ok(Datagram::MessageAck {
+            session: 0xDEAD_BEEF,
+            seq: 0,
+            status: MessageStatus::Delivered,
+            attempt: 0,
+            reason: "",
+        })
+    )));
 }
 
 /// The convention itself: a changed byte, a removed block or a wrong label is noticed.

@@ -289,6 +289,17 @@ impl Reassembler {
         self.partials.retain(|p| p.session != session);
         self.stats.incomplete_dropped += (before - self.partials.len()) as u64;
         self.newest.retain(|(s, _)| *s != session);
+        // Nor is any of its frames finished: one the receiver dropped unshown must not draw
+        // a repeated ACK from the ring. The ring is rebuilt, oldest first, without them.
+        let len = self.recent_len;
+        let oldest = (self.recent_next + RECENT - len) % RECENT;
+        let kept: Vec<(u32, u32)> = (0..len)
+            .map(|k| self.recent[(oldest + k) % RECENT])
+            .filter(|(s, _)| *s != session)
+            .collect();
+        self.recent_len = kept.len();
+        self.recent_next = kept.len() % RECENT;
+        self.recent[..kept.len()].copy_from_slice(&kept);
     }
 
     /// Adds one parsed chunk.

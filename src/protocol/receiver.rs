@@ -896,7 +896,7 @@ impl Receiver {
 
     /// The viewer is going away: queues one BYE (carrying the sender's session id) to the
     /// last address of every session in the table that has not said BYE itself (at most
-    /// 16), so that its sender stops waiting for answers at once and probes for a viewer
+    /// `max_senders` + 16), so that its sender stops waiting for answers at once and probes for a viewer
     /// instead (PROTOCOL.md 8.10). The next [`Receiver::poll_transmit`] calls return them,
     /// after any reply already queued.
     pub fn close(&mut self) {
@@ -1501,6 +1501,12 @@ mod tests {
         anon.push_frame(t, frame(3000, 3)).unwrap();
         assert!(exchange(&mut anon, &mut r, t, addr(3), |_| false).is_empty());
         assert_eq!(active(&r), [2]);
+        // Nor is the frame it dropped taken for one already acknowledged: its tail probe
+        // gets no ACK either.
+        let later = t + Duration::from_millis(150);
+        anon.handle_timeout(later);
+        assert!(exchange(&mut anon, &mut r, later, addr(3), |_| false).is_empty());
+        assert!(!anon.is_idle(), "never acknowledged");
     }
 
     #[test]
