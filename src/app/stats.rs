@@ -52,6 +52,8 @@ pub struct Counters {
     pub deferred_datagrams: u64,
     /// Frames `--save` did not write because the disk was behind or failed (viewer).
     pub unsaved_frames: u64,
+    /// Frames `--record` did not write because the disk was behind or failed (viewer).
+    pub unrecorded_frames: u64,
 }
 
 impl Counters {
@@ -73,6 +75,7 @@ impl Counters {
             messages_refused: self.messages_refused - o.messages_refused,
             deferred_datagrams: self.deferred_datagrams - o.deferred_datagrams,
             unsaved_frames: self.unsaved_frames - o.unsaved_frames,
+            unrecorded_frames: self.unrecorded_frames - o.unrecorded_frames,
         }
     }
 }
@@ -118,12 +121,13 @@ pub enum Role {
 }
 
 /// Counters only a viewer keeps: left out of the sender's JSON.
-pub const VIEWER_ONLY: [&str; 5] = [
+pub const VIEWER_ONLY: [&str; 6] = [
     "skipped_frames",
     "crc_failures",
     "decode_errors",
     "deferred_datagrams",
     "unsaved_frames",
+    "unrecorded_frames",
 ];
 
 /// One `--stats-json` line. The sender's leaves out the [`VIEWER_ONLY`] counters.
@@ -445,6 +449,7 @@ impl Report {
             (c.messages_refused, "messages refused"),
             (c.deferred_datagrams, "deferred"),
             (c.unsaved_frames, "unsaved"),
+            (c.unrecorded_frames, "unrecorded"),
         ] {
             if n > 0 {
                 s.push_str(&format!("  {n} {what}"));

@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver};
 
+use super::record::{RecordTarget, Recorder};
 use super::{AppError, Stop};
 use crate::app::stats::Report;
 use crate::media::camera::{CameraRequest, REOPEN_INTERVAL};
@@ -78,7 +79,12 @@ pub enum SendNotice {
     SourceLost(String),
     /// The lost source works again.
     SourceBack(String),
+    /// Something the user should know that does not stop the stream (a recording stopped).
+    Warning(String),
 }
+
+/// The sender's name in `--record` file names and titles.
+pub(crate) const RECORD_NAME: &str = "cam-send";
 
 /// Everything the sending pipeline needs to know.
 #[derive(Debug, Clone)]
@@ -114,6 +120,9 @@ pub struct SendConfig {
     /// Send RTP/JPEG (RFC 2435) to `dest` instead of camwire's protocol (`cam-send
     /// rtp://HOST:PORT`): no key, no messages, nothing comes back.
     pub rtp: Option<RtpOut>,
+    /// Record every frame taken for sending, as sent, into a Matroska file (`--record`, see
+    /// [`crate::app::record`]); a write error is a [`SendNotice::Warning`].
+    pub record: Option<RecordTarget>,
 }
 
 impl Default for SendConfig {
@@ -133,6 +142,7 @@ impl Default for SendConfig {
             messages: None,
             key: None,
             rtp: None,
+            record: None,
         }
     }
 }
@@ -294,6 +304,16 @@ pub fn run_send_with(
     let (recycle_tx, recycle_rx) = bounded::<Vec<u8>>(2);
     let capture_drops = Arc::new(AtomicU64::new(0));
     let (notice_tx, notice_rx) = bounded::<SendNotice>(16);
+    let record = match cfg.record.clone() {
+        Some(target) => {
+            let tx = notice_tx.clone();
+            let warn = Box::new(move |w: String| {
+                let _ = tx.try_send(SendNotice::Warning(w));
+            });
+            Some(Recorder::start(target, warn)?)
+        }
+        None => None,
+    };
     let adapt = Arc::new(adapt::AdaptShared::default());
     let (handles, enc_rx) = produce::spawn(
         produce::Producer {
@@ -314,6 +334,7 @@ pub fn run_send_with(
         capture_drops,
         notices: notice_rx,
         adapt,
+        record,
     };
     let result = match &cfg.rtp {
         Some(out) => rtp::run(&cfg, out, sock, inputs, total, &stop, &mut on_update),
