@@ -294,6 +294,12 @@ struct Files {
 impl Files {
     fn write(&mut self, job: Job) {
         let now = Instant::now();
+        // RTP and tutorial frames come without a size: read from the JPEG's header (a few
+        // microseconds), so that a new size is noticed for them too.
+        let size = match (job.width, job.height) {
+            (0, _) | (_, 0) => Decoder::dimensions(&job.jpeg).map_err(|e| e.to_string()),
+            s => Ok(s),
+        };
         let idx = match self.open.iter().position(|o| *o.sender == *job.sender) {
             Some(i) => i,
             None => {
@@ -309,17 +315,14 @@ impl Files {
                     last_frame: now,
                 });
                 let i = self.open.len() - 1;
-                self.open[i].state = self.begin(&job, now);
+                self.open[i].state = self.begin(&job, &size, now);
                 i
             }
         };
         self.open[idx].last_frame = now;
         // A new size needs a new file: the track's size is fixed in the header.
         let resized = match &self.open[idx].state {
-            State::Writing(w) => {
-                let (jw, jh) = size_of(&job);
-                (jw, jh) != (0, 0) && (jw, jh) != (w.width, w.height)
-            }
+            State::Writing(w) => size.as_ref().is_ok_and(|&s| s != (w.width, w.height)),
             State::Stopped => false,
         };
         if resized {
@@ -327,7 +330,7 @@ impl Files {
             if let State::Writing(w) = old {
                 self.finish(*w);
             }
-            self.open[idx].state = self.begin(&job, now);
+            self.open[idx].state = self.begin(&job, &size, now);
         }
         let result = match &mut self.open[idx].state {
             State::Writing(w) => match w.mkv.write_frame(&job.jpeg, job.capture_us) {
@@ -357,19 +360,16 @@ impl Files {
 
     /// Opens a file for `job`'s sender and writes its header; on failure says so once and
     /// returns `Stopped`.
-    fn begin(&mut self, job: &Job, now: Instant) -> State {
-        let (width, height) = match size_of(job) {
-            (0, _) | (_, 0) => match Decoder::dimensions(&job.jpeg) {
-                Ok(s) => s,
-                Err(e) => {
-                    (self.warn)(format!(
-                        "not recording {}: its frame is not a JPEG whose size can be read ({e})",
-                        job.sender
-                    ));
-                    return State::Stopped;
-                }
-            },
-            s => s,
+    fn begin(&mut self, job: &Job, size: &Result<(u32, u32), String>, now: Instant) -> State {
+        let (width, height) = match size {
+            Ok(s) => *s,
+            Err(e) => {
+                (self.warn)(format!(
+                    "not recording {}: its frame is not a JPEG whose size can be read ({e})",
+                    job.sender
+                ));
+                return State::Stopped;
+            }
         };
         let (path, exclusive) = self.file_name(&job.sender);
         let opened = OpenOptions::new()
@@ -499,15 +499,6 @@ impl Files {
         for o in std::mem::take(&mut self.open) {
             self.close(o);
         }
-    }
-}
-
-/// The size the job says, `(0, 0)` if it does not know.
-fn size_of(job: &Job) -> (u32, u32) {
-    if job.width == 0 || job.height == 0 {
-        (0, 0)
-    } else {
-        (job.width, job.height)
     }
 }
 
@@ -655,29 +646,37 @@ mod tests {
         }
         let big = jpeg(48, 16, 10);
         r.push("cam/a", &big, t0 + 400_000, 48, 16);
+        // Without a size given, a new size is read from the JPEG and gets a new file too.
+        r.push("b", &a, t0 + 400_000, 0, 0);
         drop(r);
         assert!(seen.lock().unwrap().is_empty(), "{:?}", seen.lock());
         let files = mkvs(dir.path());
-        assert_eq!(files.len(), 3, "{files:?}");
+        assert_eq!(files.len(), 4, "{files:?}");
         let name = |p: &PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
-        // `b-YYYYmmdd-HHMMSS.mkv`, then sender a's two (the second may share the first's
-        // second, and then ends in `-2`).
-        assert!(name(&files[0]).starts_with("b-"), "{files:?}");
-        assert_eq!(name(&files[0]).len(), "b-20240229-235959.mkv".len());
-        assert!(
-            files[1..].iter().all(|p| name(p).starts_with("cam_a-")),
-            "{files:?}"
+        // Each sender's files, smallest picture first: `<sender>-YYYYmmdd-HHMMSS.mkv`, and
+        // the second one ends in `-2` if it started within the same second.
+        let of = |prefix: &str| {
+            let mut v: Vec<_> = files
+                .iter()
+                .filter(|p| name(p).starts_with(prefix))
+                .map(|p| (name(p), walk(&std::fs::read(p).unwrap())))
+                .collect();
+            v.sort_by_key(|(_, w)| w.width);
+            v
+        };
+        let (a_files, b_files) = (of("cam_a-"), of("b-"));
+        assert_eq!((a_files.len(), b_files.len()), (2, 2), "{files:?}");
+        assert_eq!(b_files[0].0.len(), "b-20240229-235959.mkv".len());
+        let b1 = &b_files[0].1;
+        assert_eq!(b1.frames.len(), 5);
+        assert_eq!((b1.width, b1.height), (Some(16), Some(16)));
+        assert_eq!(b1.title.as_deref(), Some(&b"b"[..]));
+        let b2 = &b_files[1].1;
+        assert_eq!(
+            (b2.width, b2.height, b2.frames.len()),
+            (Some(32), Some(16), 1)
         );
-        let b_file = walk(&std::fs::read(&files[0]).unwrap());
-        assert_eq!(b_file.frames.len(), 5);
-        assert_eq!((b_file.width, b_file.height), (Some(16), Some(16)));
-        assert_eq!(b_file.title.as_deref(), Some(&b"b"[..]));
-        let mut a_files: Vec<_> = files[1..]
-            .iter()
-            .map(|p| walk(&std::fs::read(p).unwrap()))
-            .collect();
-        a_files.sort_by_key(|w| w.width);
-        let (a1, a2) = (&a_files[0], &a_files[1]);
+        let (a1, a2) = (&a_files[0].1, &a_files[1].1);
         assert_eq!(a1.frames.len(), 5);
         assert_eq!(a1.width, Some(32));
         assert!(a1.frames.iter().all(|f| f.data == a));
@@ -709,6 +708,30 @@ mod tests {
         );
         let two = walk(&std::fs::read(dir.path().join("rec-two-2.mkv")).unwrap());
         assert_eq!(two.frames.len(), 1);
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_and_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("burst.mkv");
+        let (warn, seen) = warnings();
+        let r = Recorder::start(RecordTarget::File(path.clone()), warn).unwrap();
+        let j = jpeg(256, 256, 90);
+        let started = Instant::now();
+        for i in 0..2000u64 {
+            r.push("s", &j, i * 1000, 256, 256);
+        }
+        // Never waiting on the disk, a push is a copy and a try_send.
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let dropped = r.unrecorded();
+        drop(r);
+        assert!(seen.lock().unwrap().is_empty());
+        let written = walk(&std::fs::read(&path).unwrap()).frames.len() as u64;
+        assert_eq!(
+            written + dropped,
+            2000,
+            "{written} written, {dropped} dropped"
+        );
     }
 
     #[test]
