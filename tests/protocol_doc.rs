@@ -291,3 +291,66 @@ fn damaged_examples_are_noticed() {
     );
     assert!(!goldens(&doc).iter().any(|g| g.name == "KEEPALIVE"));
 }
+
+/// The bytes of the one ```mkv block, after the line `Golden recording: ...` (section 16).
+fn golden_recording(doc: &str) -> Vec<u8> {
+    let lines: Vec<&str> = doc.lines().collect();
+    let open = lines
+        .iter()
+        .position(|l| l.trim() == "```mkv")
+        .expect("docs/PROTOCOL.md has no ```mkv block");
+    let label = lines[..open]
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap();
+    assert!(
+        label.starts_with("Golden recording: "),
+        "the ```mkv block must follow `Golden recording: ...`, found {label:?}"
+    );
+    let mut bytes = Vec::new();
+    for (n, line) in lines[open + 1..].iter().enumerate() {
+        if line.trim() == "```" {
+            return bytes;
+        }
+        for tok in line.split('#').next().unwrap_or("").split_whitespace() {
+            let at = open + n + 2;
+            assert_eq!(
+                tok.len(),
+                2,
+                "line {at}: {tok:?} is not a two-digit hex byte"
+            );
+            bytes
+                .push(u8::from_str_radix(tok, 16).unwrap_or_else(|_| panic!("line {at}: {tok:?}")));
+        }
+    }
+    panic!("the ```mkv block is never closed")
+}
+
+#[test]
+fn the_golden_recording_is_what_the_muxer_writes() {
+    use camwire::media::mkv::{Header, MkvWriter};
+    let golden = golden_recording(DOC);
+    assert_eq!(golden.len(), 146);
+    let header = Header {
+        width: 640,
+        height: 480,
+        title: None,
+        date_unix_us: None,
+        track_uid: 1,
+        writing_app: "camwire".into(),
+    };
+    let mut out = Vec::new();
+    let mut w = MkvWriter::new(&mut out, &header).unwrap();
+    let written = w.write_frame(&[0xFF, 0xD8], 1_700_000_000_000_000).unwrap();
+    assert_eq!(
+        out, golden,
+        "media::mkv and docs/PROTOCOL.md section 16 disagree"
+    );
+    // The offsets the document's comments give.
+    assert_eq!(&golden[40..44], [0x18, 0x53, 0x80, 0x67]);
+    assert_eq!(&golden[52..56], [0x15, 0x49, 0xa9, 0x66]);
+    assert_eq!(&golden[84..88], [0x16, 0x54, 0xae, 0x6b]);
+    assert_eq!(&golden[123..127], [0x1f, 0x43, 0xb6, 0x75]);
+    assert_eq!(written.block_offset, 138);
+}

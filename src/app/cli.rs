@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use crate::app::record::RecordTarget;
 use crate::app::stats::Report;
 use crate::protocol::key::Key;
 
@@ -120,6 +121,12 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 pub fn parse_http(s: &str) -> Result<SocketAddr, String> {
     let d = crate::web::DEFAULT_ADDR;
     resolve_address(s, d.ip(), d.port()).map_err(|e| e.to_string())
+}
+
+/// Parses `--record PATH` (see [`RecordTarget::parse`]): a folder, or a file ending in `.mkv`
+/// in a folder that exists.
+pub fn parse_record(s: &str) -> Result<RecordTarget, String> {
+    RecordTarget::parse(Path::new(s)).map_err(|e| e.to_string())
 }
 
 /// Runs a program's body with a printer and turns its outcome into the exit code: 0, or 1

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod messages;
+pub mod record;
 pub mod send;
 pub mod stats;
 pub mod view;
@@ -112,6 +113,9 @@ pub enum AppError {
     /// The web view (`--http`) could not start.
     #[error(transparent)]
     Web(#[from] crate::web::WebError),
+    /// `--record` cannot write where it was asked to.
+    #[error(transparent)]
+    Record(#[from] record::RecordError),
 }
 
 #[cfg(test)]

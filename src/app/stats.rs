@@ -55,6 +55,8 @@ pub struct Counters {
     /// Senders not shown because `--max-senders` others were (or not the `--only` one)
     /// (viewer).
     pub refused_senders: u64,
+    /// Frames `--record` did not write because the disk was behind or failed (viewer).
+    pub unrecorded_frames: u64,
 }
 
 impl Counters {
@@ -77,6 +79,7 @@ impl Counters {
             deferred_datagrams: self.deferred_datagrams - o.deferred_datagrams,
             unsaved_frames: self.unsaved_frames - o.unsaved_frames,
             refused_senders: self.refused_senders - o.refused_senders,
+            unrecorded_frames: self.unrecorded_frames - o.unrecorded_frames,
         }
     }
 }
@@ -122,7 +125,7 @@ pub enum Role {
 }
 
 /// Counters only a viewer keeps: left out of the sender's JSON.
-pub const VIEWER_ONLY: [&str; 7] = [
+pub const VIEWER_ONLY: [&str; 8] = [
     "skipped_frames",
     "crc_failures",
     "decode_errors",
@@ -130,6 +133,7 @@ pub const VIEWER_ONLY: [&str; 7] = [
     "unsaved_frames",
     "refused_senders",
     "senders",
+    "unrecorded_frames",
 ];
 
 /// One `--stats-json` line. The sender's leaves out the [`VIEWER_ONLY`] counters.
@@ -550,6 +554,7 @@ impl Report {
             (c.deferred_datagrams, "deferred"),
             (c.unsaved_frames, "unsaved"),
             (c.refused_senders, "senders refused"),
+            (c.unrecorded_frames, "unrecorded"),
         ] {
             if n > 0 {
                 s.push_str(&format!("  {n} {what}"));

@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use camwire::app::cli::{
-    parse_destination, parse_sender_name, parse_size, run_main, Compat, Destination, KeyArgs,
-    ReportPrinter,
+    parse_destination, parse_record, parse_sender_name, parse_size, run_main, Compat, Destination,
+    KeyArgs, ReportPrinter,
 };
+use camwire::app::record::RecordTarget;
 use camwire::app::send::{
     open_source, run_send_with, RtpNotice, RtpOut, SendConfig, SendNotice, SendOutcome, SendUpdate,
     SourceSpec,
@@ -38,6 +39,7 @@ Examples:
   cam-send --gen-key > camwire.key          a random key; copy the file to the viewer's machine
   cam-send 192.168.1.20 --key-file camwire.key
                                             encrypted and authenticated (cam-view needs the key)
+  cam-send 192.168.1.20 --record sent.mkv   also keep what is sent, playable with ffplay or VLC
   cam-send 192.168.1.20 --compat tutorial --image photo.jpg
                                             to the classic tutorial's server (JSON on 6666)";
 
@@ -138,6 +140,11 @@ struct Args {
     /// (default 6666, the tutorial's own)
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     json_port: Option<u16>,
+    /// Also record every frame as sent (no re-encoding) into a Matroska file: PATH ending in
+    /// .mkv is the file; a folder PATH gets cam-send-<YYYYmmdd-HHMMSS>.mkv (UTC). Synced to
+    /// disk every second: a file cut by a crash plays up to its last second
+    #[arg(long, value_name = "PATH", value_parser = parse_record)]
+    record: Option<RecordTarget>,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -164,6 +171,13 @@ impl Args {
                 "--json-port only means something with --compat tutorial (it is the \
                         tutorial server's JSON port): add --compat tutorial, or leave \
                         --json-port out"
+                    .into(),
+            );
+        }
+        if self.record.is_some() && self.compat != Compat::Camwire {
+            return Err(
+                "--record records camwire and rtp:// streams: leave out --compat tutorial or \
+                        --record"
                     .into(),
             );
         }
@@ -345,6 +359,7 @@ fn config(args: &Args, stop: &Stop) -> Result<SendConfig, String> {
             ..SenderConfig::default()
         }
         .with_max_rate_mbps(args.max_rate),
+        record: args.record.clone(),
         ..SendConfig::default()
     })
 }
@@ -388,7 +403,9 @@ fn print_update(out: &mut ReportPrinter, dest: std::net::SocketAddr, u: SendUpda
         SendUpdate::NetworkBack => out.line(&format!(
             "the network is back: probing for the viewer at {dest}"
         )),
-        SendUpdate::Source(SendNotice::SourceLost(m) | SendNotice::SourceBack(m)) => out.line(&m),
+        SendUpdate::Source(
+            SendNotice::SourceLost(m) | SendNotice::SourceBack(m) | SendNotice::Warning(m),
+        ) => out.line(&m),
         SendUpdate::Message { seq, outcome } => match outcome {
             MessageOutcome::Delivered => {}
             MessageOutcome::Refused { reason, .. } => {

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use camwire::app::cli::{
-    parse_http, parse_listen_any, parse_sender_name, run_main, Compat, KeyArgs, Listen,
-    ReportPrinter,
+    parse_http, parse_listen_any, parse_record, parse_sender_name, run_main, Compat, KeyArgs,
+    Listen, ReportPrinter,
 };
+use camwire::app::record::RecordTarget;
 use camwire::app::send::{run_send, RtpOut, SendConfig, SourceSpec};
 use camwire::app::view::{run_view, Notice, TutorialMode, ViewConfig, ViewUpdate};
 use camwire::app::Stop;
@@ -26,6 +27,7 @@ Examples:
                                             no window, port 5000, statistics as JSON lines
   cam-view --listen [::]:9999 --save received/
                                             IPv6, and keep every picture received
+  cam-view --record recordings/             also record each sender to recordings/*.mkv
   cam-view --key-file camwire.key           only senders with this key (made by --gen-key)
   cam-view --demo --http                    the demo, also in a browser at http://127.0.0.1:8080/
   cam-view --http 0.0.0.0:8080 --key-file camwire.key
@@ -55,6 +57,12 @@ struct Args {
     /// Write each received frame's exact bytes to DIR/<sequence, 8 digits>.jpg
     #[arg(long, value_name = "DIR")]
     save: Option<PathBuf>,
+    /// Record every frame as it arrived (no re-encoding) into Matroska files, one per sender:
+    /// in a folder PATH as <sender>-<YYYYmmdd-HHMMSS>.mkv (UTC), or into PATH itself when it
+    /// ends in .mkv (another sender then gets <name>-<sender>.mkv beside it). Synced to disk
+    /// every second: a file cut by a crash plays up to its last second
+    #[arg(long, value_name = "PATH", value_parser = parse_record)]
+    record: Option<RecordTarget>,
     /// Print one JSON object of statistics per second, and a summary at exit, on stdout
     #[arg(long)]
     stats_json: bool,
@@ -153,6 +161,7 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         window: !args.headless,
         frames: args.frames,
         save: args.save,
+        record: args.record,
         show_messages: args.show_messages,
         tutorial: (args.compat == Compat::Tutorial).then(|| TutorialMode {
             json_port: args.json_port.unwrap_or(JSON_PORT),

@@ -8,10 +8,12 @@
 //!   the limits that keep hostile JPEGs cheap.
 //! - [`camera`]: webcams: mode choice, MJPEG pass-through, YUYV/NV12 conversion, a fake
 //!   camera for tests; the device itself needs the `camera` feature.
+//! - [`mkv`]: a Matroska muxer for live MJPEG recordings (`--record`), sans-IO.
 
 pub mod camera;
 pub mod codec;
 #[cfg(feature = "images")]
 pub mod images;
+pub mod mkv;
 pub mod pattern;
 pub mod source;

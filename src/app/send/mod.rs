@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver};
 
+use super::record::{RecordTarget, Recorder};
 use super::{AppError, Stop};
 use crate::app::stats::Report;
 use crate::media::camera::{CameraRequest, REOPEN_INTERVAL};
@@ -78,6 +79,18 @@ pub enum SendNotice {
     SourceLost(String),
     /// The lost source works again.
     SourceBack(String),
+    /// Something the user should know that does not stop the stream (a recording stopped).
+    Warning(String),
+}
+
+/// The sender's name in `--record` file names and titles: its `--name`, else this.
+const RECORD_NAME: &str = "cam-send";
+
+impl SendConfig {
+    /// The name `--record` files are made under.
+    pub(crate) fn record_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(RECORD_NAME)
+    }
 }
 
 /// Everything the sending pipeline needs to know.
@@ -117,6 +130,9 @@ pub struct SendConfig {
     /// The sender's name (`--name`): the viewer labels its tile, statistics and files with
     /// it, and knows this sender by it when it restarts (docs/PROTOCOL.md 12.6).
     pub name: Option<String>,
+    /// Record every frame taken for sending, as sent, into a Matroska file (`--record`, see
+    /// [`crate::app::record`]); a write error is a [`SendNotice::Warning`].
+    pub record: Option<RecordTarget>,
 }
 
 impl Default for SendConfig {
@@ -137,6 +153,7 @@ impl Default for SendConfig {
             key: None,
             rtp: None,
             name: None,
+            record: None,
         }
     }
 }
@@ -307,6 +324,16 @@ pub fn run_send_with(
     let (recycle_tx, recycle_rx) = bounded::<Vec<u8>>(2);
     let capture_drops = Arc::new(AtomicU64::new(0));
     let (notice_tx, notice_rx) = bounded::<SendNotice>(16);
+    let record = match cfg.record.clone() {
+        Some(target) => {
+            let tx = notice_tx.clone();
+            let warn = Box::new(move |w: String| {
+                let _ = tx.try_send(SendNotice::Warning(w));
+            });
+            Some(Recorder::start(target, warn)?)
+        }
+        None => None,
+    };
     let adapt = Arc::new(adapt::AdaptShared::default());
     let (handles, enc_rx) = produce::spawn(
         produce::Producer {
@@ -327,6 +354,7 @@ pub fn run_send_with(
         capture_drops,
         notices: notice_rx,
         adapt,
+        record,
     };
     let result = match &cfg.rtp {
         Some(out) => rtp::run(&cfg, out, sock, inputs, total, &stop, &mut on_update),

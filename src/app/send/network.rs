@@ -11,6 +11,7 @@ use crossbeam_channel::{never, select, Receiver, Sender as Tx, TryRecvError};
 
 use super::adapt::AdaptShared;
 use super::{SendConfig, SendNotice, SendOutcome, SendUpdate};
+use crate::app::record::Recorder;
 use crate::app::stats::{PathReport, Role, StatsBook};
 use crate::app::{AppError, Stop};
 use crate::protocol::message::MessageOutcome;
@@ -33,6 +34,8 @@ pub(super) struct Inputs {
     pub notices: Receiver<SendNotice>,
     /// The sender's target rate, for the encoder; the quality it uses, for the statistics.
     pub adapt: Arc<AdaptShared>,
+    /// `--record`: every frame taken for sending, on a thread of its own.
+    pub record: Option<Recorder>,
 }
 
 /// Where a finite stream stands: frames taken so far and whether the last one is in.
@@ -246,6 +249,10 @@ impl<'a> NetworkLoop<'a> {
         let p = &mut self.progress;
         if let Some(f) = next {
             let f = f?;
+            if let Some(r) = &self.inputs.record {
+                let (w, h) = (f.width.into(), f.height.into());
+                r.push(self.cfg.record_name(), &f.data, f.timestamp_us, w, h);
+            }
             // How old the picture is when it leaves: capture, encoding and its wait here.
             let age_us = crate::media::source::now_us().saturating_sub(f.timestamp_us);
             self.book.age.record(Duration::from_micros(age_us));

@@ -193,6 +193,11 @@ pub(super) fn run(
             recv(stop.channel()) -> _ => break,
             default(wait) => continue,
         };
+        if let Some(r) = &inputs.record {
+            // The frame as captured and encoded, even if RFC 2435 needs it encoded again.
+            let (w, h) = (frame.width.into(), frame.height.into());
+            r.push(cfg.record_name(), &frame.data, frame.timestamp_us, w, h);
+        }
         while let Ok(n) = inputs.notices.try_recv() {
             on_update(SendUpdate::Source(n));
         }

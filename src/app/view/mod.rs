@@ -3,8 +3,8 @@
 //! ```text
 //!  network thread ──newest-wins──▶ decode thread ──newest-wins──▶ window (main thread)
 //!   (reassemble, ACK at once,      (one per sender:         (a tile per sender)
-//!    --save)        ──newest-wins──▶ JPEG → 0RGB at ──▶ ...    or headless stats loop
-//!                                   the tile's size)
+//!    --save,        ──newest-wins──▶ JPEG → 0RGB at ──▶ ...    or headless stats loop
+//!    --record)                       the tile's size)
 //! ```
 //!
 //! The network thread only reads, reassembles and acknowledges, so the socket is drained even
@@ -33,6 +33,7 @@ use crossbeam_channel::{bounded, select, Receiver};
 use super::messages::MessageRecord;
 use super::window::{Display, Signal};
 use super::{AppError, Stop};
+use crate::app::record::{RecordTarget, Recorder};
 use crate::app::stats::{Report, Role, StatsBook};
 use crate::compat::tutorial_json::json_loop;
 use crate::protocol::key::Key;
@@ -54,6 +55,9 @@ pub struct ViewConfig {
     pub frames: Option<u64>,
     /// Write every received frame's bytes to `DIR/<seq, 8 digits>.jpg`.
     pub save: Option<PathBuf>,
+    /// Record every received frame, byte for byte, into one Matroska file per sender
+    /// (`--record`, see [`crate::app::record`]).
+    pub record: Option<RecordTarget>,
     /// Frames larger than this are refused.
     pub max_frame_bytes: usize,
     /// Decode frames even when headless (for latency and decode-error statistics).
@@ -94,6 +98,7 @@ impl Default for ViewConfig {
             window: true,
             frames: None,
             save: None,
+            record: None,
             max_frame_bytes: ReassemblyConfig::default().max_frame_bytes,
             decode: true,
             show_messages: false,
@@ -244,6 +249,9 @@ pub fn run_view(
     };
     if let Some(dir) = &cfg.save {
         check_save_dir(dir)?;
+    }
+    if let Some(target) = &cfg.record {
+        target.prepare()?;
     }
     let sockets = Sockets::open(&cfg)?;
     let web = cfg
@@ -409,12 +417,23 @@ impl Threads {
                 .save
                 .as_deref()
                 .map(|dir| save::Saver::start(dir, notice_tx.clone()));
+            let recorder = cfg.record.clone().and_then(|target| {
+                let tx = notice_tx.clone();
+                let warn = Box::new(move |w: String| {
+                    let _ = tx.try_send(Notice::Warning(w));
+                });
+                // Checked by `run_view` already: an error here is a folder gone since.
+                Recorder::start(target, warn)
+                    .map_err(|e| notice_tx.try_send(Notice::Warning(e.to_string())))
+                    .ok()
+            });
             let out = network::Outputs {
                 decoders,
                 frame_back: frame_back_rx,
                 notices: notice_tx,
                 messages: message_tx,
                 saver,
+                recorder,
                 web,
             };
             thread::Builder::new()

@@ -19,6 +19,7 @@ use super::feeds::Decoders;
 use super::save::Saver;
 use super::{with_book, Book, Notice, ViewConfig};
 use crate::app::messages::{Carrier, MessageRecord};
+use crate::app::record::Recorder;
 use crate::app::stats::RtpReport;
 use crate::app::{AppError, Stop};
 use crate::compat::tutorial::{TutorialConfig, TutorialEvent, TutorialReceiver};
@@ -123,6 +124,8 @@ pub(super) struct Outputs {
     pub messages: Tx<MessageRecord>,
     /// `--save`, on a thread of its own.
     pub saver: Option<Saver>,
+    /// `--record`, on a thread of its own.
+    pub recorder: Option<Recorder>,
     /// `--http`: the browsers' newest frames.
     pub web: Option<Arc<Hub>>,
 }
@@ -403,7 +406,7 @@ impl<'a> NetLoop<'a> {
         let _ = self.out.notices.try_send(n);
     }
 
-    /// A whole frame: to `--save`, the statistics and the decoder. True once `--frames` is
+    /// A whole frame: to `--save`, `--record`, the statistics and the decoder. True once `--frames` is
     /// reached.
     fn frame(&mut self, frame: CompleteFrame) -> bool {
         let now = Instant::now();
@@ -414,6 +417,10 @@ impl<'a> NetLoop<'a> {
             .clone();
         if let Some(saver) = &mut self.out.saver {
             saver.save(&frame, &name);
+        }
+        if let Some(r) = &self.out.recorder {
+            let (w, h) = (frame.info.width.into(), frame.info.height.into());
+            r.push(&name, &frame.data, frame.info.timestamp_us, w, h);
         }
         if let Some(web) = &self.out.web {
             web.publish(&name, frame.info.seq, &frame.data);
@@ -454,6 +461,7 @@ impl<'a> NetLoop<'a> {
         let st = m.proto.stats();
         let held = st.held_messages;
         let saver = self.out.saver.as_ref().map(|s| s.skipped()).unwrap_or(0);
+        let unrecorded = self.out.recorder.as_ref().map_or(0, |r| r.unrecorded());
         with_book(&self.book, |b| {
             b.counts.frames = self.delivered;
             let rtp_counts = rtp.unwrap_or_default();
@@ -474,6 +482,7 @@ impl<'a> NetLoop<'a> {
             b.counts.messages_refused = st.messages_refused;
             b.counts.unsaved_frames = saver;
             b.counts.refused_senders = st.refused_senders;
+            b.counts.unrecorded_frames = unrecorded;
             if b.rejected_by_kind != st.rejected {
                 b.rejected_by_kind = st.rejected.clone();
             }

@@ -145,27 +145,8 @@ impl Names {
         if *sender == first {
             format!("{n:08}.jpg")
         } else {
-            format!("{}-{n:08}.jpg", file_safe(sender))
+            format!("{}-{n:08}.jpg", crate::app::record::file_safe(sender))
         }
-    }
-}
-
-/// `name` as part of a file name on any system: letters, digits, `-`, `_` and `.` are
-/// kept, anything else becomes `_`, and it never starts with a dot.
-pub(crate) fn file_safe(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match s.strip_prefix('.') {
-        Some(rest) => format!("_{rest}"),
-        None => s,
     }
 }
 
@@ -233,7 +214,6 @@ mod tests {
             n.name(&frame(session, session * 3), &name);
         }
         assert_eq!(n.name(&frame(8, 92), &door), "00000007.jpg");
-        assert_eq!(file_safe(".hidden"), "_hidden");
     }
 
     #[test]
