@@ -10,7 +10,7 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
-use super::{check_decode_size, check_rgb_input, guard, CodecError, MAX_DECODE_SIDE};
+use super::{check_decode_size, check_rgb_input, fit_scale, guard, CodecError, MAX_DECODE_SIDE};
 
 /// Encodes packed RGB24 pixels as a baseline JPEG with 4:2:0 subsampling, into `out`
 /// (cleared first, so a caller can reuse one buffer for every frame).
@@ -83,6 +83,32 @@ impl Decoder {
         Ok((w, h))
     }
 
+    /// Decodes `jpeg` into `out` as `0RGB` words at the size it will be drawn: fitted, aspect
+    /// kept, inside `box_w` x `box_h`, divided by the factor [`super::fit_scale`] picks (1, 2,
+    /// 4 or 8; each side rounded up). Returns the decoded `(width, height)`; a box with a zero
+    /// side decodes at full size, exactly as [`Decoder::decode_0rgb`].
+    ///
+    /// zune-jpeg cannot decode at a reduced scale, so this decodes at full size and averages
+    /// each k x k block (clipped at the right and bottom edges) into one pixel while packing to
+    /// `0RGB`: the same single pass as the full-size packing, over fewer output words. The
+    /// hostile-input guards are [`Decoder::decode_0rgb`]'s.
+    pub fn decode_0rgb_fit(
+        &mut self,
+        jpeg: &[u8],
+        box_w: u32,
+        box_h: u32,
+        out: &mut Vec<u32>,
+    ) -> Result<(u32, u32), CodecError> {
+        let (w, h) = Self::dimensions(jpeg)?;
+        let k = fit_scale(w, h, box_w, box_h);
+        if k == 1 {
+            return self.decode_0rgb(jpeg, out);
+        }
+        let (w, h) = self.decode_rgb(jpeg)?;
+        box_downscale(&self.rgb, w, h, k, out)
+            .ok_or_else(|| CodecError::Decode("decoded fewer pixels than the header says".into()))
+    }
+
     /// Decodes `jpeg` all the way but leaves it in YCbCr (no colour conversion): proof that a
     /// frame decodes, for a viewer that shows nothing. Returns `(width, height)`.
     pub fn decode_check(&mut self, jpeg: &[u8]) -> Result<(u32, u32), CodecError> {
@@ -121,6 +147,45 @@ impl Decoder {
     pub fn rgb(&self) -> &[u8] {
         &self.rgb
     }
+}
+
+/// Averages each `k` x `k` block of a packed RGB24 `w` x `h` picture into one `0RGB` word of
+/// `out` (resized to `ceil(w/k) * ceil(h/k)`); blocks cut by the right or bottom edge average
+/// the pixels they have, matching libjpeg-turbo's `TJSCALED` output size. Returns the new size,
+/// or `None` when `rgb` is shorter than `w * h` pixels.
+fn box_downscale(rgb: &[u8], w: u32, h: u32, k: u32, out: &mut Vec<u32>) -> Option<(u32, u32)> {
+    let (wu, hu, ku) = (w as usize, h as usize, k.max(1) as usize);
+    let (sw, sh) = (wu.div_ceil(ku), hu.div_ceil(ku));
+    if rgb.len() < wu * hu * 3 {
+        return None;
+    }
+    out.clear();
+    out.reserve(sw * sh);
+    // One row of per-block channel sums, reused for every output row.
+    let mut sums = vec![0u32; sw * 3];
+    for by in 0..sh {
+        sums.fill(0);
+        let rows = by * ku..((by + 1) * ku).min(hu);
+        let nrows = rows.len() as u32;
+        for y in rows {
+            let row = &rgb[y * wu * 3..(y + 1) * wu * 3];
+            for (bx, block) in row.chunks(ku * 3).enumerate() {
+                let s = &mut sums[bx * 3..bx * 3 + 3];
+                for c in block.chunks_exact(3) {
+                    s[0] += c[0] as u32;
+                    s[1] += c[1] as u32;
+                    s[2] += c[2] as u32;
+                }
+            }
+        }
+        for (bx, s) in sums.chunks_exact(3).enumerate() {
+            let ncols = (ku.min(wu - bx * ku)) as u32;
+            let n = ncols * nrows;
+            let avg = |v: u32| (v + n / 2) / n;
+            out.push(avg(s[0]) << 16 | avg(s[1]) << 8 | avg(s[2]));
+        }
+    }
+    Some((sw as u32, sh as u32))
 }
 
 fn options() -> DecoderOptions {
