@@ -6,6 +6,7 @@ pub mod cli;
 pub mod messages;
 pub mod send;
 pub mod stats;
+pub mod tiles;
 pub mod view;
 pub mod window;
 
