@@ -177,7 +177,7 @@ mod tests {
         draw_text(&mut px, w, clip, (12, 8), 2, WHITE, "WWWWWWW");
         for y in 0..h {
             for x in 0..w {
-                let inside = x >= 10 && x < 30 && y >= 10 && y < 20;
+                let inside = (10..30).contains(&x) && (10..20).contains(&y);
                 if !inside {
                     assert_eq!(px[(y * w + x) as usize], 0, "{x},{y}");
                 }
