@@ -122,6 +122,16 @@ fn decode(c: &mut Criterion) {
         g.bench_with_input(id("zune RGB only"), &jpeg, |b, j| {
             b.iter(|| zune_rgb_only(black_box(j), &mut rgb))
         });
+        // A tile drawn at half or a quarter of the picture's size (`decode_0rgb_fit`): the
+        // pure path decodes in full and box-averages while packing.
+        for k in [2, 4] {
+            g.bench_with_input(id(&format!("zune-jpeg fit 1/{k}")), &jpeg, |b, j| {
+                b.iter(|| {
+                    dec.decode_0rgb_fit(black_box(j), w / k, h / k, &mut px)
+                        .unwrap()
+                })
+            });
+        }
         // What a headless viewer does: decode, but stop at YCbCr.
         g.bench_with_input(id("zune-jpeg check (headless)"), &jpeg, |b, j| {
             b.iter(|| dec.decode_check(black_box(j)).unwrap())
@@ -132,6 +142,15 @@ fn decode(c: &mut Criterion) {
             g.bench_with_input(id("turbojpeg"), &jpeg, |b, j| {
                 b.iter(|| tdec.decode_0rgb(black_box(j), &mut px).unwrap())
             });
+            // libjpeg-turbo scales inside the IDCT.
+            for k in [2, 4] {
+                g.bench_with_input(id(&format!("turbojpeg fit 1/{k}")), &jpeg, |b, j| {
+                    b.iter(|| {
+                        tdec.decode_0rgb_fit(black_box(j), w / k, h / k, &mut px)
+                            .unwrap()
+                    })
+                });
+            }
             g.bench_with_input(id("turbojpeg check (headless)"), &jpeg, |b, j| {
                 b.iter(|| tdec.decode_check(black_box(j)).unwrap())
             });

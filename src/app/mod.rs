@@ -7,6 +7,7 @@ pub mod messages;
 pub mod record;
 pub mod send;
 pub mod stats;
+pub mod tiles;
 pub mod view;
 pub mod window;
 

@@ -1,12 +1,23 @@
-//! The viewer's window, a thin layer over minifb.
+//! The viewer's window, a thin layer over minifb: one tile per sender, drawn by the pure
+//! [`super::tiles`] module into a buffer of exactly the window's size.
 //!
 //! It lives on the main thread (macOS requires it) and never blocks on the network: it shows
-//! whatever frame is newest and otherwise just keeps the window responsive.
+//! whatever frame is newest for each sender and otherwise just keeps the window responsive.
+//! Decode threads run elsewhere; they learn the size to decode at from [`DrawSizes`], a handle
+//! they can read on any thread.
 
-use font8x8::UnicodeFonts;
-use minifb::{Key, KeyRepeat, ScaleMode, Window, WindowOptions};
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use minifb::{InputCallback, Key, ScaleMode, Window, WindowOptions};
+
+use super::tiles::{Action, Compositor, Mode, PictureRef, TileView, ViewKey};
 use super::AppError;
+
+pub use super::tiles::{draw_text_band, Signal};
 
 /// A decoded frame ready for the window: `0RGB` words, row-major.
 pub struct DisplayFrame {
@@ -18,23 +29,193 @@ pub struct DisplayFrame {
     pub pixels: Vec<u32>,
 }
 
-/// The viewer window.
+/// How long a tile whose sender went silent or said goodbye stays on screen (unless it is the
+/// last one, which stays, as the single-sender viewer always did).
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(10);
+
+/// The tile the single-sender methods ([`Display::show`] and friends) draw into.
+
+/// The shortest time between two redraws: frames from many senders are drawn together rather
+/// than one window update each (16 senders at 30 fps would be 480 updates a second).
+const MIN_REDRAW_GAP: Duration = Duration::from_millis(10);
+
+/// How often labels (frame age, rate) and lingering tiles are brought up to date without any
+/// new frame.
+const TICK: Duration = Duration::from_secs(1);
+
+const INITIAL: (usize, usize) = (960, 540);
+
+/// The boxes tiles are drawn in, shared with the decode threads: a cheap clone of one handle
+/// that [`Display`] keeps up to date as tiles come and go, the window is resized, or a camera
+/// is enlarged.
+///
+/// A decode thread passes `get(name)` to `Decoder::decode_0rgb_fit`, which decodes at the
+/// smallest of 1, 1/2, 1/4 or 1/8 scale that is not smaller than the picture will be drawn.
+#[derive(Clone, Debug, Default)]
+pub struct DrawSizes(Arc<Mutex<Sizes>>);
+
+#[derive(Debug, Default)]
+struct Sizes {
+    tiles: HashMap<String, (u32, u32)>,
+    /// The box a tile not yet on screen would get: its first frame is decoded for it.
+    next: (u32, u32),
+}
+
+impl DrawSizes {
+    /// The box `tile` is drawn in now, as `(width, height)`. For a tile the window does not
+    /// have yet, the box it would get if it came now; `(0, 0)` before the window has a size,
+    /// which `decode_0rgb_fit` reads as "full size".
+    pub fn get(&self, tile: &str) -> (u32, u32) {
+        let s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.tiles.get(tile).copied().unwrap_or(s.next)
+    }
+
+    fn publish(&self, tiles: HashMap<String, (u32, u32)>, next: (u32, u32)) {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.tiles = tiles;
+        s.next = next;
+    }
+}
+
+/// One sender's tile.
+struct Tile {
+    name: String,
+    frame: Option<DisplayFrame>,
+    signal: Signal,
+    /// When `signal` last changed: a tile lingers this long after its sender stops.
+    since: Instant,
+    last_frame: Option<Instant>,
+    rate: Rate,
+    message: Option<String>,
+    dirty: bool,
+}
+
+impl Tile {
+    fn new(name: &str, now: Instant) -> Self {
+        Tile {
+            name: name.to_string(),
+            frame: None,
+            signal: Signal::Live,
+            since: now,
+            last_frame: None,
+            rate: Rate::new(now),
+            message: None,
+            dirty: true,
+        }
+    }
+
+    fn view(&self, now: Instant, messages: bool) -> TileView<'_> {
+        TileView {
+            name: &self.name,
+            picture: self.frame.as_ref().map(|f| PictureRef {
+                pixels: &f.pixels,
+                width: f.width,
+                height: f.height,
+            }),
+            signal: self.signal,
+            fps: self.rate.fps,
+            age: self.last_frame.map(|t| now.saturating_duration_since(t)),
+            message: self.message.as_deref().filter(|_| messages),
+        }
+    }
+}
+
+/// Frames shown per second, over windows of about a second.
+struct Rate {
+    count: u32,
+    start: Instant,
+    fps: f32,
+}
+
+impl Rate {
+    fn new(now: Instant) -> Self {
+        Rate {
+            count: 0,
+            start: now,
+            fps: 0.0,
+        }
+    }
+
+    fn update(&mut self, now: Instant) {
+        let span = now.saturating_duration_since(self.start);
+        if span >= TICK {
+            self.fps = self.count as f32 / span.as_secs_f32();
+            self.count = 0;
+            self.start = now;
+        }
+    }
+}
+
+/// Key presses as minifb's input callback reports them: every transition, so that a press
+/// and release that arrive between two window updates (`xdotool key 1`) are not lost, which
+/// polling `is_key_pressed` would (survey 3.1).
+#[derive(Default)]
+struct KeyTaps {
+    down: Vec<Key>,
+    taps: VecDeque<Key>,
+}
+
+/// The callback's handle on [`KeyTaps`]; the window and the display share one thread.
+struct TapRecorder(Rc<RefCell<KeyTaps>>);
+
+impl InputCallback for TapRecorder {
+    fn add_char(&mut self, _: u32) {}
+
+    fn set_key_state(&mut self, key: Key, down: bool) {
+        let mut k = self.0.borrow_mut();
+        if !down {
+            k.down.retain(|&d| d != key);
+        } else if !k.down.contains(&key) {
+            // A key held down counts once, not once per update.
+            k.down.push(key);
+            if k.taps.len() < 64 {
+                k.taps.push_back(key);
+            }
+        }
+    }
+}
+
+/// The view's meaning of a key, from either row of digits.
+fn view_key(k: Key) -> Option<ViewKey> {
+    use Key::*;
+    let digit = match k {
+        Key0 | NumPad0 => 0,
+        Key1 | NumPad1 => 1,
+        Key2 | NumPad2 => 2,
+        Key3 | NumPad3 => 3,
+        Key4 | NumPad4 => 4,
+        Key5 | NumPad5 => 5,
+        Key6 | NumPad6 => 6,
+        Key7 | NumPad7 => 7,
+        Key8 | NumPad8 => 8,
+        Key9 | NumPad9 => 9,
+        Escape => return Some(ViewKey::Escape),
+        Q => return Some(ViewKey::Quit),
+        _ => return None,
+    };
+    Some(ViewKey::Digit(digit))
+}
+
+/// The viewer window: a tile per sender, keyed by the sender's name.
 pub struct Display {
     window: Window,
     base_title: String,
-    current: Option<DisplayFrame>,
-    closed: bool,
-    disconnected: bool,
-    finished: bool,
     status: String,
-    /// Draw the latest message over the picture (`--show-messages`).
+    closed: bool,
+    /// Draw each tile's latest message over its picture (`--show-messages`).
     show_messages: bool,
-    message: Option<String>,
-    /// The current frame with the overlay drawn on it, reused between frames.
-    overlay: Vec<u32>,
+    /// In order of arrival: keys 1-9 pick from here.
+    tiles: Vec<Tile>,
+    mode: Mode,
+    canvas: Compositor,
+    /// Everything must be redrawn (layout, mode or window size changed).
+    all_dirty: bool,
+    keys: Rc<RefCell<KeyTaps>>,
+    sizes: DrawSizes,
+    linger: Duration,
+    last_redraw: Option<Instant>,
+    next_tick: Instant,
 }
-
-const INITIAL: (usize, usize) = (960, 540);
 
 /// The one-line explanation for a window that cannot be opened.
 fn no_display_message(err: &minifb::Error) -> String {
@@ -51,7 +232,7 @@ fn no_display_message(err: &minifb::Error) -> String {
 }
 
 impl Display {
-    /// Opens a resizable window that scales frames with their aspect ratio kept.
+    /// Opens a resizable window, empty until the first sender's frame.
     pub fn open(title: &str) -> Result<Self, AppError> {
         let mut window = Window::new(
             title,
@@ -59,181 +240,314 @@ impl Display {
             INITIAL.1,
             WindowOptions {
                 resize: true,
-                scale_mode: ScaleMode::AspectRatioStretch,
+                // The canvas is always the window's size: minifb copies it and never
+                // resamples (the tiles are scaled once, each to its own box).
+                scale_mode: ScaleMode::UpperLeft,
                 ..WindowOptions::default()
             },
         )
         .map_err(|e| AppError::Display(no_display_message(&e)))?;
         // minifb's own limiter would sleep inside update; frame arrival paces us instead.
         window.set_target_fps(0);
+        let keys = Rc::new(RefCell::new(KeyTaps::default()));
+        window.set_input_callback(Box::new(TapRecorder(keys.clone())));
+        let now = Instant::now();
         let mut d = Display {
             window,
             base_title: title.to_string(),
-            current: None,
-            closed: false,
-            disconnected: false,
-            finished: false,
             status: String::new(),
+            closed: false,
             show_messages: false,
-            message: None,
-            overlay: Vec::new(),
+            tiles: Vec::new(),
+            mode: Mode::Grid,
+            canvas: Compositor::default(),
+            all_dirty: true,
+            keys,
+            sizes: DrawSizes::default(),
+            linger: DEFAULT_LINGER,
+            last_redraw: None,
+            next_tick: now + TICK,
         };
-        let black = vec![0u32; INITIAL.0 * INITIAL.1];
-        d.closed = d
-            .window
-            .update_with_buffer(&black, INITIAL.0, INITIAL.1)
-            .is_err();
+        d.redraw(now);
         d.set_status("waiting for frames");
         Ok(d)
     }
 
-    /// Shows `frame`; returns the previous frame's pixels for reuse.
-    pub fn show(&mut self, frame: DisplayFrame) -> Option<Vec<u32>> {
-        let old = self.current.replace(frame);
-        self.redraw();
+    /// Shows `frame` as the newest picture of the sender `tile` (a new tile if it has none);
+    /// returns that tile's previous pixels for reuse. A frame means the sender is live again.
+    pub fn show_tile(&mut self, tile: &str, frame: DisplayFrame) -> Option<Vec<u32>> {
+        let now = Instant::now();
+        let i = self.tile_index(tile, now);
+        let t = &mut self.tiles[i];
+        let old = t.frame.replace(frame);
+        t.last_frame = Some(now);
+        t.rate.count += 1;
+        t.dirty = true;
+        if t.signal != Signal::Live {
+            t.signal = Signal::Live;
+            t.since = now;
+            self.update_title();
+        }
+        self.redraw_if_due(now);
         old.map(|f| f.pixels)
     }
 
-    /// Draws the latest JSON message over the picture from now on.
-    pub fn show_messages(&mut self, on: bool) {
-        self.show_messages = on;
+    /// Marks the sender `tile` live, lost (dimmed under "no signal") or finished (its last
+    /// picture stays as it was). A tile lost or finished for longer than the linger
+    /// ([`DEFAULT_LINGER`], see [`Display::set_linger`]) is removed, unless it is the last.
+    /// `Live` makes a tile for a sender that has not sent a frame yet; the other states of an
+    /// unknown sender are ignored.
+    pub fn set_signal(&mut self, tile: &str, state: Signal) {
+        let now = Instant::now();
+        let i = match self.find(tile) {
+            Some(i) => i,
+            None if state == Signal::Live => self.tile_index(tile, now),
+            None => return,
+        };
+        let t = &mut self.tiles[i];
+        if t.signal == state {
+            return;
+        }
+        t.signal = state;
+        t.since = now;
+        t.dirty = true;
+        self.update_title();
+        self.redraw_if_due(now);
     }
 
-    /// Remembers the latest message and, when messages are shown, redraws with it.
-    pub fn set_message(&mut self, text: &str) {
+    /// Draws each tile's latest message over its picture from now on (`--show-messages`).
+    pub fn show_messages(&mut self, on: bool) {
+        if self.show_messages != on {
+            self.show_messages = on;
+            self.all_dirty = true;
+        }
+    }
+
+    /// Remembers `text` as the sender `tile`'s latest message and, when messages are shown,
+    /// draws it along the bottom of its picture.
+    pub fn set_tile_message(&mut self, tile: &str, text: &str) {
         if !self.show_messages {
             return;
         }
-        self.message = Some(text.to_string());
-        self.redraw();
+        let now = Instant::now();
+        let i = self.tile_index(tile, now);
+        self.tiles[i].message = Some(text.to_string());
+        self.tiles[i].dirty = true;
+        self.redraw_if_due(now);
     }
 
-    fn redraw(&mut self) {
-        let Some(f) = &self.current else { return };
-        let (w, h) = (f.width as usize, f.height as usize);
-        let text = self.message.as_ref().filter(|_| self.show_messages);
-        let pixels = if text.is_some() || self.disconnected {
-            // Drawn on a copy: the decoded frame stays clean for the next redraw.
-            self.overlay.clear();
-            self.overlay.extend_from_slice(&f.pixels);
-            if self.disconnected {
-                // A frozen picture must not pass for a live one.
-                for p in &mut self.overlay {
-                    *p = (*p >> 2) & 0x003F_3F3F;
-                }
-            }
-            if let Some(t) = text {
-                draw_text_band(&mut self.overlay, w, h, t);
-            }
-            &self.overlay
-        } else {
-            &f.pixels
-        };
-        if self.window.update_with_buffer(pixels, w, h).is_err() {
-            self.closed = true;
+    /// A handle on the boxes tiles are drawn in, for decode threads: see [`DrawSizes`].
+    pub fn draw_sizes(&self) -> DrawSizes {
+        self.sizes.clone()
+    }
+
+    /// The box the sender `tile`'s picture is drawn in now (its grid cell, the whole window
+    /// when enlarged), or `None` if it has no tile.
+    pub fn drawn_size(&self, tile: &str) -> Option<(u32, u32)> {
+        self.find(tile).map(|_| self.sizes.get(tile))
+    }
+
+    /// The senders with a tile, in the order keys 1-9 pick them.
+    pub fn tile_names(&self) -> impl Iterator<Item = &str> {
+        self.tiles.iter().map(|t| t.name.as_str())
+    }
+
+    /// Removes the sender `tile`'s tile now, whatever its state.
+    pub fn remove_tile(&mut self, tile: &str) {
+        if let Some(i) = self.find(tile) {
+            self.remove(i);
+            self.redraw(Instant::now());
         }
     }
 
-    /// Keeps the window responsive when no new frame has come.
-    pub fn idle(&mut self) {
-        self.window.update();
+    /// How long a lost or finished sender's tile stays ([`DEFAULT_LINGER`] unless set).
+    pub fn set_linger(&mut self, linger: Duration) {
+        self.linger = linger;
     }
 
-    /// False once the user closed the window or pressed Esc or q.
+    /// Keeps the window responsive when no new frame has come: handles keys and resizes,
+    /// redraws what changed, and at least once a second brings labels (frame age, rate),
+    /// dimmed tiles and lingering tiles up to date. Call it often (every 10 ms or so).
+    pub fn idle(&mut self) {
+        let now = Instant::now();
+        self.handle_keys();
+        if now >= self.next_tick {
+            self.tick(now);
+        }
+        if self.is_dirty() || self.window.get_size() != self.canvas_size() {
+            self.redraw(now);
+        } else {
+            self.window.update();
+            self.handle_keys();
+        }
+    }
+
+    /// False once the user closed the window or pressed q, or Esc in the grid.
     pub fn is_open(&self) -> bool {
-        !self.closed
-            && self.window.is_open()
-            && !self.window.is_key_down(Key::Escape)
-            && !self.window.is_key_pressed(Key::Q, KeyRepeat::No)
+        !self.closed && self.window.is_open()
     }
 
     /// Puts `status` (frame rate, bitrate) in the title bar.
     pub fn set_status(&mut self, status: &str) {
         self.status = status.to_string();
-        let t = if self.disconnected {
-            format!("{} — sender disconnected — {}", self.base_title, status)
-        } else if self.finished {
-            format!("{} — sender finished — {}", self.base_title, status)
-        } else {
-            format!("{} — {}", self.base_title, status)
-        };
-        self.window.set_title(&t);
+        self.update_title();
     }
 
-    /// Marks the sender as gone without a goodbye (the last picture is dimmed, the title says
-    /// so) or back.
-    pub fn set_disconnected(&mut self, gone: bool) {
-        self.finished = false;
-        if gone == self.disconnected {
-            return;
+    fn find(&self, tile: &str) -> Option<usize> {
+        self.tiles.iter().position(|t| t.name == tile)
+    }
+
+    /// The index of `tile`, made (and the layout redone) if it is new.
+    fn tile_index(&mut self, tile: &str, now: Instant) -> usize {
+        if let Some(i) = self.find(tile) {
+            return i;
         }
-        self.disconnected = gone;
-        let status = std::mem::take(&mut self.status);
-        self.set_status(&status);
-        self.redraw();
+        self.tiles.push(Tile::new(tile, now));
+        self.relayout();
+        self.update_title();
+        self.tiles.len() - 1
     }
 
-    /// Marks the sender as finished (it said BYE): its last picture stays on screen as it
-    /// was, since a still image or a slideshow ends this way.
-    pub fn set_finished(&mut self) {
-        self.disconnected = false;
-        self.finished = true;
-        let status = std::mem::take(&mut self.status);
-        self.set_status(&status);
-        self.redraw();
+    fn remove(&mut self, i: usize) {
+        self.tiles.remove(i);
+        self.mode = self.mode.on_removed(i);
+        self.relayout();
+        self.update_title();
     }
-}
 
-/// Writes `text` in white on a dark band along the bottom of a `w` x `h` 0RGB picture, in the
-/// 8x8 font scaled so that about 80 characters fit across; what does not fit is cut with "…".
-/// Characters the font lacks show as "?".
-pub fn draw_text_band(px: &mut [u32], w: usize, h: usize, text: &str) {
-    if w == 0 || h == 0 || px.len() < w * h {
-        return;
+    fn canvas_size(&self) -> (usize, usize) {
+        let (w, h) = self.canvas.size();
+        (w as usize, h as usize)
     }
-    // About 40 characters across a 640-pixel picture, 60 across 1280: readable when scaled.
-    let scale = ((w + 320) / 480).clamp(1, 4);
-    let glyph = 8 * scale;
-    let pad = 2 * scale;
-    let band = (glyph + 2 * pad).min(h);
-    let top = h - band;
-    for p in &mut px[top * w..h * w] {
-        // Darken rather than blank: the picture stays faintly visible under the text.
-        *p = (*p >> 2) & 0x003F_3F3F;
+
+    fn is_dirty(&self) -> bool {
+        self.all_dirty || self.tiles.iter().any(|t| t.dirty)
     }
-    let fit = (w.saturating_sub(2 * pad)) / glyph;
-    let chars: Vec<char> = text.chars().collect();
-    let shown: Vec<char> = if chars.len() > fit {
-        chars[..fit.saturating_sub(1)]
+
+    /// Marks everything for redrawing and tells the decoders the new boxes.
+    fn relayout(&mut self) {
+        self.all_dirty = true;
+        self.mode = self.mode.normalised(self.tiles.len());
+        let (w, h) = self.canvas.size();
+        let n = self.tiles.len();
+        let grid = super::tiles::layout(n, w, h);
+        let shown = self.canvas.areas(self.mode, n);
+        // A hidden tile (another is enlarged) keeps its grid box: going back to the grid then
+        // shows it sharp at once, and a still picture is not left decoded at 1/8.
+        let boxes = self
+            .tiles
             .iter()
-            .copied()
-            .chain(std::iter::once('…'))
-            .collect()
-    } else {
-        chars
-    };
-    for (i, c) in shown.iter().enumerate() {
-        let rows = font8x8::BASIC_FONTS
-            .get(*c)
-            .or_else(|| font8x8::BLOCK_FONTS.get(*c))
-            .or_else(|| (*c == '…').then(|| font8x8::BASIC_FONTS.get('.')).flatten())
-            .or_else(|| font8x8::BASIC_FONTS.get('?'))
-            .unwrap_or([0; 8]);
-        let x0 = pad + i * glyph;
-        for (ry, row) in rows.iter().enumerate() {
-            for rx in 0..8 {
-                if row & (1 << rx) == 0 {
-                    continue;
-                }
-                for dy in 0..scale {
-                    let y = top + pad + ry * scale + dy;
-                    let start = y * w + x0 + rx * scale;
-                    if y < h && x0 + rx * scale + scale <= w {
-                        px[start..start + scale].fill(0x00FF_FFFF);
-                    }
+            .zip(grid.iter().zip(shown))
+            .map(|(t, (g, s))| {
+                let r = s.unwrap_or(*g);
+                (t.name.clone(), (r.w, r.h))
+            })
+            .collect();
+        let next = super::tiles::layout(n + 1, w, h)
+            .last()
+            .map_or((w, h), |r| (r.w, r.h));
+        self.sizes.publish(boxes, next);
+    }
+
+    /// Applies the keys pressed since the last call.
+    fn handle_keys(&mut self) {
+        loop {
+            let Some(key) = self.keys.borrow_mut().taps.pop_front() else {
+                return;
+            };
+            let Some(k) = view_key(key) else { continue };
+            match self.mode.on_key(k, self.tiles.len()) {
+                Action::Stay => {}
+                Action::Quit => self.closed = true,
+                Action::Switch(m) => {
+                    self.mode = m;
+                    self.relayout();
                 }
             }
         }
+    }
+
+    /// Once a second: rates, lingering tiles, and every label (their ages changed).
+    fn tick(&mut self, now: Instant) {
+        self.next_tick = now + TICK;
+        for t in &mut self.tiles {
+            t.rate.update(now);
+        }
+        while self.tiles.len() > 1 {
+            let expired = self.tiles.iter().position(|t| {
+                t.signal != Signal::Live && now.saturating_duration_since(t.since) >= self.linger
+            });
+            match expired {
+                Some(i) => self.remove(i),
+                None => break,
+            }
+        }
+        self.all_dirty = true;
+    }
+
+    fn redraw_if_due(&mut self, now: Instant) {
+        let due = self
+            .last_redraw
+            .is_none_or(|t| now.saturating_duration_since(t) >= MIN_REDRAW_GAP);
+        if due {
+            self.redraw(now);
+        }
+    }
+
+    /// Draws what changed at the window's current size and hands it to minifb.
+    fn redraw(&mut self, now: Instant) {
+        self.handle_keys();
+        let (w, h) = self.window.get_size();
+        let (w32, h32) = (
+            u32::try_from(w).unwrap_or(u32::MAX),
+            u32::try_from(h).unwrap_or(u32::MAX),
+        );
+        if self.canvas.resize(w32, h32) {
+            self.relayout();
+        }
+        let messages = self.show_messages;
+        if self.all_dirty {
+            let views: Vec<TileView> = self.tiles.iter().map(|t| t.view(now, messages)).collect();
+            self.canvas.compose(self.mode, &views);
+        } else {
+            let areas = self.canvas.areas(self.mode, self.tiles.len());
+            for (t, area) in self.tiles.iter().zip(areas) {
+                if let (true, Some(area)) = (t.dirty, area) {
+                    self.canvas.draw_tile(area, &t.view(now, messages));
+                }
+            }
+        }
+        self.all_dirty = false;
+        self.tiles.iter_mut().for_each(|t| t.dirty = false);
+        self.last_redraw = Some(now);
+        if w == 0 || h == 0 {
+            // Minimised: nothing to draw into, but events still need pumping.
+            self.window.update();
+        } else if self
+            .window
+            .update_with_buffer(self.canvas.pixels(), w, h)
+            .is_err()
+        {
+            self.closed = true;
+        }
+        self.handle_keys();
+    }
+
+    fn update_title(&mut self) {
+        // With one sender the title says what its tile says, as the single-sender viewer did.
+        let t = match self.tiles.as_slice() {
+            [one] if one.signal == Signal::Lost => {
+                format!(
+                    "{} — sender disconnected — {}",
+                    self.base_title, self.status
+                )
+            }
+            [one] if one.signal == Signal::Finished => {
+                format!("{} — sender finished — {}", self.base_title, self.status)
+            }
+            _ => format!("{} — {}", self.base_title, self.status),
+        };
+        self.window.set_title(&t);
     }
 }
 
@@ -242,61 +556,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_band_draws_white_glyphs_on_a_dimmed_band_only() {
-        let (w, h) = (320, 60);
-        let mut px = vec![0x0080_8080u32; w * h];
-        draw_text_band(&mut px, w, h, "{\"a\":1}");
-        let band_top = h - 12; // scale 1 at 320 wide: 8 + 2 * 2
-        assert!(
-            px[..band_top * w].iter().all(|&p| p == 0x0080_8080),
-            "above the band untouched"
-        );
-        let white = px[band_top * w..]
-            .iter()
-            .filter(|&&p| p == 0x00FF_FFFF)
-            .count();
-        assert!(white > 20, "glyphs drawn: {white}");
-        assert!(px[band_top * w..]
-            .iter()
-            .all(|&p| p == 0x00FF_FFFF || p == 0x0020_2020));
-        // Too long for the width: cut, never out of bounds; tiny pictures are fine too.
-        draw_text_band(&mut px, w, h, &"x".repeat(1000));
-        let mut tiny = vec![0u32; 4 * 3];
-        draw_text_band(&mut tiny, 4, 3, "hello");
+    fn both_digit_rows_escape_and_q_are_view_keys() {
+        assert_eq!(view_key(Key::Key1), Some(ViewKey::Digit(1)));
+        assert_eq!(view_key(Key::NumPad9), Some(ViewKey::Digit(9)));
+        assert_eq!(view_key(Key::Key0), Some(ViewKey::Digit(0)));
+        assert_eq!(view_key(Key::NumPad0), Some(ViewKey::Digit(0)));
+        assert_eq!(view_key(Key::Escape), Some(ViewKey::Escape));
+        assert_eq!(view_key(Key::Q), Some(ViewKey::Quit));
+        assert_eq!(view_key(Key::A), None);
     }
-}
 
-// TEMP STUB (replaced by the tiles branch)
-/// Stub.
-pub enum Signal {
-    /// Stub.
-    Live,
-    /// Stub.
-    Lost,
-    /// Stub.
-    Finished,
-}
-impl Display {
-    /// Stub.
-    pub fn show_tile(&mut self, _t: &str, f: DisplayFrame) -> Option<Vec<u32>> {
-        self.show(f)
+    #[test]
+    fn a_tap_between_updates_is_kept_and_a_held_key_counts_once() {
+        let taps = Rc::new(RefCell::new(KeyTaps::default()));
+        let mut cb = TapRecorder(taps.clone());
+        // xdotool's press and release, back to back, before any update samples them.
+        cb.set_key_state(Key::Key2, true);
+        cb.set_key_state(Key::Key2, false);
+        // A held Esc reported down twice.
+        cb.set_key_state(Key::Escape, true);
+        cb.set_key_state(Key::Escape, true);
+        let got: Vec<Key> = taps.borrow_mut().taps.drain(..).collect();
+        assert_eq!(got, vec![Key::Key2, Key::Escape]);
     }
-    /// Stub.
-    pub fn drawn_size(&self, _t: &str) -> Option<(u32, u32)> {
-        None
-    }
-    /// Stub.
-    pub fn set_signal(&mut self, _t: &str, s: Signal) {
-        match s {
-            Signal::Live => self.set_disconnected(false),
-            Signal::Lost => self.set_disconnected(true),
-            Signal::Finished => self.set_finished(),
-        }
-    }
-    /// Stub.
-    pub fn remove_tile(&mut self, _t: &str) {}
-    /// Stub.
-    pub fn set_tile_message(&mut self, _t: &str, m: &str) {
-        self.set_message(m)
+
+    #[test]
+    fn draw_sizes_fall_back_to_the_next_tiles_box() {
+        let s = DrawSizes::default();
+        assert_eq!(s.get("a"), (0, 0));
+        let mut m = HashMap::new();
+        m.insert("a".to_string(), (478, 268));
+        s.publish(m, (318, 178));
+        assert_eq!(s.clone().get("a"), (478, 268));
+        assert_eq!(s.get("b"), (318, 178));
     }
 }

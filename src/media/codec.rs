@@ -146,6 +146,46 @@ pub const ACTIVE: &str = if cfg!(feature = "turbojpeg") {
 /// The largest picture side the decoder accepts: bounds the memory a hostile JPEG can claim.
 pub const MAX_DECODE_SIDE: usize = 8192;
 
+/// The scale-down factors both decoders offer for [`Decoder::decode_0rgb_fit`]: libjpeg-turbo
+/// has SIMD kernels for exactly these (the other N/8 factors are scalar and slower).
+pub const DECODE_SCALES: [u32; 4] = [1, 2, 4, 8];
+
+/// The size a `width` x `height` picture is drawn at when fitted, aspect kept, inside a
+/// `box_w` x `box_h` box: one side equals the box's, the other is rounded to the nearest pixel
+/// (at least 1). A box with a zero side gives `(0, 0)`.
+pub fn fit_size(width: u32, height: u32, box_w: u32, box_h: u32) -> (u32, u32) {
+    if width == 0 || height == 0 || box_w == 0 || box_h == 0 {
+        return (0, 0);
+    }
+    let (w, h, bw, bh) = (width as u64, height as u64, box_w as u64, box_h as u64);
+    // Compare aspects by cross-multiplying: no floats, exact for any u32 sides.
+    if w * bh <= h * bw {
+        let fw = ((w * bh * 2 + h) / (h * 2)).clamp(1, bw);
+        (fw as u32, box_h)
+    } else {
+        let fh = ((h * bw * 2 + w) / (w * 2)).clamp(1, bh);
+        (box_w, fh as u32)
+    }
+}
+
+/// The scale-down factor for a `width` x `height` JPEG that will be drawn fitted inside
+/// `box_w` x `box_h`: the largest of [`DECODE_SCALES`] whose decoded size (each side divided
+/// and rounded up, as libjpeg-turbo's `TJSCALED` does) is still at least the drawn size on both
+/// axes, so the picture is never enlarged after decoding. A box with a zero side means "size
+/// unknown" and gives 1 (full size).
+pub fn fit_scale(width: u32, height: u32, box_w: u32, box_h: u32) -> u32 {
+    let (dw, dh) = fit_size(width, height, box_w, box_h);
+    if dw == 0 || dh == 0 {
+        return 1;
+    }
+    DECODE_SCALES
+        .iter()
+        .rev()
+        .copied()
+        .find(|&k| width.div_ceil(k) >= dw && height.div_ceil(k) >= dh)
+        .unwrap_or(1)
+}
+
 /// Why encoding or decoding failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -507,6 +547,114 @@ mod tests {
 
     /// The headless check decodes what the window path decodes (colour, 4:4:4, grey) and
     /// refuses what it refuses.
+    #[test]
+    fn fit_size_keeps_the_aspect_inside_the_box() {
+        assert_eq!(fit_size(640, 480, 960, 540), (720, 540));
+        assert_eq!(fit_size(1920, 1080, 480, 480), (480, 270));
+        assert_eq!(fit_size(641, 481, 320, 240), (320, 240));
+        assert_eq!(fit_size(10_000, 1, 5, 5), (5, 1));
+        assert_eq!(fit_size(1, 10_000, 5, 5), (1, 5));
+        assert_eq!(fit_size(640, 480, 0, 100), (0, 0));
+        assert_eq!(fit_size(0, 480, 100, 100), (0, 0));
+        assert_eq!(
+            fit_size(u32::MAX, u32::MAX - 1, u32::MAX, 3),
+            (3, 3),
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn fit_scale_never_decodes_below_the_drawn_size() {
+        assert_eq!(fit_scale(640, 480, 0, 0), 1, "unknown box: full size");
+        assert_eq!(fit_scale(640, 480, 960, 540), 1, "drawn larger: full size");
+        assert_eq!(fit_scale(640, 480, 320, 240), 2);
+        assert_eq!(fit_scale(640, 480, 322, 242), 1);
+        assert_eq!(fit_scale(640, 480, 240, 180), 2, "survey 2.3's 3x3 example");
+        assert_eq!(fit_scale(1920, 1080, 240, 180), 8);
+        assert_eq!(fit_scale(1920, 1080, 480, 270), 4);
+        assert_eq!(
+            fit_scale(7, 5, 1, 1),
+            8,
+            "a picture smaller than a block still scales"
+        );
+        for (w, h) in [(641, 481), (1, 1), (8192, 3), (17, 4099)] {
+            for (bw, bh) in [(1, 1), (50, 700), (320, 240), (9000, 9000)] {
+                let k = fit_scale(w, h, bw, bh);
+                let (dw, dh) = fit_size(w, h, bw, bh);
+                assert!(DECODE_SCALES.contains(&k));
+                // Drawn larger than the picture: full size, the best there is.
+                let enlarged = dw > w || dh > h;
+                assert!(
+                    (enlarged && k == 1) || (w.div_ceil(k) >= dw && h.div_ceil(k) >= dh),
+                    "{w}x{h} in {bw}x{bh}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fit_decode_scales_odd_sizes_by_rounding_up() {
+        let (w, h) = (641, 481);
+        let mut jpeg = Vec::new();
+        encode_rgb(&gradient(w, h), w, h, 85, &mut jpeg).unwrap();
+        let mut d = Decoder::new();
+        let mut px = Vec::new();
+        for (bw, bh, want) in [
+            (641, 481, (641, 481)),
+            (0, 0, (641, 481)),
+            (320, 240, (321, 241)),
+            (160, 120, (161, 121)),
+            (80, 60, (81, 61)),
+            (1, 1, (81, 61)),
+        ] {
+            assert_eq!(d.decode_0rgb_fit(&jpeg, bw, bh, &mut px).unwrap(), want);
+            assert_eq!(px.len(), (want.0 * want.1) as usize);
+            assert!(px.iter().all(|p| p >> 24 == 0));
+        }
+        // The gradient survives: left is darker red than right, top less green than bottom.
+        let (sw, sh) = (81usize, 61usize);
+        let red = |i: usize| (px[i] >> 16) & 0xFF;
+        let green = |i: usize| (px[i] >> 8) & 0xFF;
+        assert!(red(30 * sw + 2) + 150 < red(30 * sw + sw - 3));
+        assert!(green(2 * sw + 40) + 150 < green((sh - 3) * sw + 40));
+    }
+
+    #[test]
+    fn fit_decode_at_full_size_is_the_plain_decode() {
+        let (w, h) = (96, 72);
+        let mut jpeg = Vec::new();
+        encode_rgb(&gradient(w, h), w, h, 85, &mut jpeg).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut d = Decoder::new();
+        assert_eq!(d.decode_0rgb(&jpeg, &mut a).unwrap(), (w, h));
+        assert_eq!(d.decode_0rgb_fit(&jpeg, w, h, &mut b).unwrap(), (w, h));
+        assert_eq!(a, b);
+        assert_eq!(d.decode_0rgb_fit(&jpeg, 2 * w, h, &mut b).unwrap(), (w, h));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn fit_decode_refuses_hostile_input_without_panicking() {
+        let mut d = Decoder::new();
+        let mut px = Vec::new();
+        let huge = with_claimed_size(8192, 8192);
+        assert!(d.decode_0rgb_fit(&huge, 64, 64, &mut px).is_err());
+        assert_eq!(px.capacity(), 0, "nothing allocated for a refused claim");
+        assert!(d.decode_0rgb_fit(b"not a jpeg", 64, 64, &mut px).is_err());
+        assert!(d.decode_0rgb_fit(&[], 0, 0, &mut px).is_err());
+        let (w, h) = (64, 48);
+        let mut jpeg = Vec::new();
+        encode_rgb(&gradient(w, h), w, h, 85, &mut jpeg).unwrap();
+        for i in (2..jpeg.len()).step_by(7) {
+            let mut bad = jpeg.clone();
+            bad[i] ^= 0x5A;
+            let _ = d.decode_0rgb_fit(&bad, 16, 12, &mut px);
+            let _ = d.decode_0rgb_fit(&jpeg[..i], 16, 12, &mut px);
+        }
+        // And the decoder still works afterwards.
+        assert_eq!(d.decode_0rgb_fit(&jpeg, 16, 12, &mut px).unwrap(), (16, 12));
+    }
+
     #[test]
     fn decode_check_agrees_with_the_full_decode() {
         let mut d = Decoder::new();

@@ -10,7 +10,7 @@
 
 use turbojpeg::{Compressor, Decompressor, Image, PixelFormat, Subsamp, YuvImage};
 
-use super::{check_decode_size, check_rgb_input, guard, CodecError};
+use super::{check_decode_size, check_rgb_input, fit_scale, guard, CodecError};
 
 /// The byte order of minifb's `0RGB` words in memory: blue first on a little-endian machine.
 /// Decoding straight into the `u32` buffer in this order makes the colour conversion free.
@@ -262,6 +262,49 @@ impl Decoder {
         Ok((w, h))
     }
 
+    /// Decodes `jpeg` into `out` as `0RGB` words at the size it will be drawn: fitted, aspect
+    /// kept, inside `box_w` x `box_h`, divided by the factor [`super::fit_scale`] picks (1, 2,
+    /// 4 or 8; each side rounded up). Returns the decoded `(width, height)`; a box with a zero
+    /// side decodes at full size, exactly as [`Decoder::decode_0rgb`].
+    ///
+    /// libjpeg-turbo scales inside the IDCT, so the work shrinks with the picture. The
+    /// `turbojpeg` 0.5 crate has no scaling call: `tjDecompress2` takes the first of its
+    /// factors whose `TJSCALED` size fits the `width` and `height` it is given, so this passes
+    /// exactly `ceil(side / k)` (a side rounded down would make it fall to the next smaller
+    /// factor).
+    pub fn decode_0rgb_fit(
+        &mut self,
+        jpeg: &[u8],
+        box_w: u32,
+        box_h: u32,
+        out: &mut Vec<u32>,
+    ) -> Result<(u32, u32), CodecError> {
+        let (w, h) = self.header(jpeg)?;
+        let k = fit_scale(w, h, box_w, box_h);
+        if k == 1 {
+            return self.decode_0rgb(jpeg, out);
+        }
+        let (sw, sh) = (w.div_ceil(k), h.div_ceil(k));
+        let (wu, hu) = (sw as usize, sh as usize);
+        out.resize(wu * hu, 0);
+        let tj = self.tj()?;
+        let image = Image {
+            pixels: bytemuck::cast_slice_mut::<u32, u8>(out),
+            width: wu,
+            pitch: wu * 4,
+            height: hu,
+            format: WORD_FORMAT,
+        };
+        let r = guard(|| tj.decompress(jpeg, image));
+        self.reset_on_error(r)?;
+        if cfg!(target_endian = "little") {
+            for px in out.iter_mut() {
+                *px &= 0x00FF_FFFF;
+            }
+        }
+        Ok((sw, sh))
+    }
+
     /// Decodes `jpeg` all the way, but only to the planes it was coded in (no chroma
     /// upsampling, no colour conversion): proof that a frame decodes, for a viewer that shows
     /// nothing. About a third cheaper than [`Decoder::decode_0rgb`]. Returns `(width, height)`.
@@ -351,6 +394,50 @@ mod tests {
                 .unwrap();
             // Different IDCTs and chroma upsamplers: a few levels apart at most.
             assert!(worst <= 16, "worst channel difference {worst}");
+        }
+    }
+
+    /// Flat vertical colour bars, 4:4:4-free of any edge surprises inside a bar.
+    fn bars(w: u32, h: u32) -> Vec<u8> {
+        const C: [[u8; 3]; 4] = [[200, 40, 40], [40, 200, 40], [40, 40, 200], [220, 220, 60]];
+        (0..w * h)
+            .flat_map(|i| C[((i % w) * 4 / w) as usize])
+            .collect()
+    }
+
+    #[test]
+    fn scaled_decode_agrees_with_the_pure_box_average() {
+        let (w, h) = (641, 481);
+        let mut jpeg = Vec::new();
+        encode_rgb(&bars(w, h), w, h, 90, &mut jpeg).unwrap();
+        for (k, bw, bh) in [(2, 320, 240), (4, 160, 120), (8, 80, 60)] {
+            let (mut t, mut p) = (Vec::new(), Vec::new());
+            let tsize = Decoder::new()
+                .decode_0rgb_fit(&jpeg, bw, bh, &mut t)
+                .unwrap();
+            let psize = pure::Decoder::new()
+                .decode_0rgb_fit(&jpeg, bw, bh, &mut p)
+                .unwrap();
+            assert_eq!(tsize, (w.div_ceil(k), h.div_ceil(k)), "k={k}");
+            assert_eq!(psize, tsize, "k={k}");
+            // Away from the bar edges (where the two filters differ by design) the colours
+            // agree within JPEG rounding.
+            let (sw, sh) = (tsize.0 as usize, tsize.1 as usize);
+            let mut worst = 0;
+            for y in 2..sh - 2 {
+                for x in 2..sw - 2 {
+                    let bar_edge = (1..4).any(|b| (x * 4).abs_diff(b * sw) <= 20);
+                    if bar_edge {
+                        continue;
+                    }
+                    let (a, b) = (t[y * sw + x], p[y * sw + x]);
+                    for s in [16, 8, 0] {
+                        worst = worst.max(((a >> s) & 0xFF).abs_diff((b >> s) & 0xFF));
+                    }
+                }
+            }
+            assert!(worst <= 12, "k={k}: worst channel difference {worst}");
+            assert!(t.iter().all(|p| p >> 24 == 0));
         }
     }
 
