@@ -132,6 +132,7 @@ fn main() {
         failures.push(format!("cam-view failed: {verr:?}"));
     }
     still_image_and_message_overlay(&display, &mut failures);
+    four_cameras_in_a_grid(&display, ci, &mut failures);
     println!(
         "window test: bar coverage {:?}, {moved} pixels moved",
         fractions
@@ -211,5 +212,108 @@ fn still_image_and_message_overlay(display: &str, failures: &mut Vec<String>) {
         failures.push(format!(
             "cam-view did not print the message: {vout:?} {verr:?}"
         ));
+    }
+}
+
+/// Four senders, each a picture of one colour: the window shows all four at once in a 2x2
+/// grid; key 2 enlarges one of them to fill the window, and Esc brings the grid back.
+fn four_cameras_in_a_grid(display: &str, ci: bool, failures: &mut Vec<String>) {
+    const COLOURS: [[u8; 3]; 4] = [[220, 30, 30], [30, 200, 40], [40, 60, 220], [230, 220, 40]];
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = Proc::spawn(VIEW, &["--listen", "127.0.0.1:0"]);
+    let dest = v.listening_addr().to_string();
+    let senders: Vec<Proc> = COLOURS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let sub = dir.path().join(format!("cam{i}"));
+            std::fs::create_dir(&sub).unwrap();
+            let (w, h) = (320u32, 240u32);
+            let rgb: Vec<u8> = (0..w * h).flat_map(|_| *c).collect();
+            let mut jpeg = Vec::new();
+            camwire::media::codec::encode_rgb(&rgb, w, h, 90, &mut jpeg).unwrap();
+            std::fs::write(sub.join("p.jpg"), &jpeg).unwrap();
+            let name = format!("cam{i}");
+            image_loop_sender(&dest, &sub, 10, &["--name", &name])
+        })
+        .collect();
+    let coverage = |shot: &Screenshot| -> Vec<f64> {
+        COLOURS
+            .iter()
+            .map(|&c| shot.fraction_near(c, TOL))
+            .collect()
+    };
+    // Polls (bounded: 15 s) until `done` holds of the colours' shares of the screen.
+    let wait_for = |what: &str, done: &dyn Fn(&[f64]) -> bool| -> Result<Vec<f64>, String> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let c = coverage(&Screenshot::capture(display).expect("screenshot"));
+            if done(&c) {
+                return Ok(c);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("{what}: the colours cover {c:?} of the screen"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // A 2x2 grid in the 960x540 window: each picture 360x270, 9.5% of a 1280x800 screen.
+    let all_four = |c: &[f64]| c.iter().all(|&x| x > 0.05);
+    match wait_for("four pictures at once", &all_four) {
+        Ok(c) => println!("window test: four cameras cover {c:?}"),
+        Err(e) => failures.push(e),
+    }
+    let xdotool = std::process::Command::new("xdotool")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !xdotool && ci {
+        failures.push("xdotool is missing (CI=true): .ci/run installs it".into());
+    } else if !xdotool {
+        eprintln!("window test: keys not checked, xdotool is not installed");
+    } else {
+        let window = std::process::Command::new("xdotool")
+            .args(["search", "--name", "cam-view"])
+            .env("DISPLAY", display)
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.lines().next().map(str::to_owned))
+            .unwrap_or_default();
+        // A held key, as a person presses it (xdotool's `key` is too fast to see).
+        let press = |key: &str| {
+            for step in ["keydown", "keyup"] {
+                let _ = std::process::Command::new("xdotool")
+                    .args([step, "--window", &window, key])
+                    .env("DISPLAY", display)
+                    .status();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        };
+        press("2");
+        let one = |c: &[f64]| {
+            c.iter().filter(|&&x| x > 0.2).count() == 1
+                && c.iter().filter(|&&x| x > 0.01).count() == 1
+        };
+        match wait_for("key 2 enlarges one camera", &one) {
+            Ok(c) => println!("window test: enlarged {c:?}"),
+            Err(e) => failures.push(e),
+        }
+        press("Escape");
+        if let Err(e) = wait_for("Esc goes back to the grid", &all_four) {
+            failures.push(e);
+        }
+    }
+    drop(senders);
+    v.interrupt();
+    let (vst, _, verr) = v.finish(Duration::from_secs(20));
+    if !vst.success() {
+        failures.push(format!("the four-camera cam-view failed: {verr:?}"));
+    }
+    for i in 0..4 {
+        let name = format!("\"cam{i}\" (");
+        if !verr.iter().any(|l| l.contains(&name)) {
+            failures.push(format!("cam{i} never connected: {verr:?}"));
+        }
     }
 }
