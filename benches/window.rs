@@ -50,11 +50,14 @@ fn main() {
         let mut px = std::mem::take(&mut spare);
         let (fw, fh) = dec.decode_0rgb(&jpegs[i % jpegs.len()], &mut px).unwrap();
         let t1 = Instant::now();
-        if let Some(old) = display.show(DisplayFrame {
-            width: fw,
-            height: fh,
-            pixels: px,
-        }) {
+        if let Some(old) = display.show_tile(
+            "bench",
+            DisplayFrame {
+                width: fw,
+                height: fh,
+                pixels: px,
+            },
+        ) {
             spare = old;
         }
         let t2 = Instant::now();

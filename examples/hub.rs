@@ -28,17 +28,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         match hub.recv()? {
             Event::Frame(f) => println!(
-                "frame {} from {} ({}x{}, {} bytes)",
+                "frame {} from {} at {} ({}x{}, {} bytes)",
                 f.seq,
+                f.name.as_deref().unwrap_or("a sender without a name"),
                 f.from,
                 f.width,
                 f.height,
                 f.jpeg.len()
             ),
             Event::Message(m) => println!("message {} from {}: {}", m.seq, m.from, m.value),
-            Event::SessionStarted { session, from } => {
-                println!("sender {session:08x} at {from} started")
-            }
+            Event::SessionStarted {
+                session,
+                from,
+                name,
+                ..
+            } => println!("sender {session:08x} ({name:?}) at {from} started"),
             Event::SessionEnded {
                 session, reason, ..
             } => println!("sender {session:08x} ended: {reason:?}"),

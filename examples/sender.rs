@@ -24,6 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?,
         Err(_) => FrameSender::connect(dest.as_str())?,
     };
+    // The hub labels this sender's frames with it, and knows it by it if it restarts.
+    tx.set_name("example-sender")?;
     let (w, h) = (640u32, 360u32);
     for n in 0..100u32 {
         let rgb: Vec<u8> = (0..w * h)

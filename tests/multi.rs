@@ -189,7 +189,7 @@ fn a_restarted_sender_comes_back_under_its_name_and_the_others_never_notice() {
     let sum = reports.last().unwrap();
     let per = senders(sum);
     assert_eq!(per.len(), 2, "one entry per name, not per session: {sum}");
-    assert!(per["flaky"]["frames"].as_u64().unwrap() >= 90 + 1, "{sum}");
+    assert!(per["flaky"]["frames"].as_u64().unwrap() > 90, "{sum}");
     // The steady sender kept its pace through the restart: no interval without its frames.
     let intervals: Vec<u64> = reports
         .iter()

@@ -34,6 +34,10 @@ fuzz_target!(|data: &[u8]| {
                 ReceiverEvent::Frame { frame, .. } => {
                     assert_eq!(crc32fast::hash(&frame.data), frame.info.crc32);
                 }
+                // Only usable names name a sender.
+                ReceiverEvent::SessionNamed { name, .. } => {
+                    assert!(camwire::protocol::session_info::check_name(&name).is_ok());
+                }
                 // Only valid JSON is ever delivered.
                 ReceiverEvent::Message { json, .. } => {
                     assert!(camwire::compat::tutorial::parse_json(&json).is_ok());

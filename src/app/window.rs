@@ -33,8 +33,6 @@ pub struct DisplayFrame {
 /// last one, which stays, as the single-sender viewer always did).
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(10);
 
-/// The tile the single-sender methods ([`Display::show`] and friends) draw into.
-
 /// The shortest time between two redraws: frames from many senders are drawn together rather
 /// than one window update each (16 senders at 30 fps would be 480 updates a second).
 const MIN_REDRAW_GAP: Duration = Duration::from_millis(10);

@@ -1551,6 +1551,69 @@ mod tests {
         assert_eq!(active(&r), [2]);
     }
 
+    /// A MESSAGE datagram of session `session` carrying `body` as content `content`.
+    fn message_datagram(session: u32, content: Content, body: &[u8]) -> Vec<u8> {
+        let d = Datagram::MessageChunk {
+            session,
+            msg: wire::MessageInfo {
+                seq: 0,
+                count: 1,
+                len: body.len() as u32,
+                crc32: crc32fast::hash(body),
+                content,
+            },
+            index: 0,
+            attempt: 0,
+            payload: body,
+        };
+        let mut buf = vec![0u8; d.encoded_len()];
+        d.encode(&mut buf).unwrap();
+        plain_datagram(&buf)
+    }
+
+    #[test]
+    fn a_flood_of_made_up_senders_taking_a_shown_ones_name_moves_nothing() {
+        let t = Instant::now();
+        let mut r = Receiver::new(ReceiverConfig::default());
+        let mut cam = named(1, "cam");
+        cam.push_frame(t, frame(3000, 1)).unwrap();
+        assert_eq!(exchange(&mut cam, &mut r, t, addr(1), |_| false).len(), 1);
+        events(&mut r);
+        // Ten thousand made-up sessions, each naming itself "cam" (valid, so each answered
+        // once, within its reply budget), and junk names besides.
+        let mut buf = vec![0u8; 1500];
+        let mut replies = 0usize;
+        for junk in 0..10_000u32 {
+            let body: &[u8] = if junk % 2 == 0 {
+                br#"{"name":"cam"}"#
+            } else {
+                br#"{"name":"\u0007bell"}"#
+            };
+            let d = message_datagram(1000 + junk, Content::SessionInfo, body);
+            r.handle_datagram(t, addr(9), &d);
+            while let Some((_, n)) = r.poll_transmit(&mut buf) {
+                replies += n;
+                assert!(n <= 3 * d.len());
+            }
+        }
+        assert!(replies <= 10_000 * 3 * 60, "{replies} bytes of answers");
+        assert!(r.sessions.len() <= r.cfg.max_senders + SPARE_SESSIONS);
+        let ev = events(&mut r);
+        assert!(
+            !ev.iter().any(|e| matches!(
+                e,
+                ReceiverEvent::SessionEnded { .. } | ReceiverEvent::SessionStarted { .. }
+            )),
+            "nothing started or ended: {:?}",
+            &ev[..ev.len().min(3)]
+        );
+        assert_eq!(r.stats().messages_refused, 5_000, "bad names refused");
+        // The real one is still shown, and its frames still flow.
+        assert_eq!(active(&r), [1]);
+        cam.push_frame(t, frame(3000, 2)).unwrap();
+        assert_eq!(exchange(&mut cam, &mut r, t, addr(1), |_| false).len(), 1);
+    }
+
     #[test]
     fn silence_ends_each_sender_on_its_own_clock() {
         let t = Instant::now();
