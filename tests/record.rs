@@ -9,7 +9,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use support::{Proc, SEND, VIEW};
@@ -18,26 +18,7 @@ const T: Duration = Duration::from_secs(60);
 
 /// Whether `tool` runs here; in CI its absence fails the test.
 fn have(tool: &str) -> bool {
-    // ffmpeg's tools take one dash; GStreamer's two.
-    let flag = if tool.starts_with("ff") {
-        "-version"
-    } else {
-        "--version"
-    };
-    let ok = Command::new(tool)
-        .arg(flag)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run the recording tests: install {tool} (.ci/run does)"
-        );
-        eprintln!("skipping: needs {tool} (apt-get install ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-good)");
-    }
-    ok
+    support::have_tool(tool, "the recording tests")
 }
 
 fn have_readers() -> bool {

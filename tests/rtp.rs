@@ -23,26 +23,7 @@ const T: Duration = Duration::from_secs(60);
 
 /// Whether `tool` runs here; in CI its absence fails the test.
 fn have(tool: &str) -> bool {
-    // ffmpeg takes one dash; GStreamer's tools two.
-    let flag = if tool == "ffmpeg" {
-        "-version"
-    } else {
-        "--version"
-    };
-    let ok = Command::new(tool)
-        .arg(flag)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run the RTP interop tests: install {tool} (.ci/run does)"
-        );
-        eprintln!("skipping: needs {tool} (apt-get install ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-good)");
-    }
-    ok
+    support::have_tool(tool, "the RTP interop tests")
 }
 
 /// A UDP port free on loopback, with the next one (RTCP) free too.

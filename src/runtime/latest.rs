@@ -30,6 +30,11 @@ pub fn newest_wins<T>() -> (LatestSender<T>, Receiver<T>) {
 }
 
 impl<T> LatestSender<T> {
+    /// True while the consumer has not taken the value last put in the slot.
+    pub fn is_full(&self) -> bool {
+        self.tx.is_full()
+    }
+
     /// Puts `value` in the slot, returning the value it displaced, if any.
     pub fn send(&self, mut value: T) -> Option<T> {
         let mut displaced = None;

@@ -289,3 +289,32 @@ pub fn message_lines(stdout: &str) -> Vec<serde_json::Value> {
         .filter(|v| v.get("via").is_some())
         .collect()
 }
+
+/// Whether the peer program `tool` (ffmpeg, ffprobe, gst-launch-1.0, ...) runs here. Outside
+/// CI a missing one is a skip, said on stderr; with `CI=true` it fails `purpose`, since
+/// `.ci/run` installs every peer the tests use.
+pub fn have_tool(tool: &str, purpose: &str) -> bool {
+    // ffmpeg's tools take one dash; GStreamer's two.
+    let flag = if tool.starts_with("ff") {
+        "-version"
+    } else {
+        "--version"
+    };
+    let ok = Command::new(tool)
+        .arg(flag)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must run {purpose}: install {tool} (.ci/run does)"
+        );
+        eprintln!(
+            "skipping: needs {tool} (apt-get install ffmpeg gstreamer1.0-tools \
+             gstreamer1.0-plugins-good)"
+        );
+    }
+    ok
+}

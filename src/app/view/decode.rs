@@ -5,7 +5,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The longest a decoder waits for the window to take its last picture.
+const MAX_WINDOW_WAIT: Duration = Duration::from_millis(100);
+/// How often it looks while it waits: well under a frame interval.
+const WINDOW_POLL: Duration = Duration::from_millis(2);
 
 use crossbeam_channel::{Receiver, Sender as Tx};
 
@@ -46,7 +51,18 @@ pub(super) fn decode_loop(
 ) {
     let mut decoder = Decoder::new();
     let mut scratch = Vec::new();
-    while let Ok(frame) = frames.recv() {
+    loop {
+        if let Some(to) = &show {
+            // A picture decoded before the window has taken the last one would only replace
+            // it unseen: work thrown away when the CPU is short. Wait (a while at most) for
+            // the window instead; meanwhile newer frames replace older ones in the network
+            // thread's slot, undecoded, at no cost.
+            let deadline = Instant::now() + MAX_WINDOW_WAIT;
+            while to.frames.is_full() && Instant::now() < deadline {
+                std::thread::sleep(WINDOW_POLL);
+            }
+        }
+        let Ok(frame) = frames.recv() else { break };
         if decode {
             // Reuse a buffer the window is done with, or one a newer frame displaced.
             let mut px = px_back

@@ -240,6 +240,18 @@ impl Decoder {
         out: &mut Vec<u32>,
     ) -> Result<(u32, u32), CodecError> {
         let (w, h) = self.header(jpeg)?;
+        self.decompress_0rgb(jpeg, w, h, out)
+    }
+
+    /// Decodes into `out` at `w` x `h`, which libjpeg-turbo must be able to scale to (the
+    /// picture's size, or its `TJSCALED` size for one of its factors).
+    fn decompress_0rgb(
+        &mut self,
+        jpeg: &[u8],
+        w: u32,
+        h: u32,
+        out: &mut Vec<u32>,
+    ) -> Result<(u32, u32), CodecError> {
         let (wu, hu) = (w as usize, h as usize);
         out.resize(wu * hu, 0);
         let tj = self.tj()?;
@@ -284,25 +296,7 @@ impl Decoder {
         if k == 1 {
             return self.decode_0rgb(jpeg, out);
         }
-        let (sw, sh) = (w.div_ceil(k), h.div_ceil(k));
-        let (wu, hu) = (sw as usize, sh as usize);
-        out.resize(wu * hu, 0);
-        let tj = self.tj()?;
-        let image = Image {
-            pixels: bytemuck::cast_slice_mut::<u32, u8>(out),
-            width: wu,
-            pitch: wu * 4,
-            height: hu,
-            format: WORD_FORMAT,
-        };
-        let r = guard(|| tj.decompress(jpeg, image));
-        self.reset_on_error(r)?;
-        if cfg!(target_endian = "little") {
-            for px in out.iter_mut() {
-                *px &= 0x00FF_FFFF;
-            }
-        }
-        Ok((sw, sh))
+        self.decompress_0rgb(jpeg, w.div_ceil(k), h.div_ceil(k), out)
     }
 
     /// Decodes `jpeg` all the way, but only to the planes it was coded in (no chroma
