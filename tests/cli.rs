@@ -107,10 +107,21 @@ fn a_second_sender_never_overwrites_the_first_ones_saved_frames() {
     let out = tempfile::tempdir().unwrap();
     let sent = write_jpegs(src.path(), 2, 96, 64);
     let out_dir = out.path().join("saved");
-    let mut v = viewer(&["--frames", "4", "--save", out_dir.to_str().unwrap()]);
+    let mut v = viewer(&["--frames", "6", "--save", out_dir.to_str().unwrap()]);
     let dest = v.listening_addr().to_string();
-    for _ in 0..2 {
-        let (st, _, err) = run(SEND, &[&dest, "--image", src.path().to_str().unwrap()], T);
+    // Two senders, then the first one again (a restart: its numbers go on).
+    for name in ["first", "second", "first"] {
+        let (st, _, err) = run(
+            SEND,
+            &[
+                &dest,
+                "--name",
+                name,
+                "--image",
+                src.path().to_str().unwrap(),
+            ],
+            T,
+        );
         assert!(st.success(), "{err:?}");
     }
     assert!(v.finish(T).0.success());
@@ -119,15 +130,20 @@ fn a_second_sender_never_overwrites_the_first_ones_saved_frames() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names.len(), 6, "{names:?}");
     let (second, first): (Vec<String>, Vec<String>) =
         names.iter().cloned().partition(|n| n.contains('-'));
-    assert_eq!(first, ["00000000.jpg", "00000001.jpg"]);
+    assert_eq!(
+        first,
+        [
+            "00000000.jpg",
+            "00000001.jpg",
+            "00000002.jpg",
+            "00000003.jpg"
+        ]
+    );
     for (i, n) in second.iter().enumerate() {
-        assert!(
-            n.ends_with(&format!("-{i:08}.jpg")) && n.len() == 21,
-            "{names:?}"
-        );
+        assert_eq!(*n, format!("second-{i:08}.jpg"), "{names:?}");
         assert!(std::fs::read(out_dir.join(n)).unwrap() == sent[i]);
     }
 }
@@ -514,7 +530,15 @@ fn a_picture_over_the_viewers_limit_is_skipped_in_a_folder_and_refused_alone() {
         "{err:?}"
     );
     assert!(t0.elapsed() < Duration::from_secs(20));
+    // Its name went out ahead (a MESSAGE), but not one chunk of the frame.
     silent.set_nonblocking(true).unwrap();
     let mut buf = [0u8; 2048];
-    assert!(silent.recv_from(&mut buf).is_err(), "nothing was sent");
+    while let Ok((n, _)) = silent.recv_from(&mut buf) {
+        let body = camwire::protocol::link::plain_body(&buf[..n]).expect("a camwire datagram");
+        let d = camwire::protocol::wire::parse(body).expect("valid");
+        assert!(
+            !matches!(d, camwire::protocol::wire::Datagram::Chunk { .. }),
+            "a chunk of the refused frame was sent: {d:?}"
+        );
+    }
 }

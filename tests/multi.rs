@@ -294,3 +294,56 @@ fn one_frame_receiver_takes_two_frame_senders_at_once() {
     assert!(frames[&sa].iter().any(|f| f.name.as_deref() == Some("a")));
     assert!(frames[&sb].iter().any(|f| f.name.as_deref() == Some("b")));
 }
+
+#[test]
+fn a_sender_of_huge_pictures_slows_only_its_own_decoding() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 2400x1800 of noise: tens of milliseconds to decode, every frame.
+    let (w, h) = (2400u32, 1800u32);
+    let mut rng = fastrand::Rng::with_seed(7);
+    let px: Vec<u8> = (0..w * h * 3).map(|_| rng.u8(..)).collect();
+    let mut jpeg = Vec::new();
+    camwire::media::codec::encode_rgb(&px, w, h, 90, &mut jpeg).unwrap();
+    let huge_dir = tmp.path().join("huge");
+    std::fs::create_dir(&huge_dir).unwrap();
+    std::fs::write(huge_dir.join("big.jpg"), &jpeg).unwrap();
+    let mut v = Proc::spawn(
+        VIEW,
+        &["--headless", "--listen", "127.0.0.1:0", "--stats-json"],
+    );
+    let dest = v.listening_addr().to_string();
+    let huge = support::image_loop_sender(&dest, &huge_dir, 10, &["--name", "huge"]);
+    v.wait_line("\"huge\" (", T).expect("huge shown");
+    let small: Vec<(String, Proc)> = ["a", "b"]
+        .iter()
+        .map(|n| {
+            let p = Proc::spawn(
+                SEND,
+                &[
+                    &dest, "--name", n, "--size", "160x120", "--fps", "30", "--frames", "90",
+                ],
+            );
+            (n.to_string(), p)
+        })
+        .collect();
+    for (n, p) in small {
+        let (st, _, err) = p.finish(T);
+        assert!(st.success(), "{n}: {err:?}");
+    }
+    v.interrupt();
+    drop(huge);
+    let (_, vout, _) = v.finish(T);
+    let sum = summary(&vout);
+    let per = senders(&sum);
+    assert!(per["huge"]["frames"].as_u64().unwrap() > 0, "{sum}");
+    for n in ["a", "b"] {
+        let frames = per[n]["frames"].as_u64().unwrap();
+        let dropped = per[n]["dropped"].as_u64().unwrap();
+        assert!(frames >= 85, "{n}: {sum}");
+        // Its own decoder keeps up whatever the other's pictures cost.
+        assert!(
+            dropped * 20 <= frames,
+            "{n} lost {dropped} of {frames}: {sum}"
+        );
+    }
+}
