@@ -82,7 +82,7 @@ fn every_part_is_a_jpeg_the_sender_sent_and_several_clients_are_served_at_once()
     let snap = format!("{url}snapshot.jpg");
     let early = agent().get(&snap).call().unwrap();
     assert_eq!(early.status(), 503);
-    let _s = sender(&mut v, dir.path(), &[]);
+    let _s = sender(&mut v, dir.path(), &["--name", "porch cam"]);
     let clients: Vec<_> = (0..4)
         .map(|_| {
             let u = format!("{url}stream.mjpg");
@@ -115,12 +115,10 @@ fn every_part_is_a_jpeg_the_sender_sent_and_several_clients_are_served_at_once()
         serde_json::from_slice(&stats.body_mut().read_to_vec().unwrap()).unwrap();
     assert_eq!(stats["role"], "view");
     assert_eq!(stats["peer"], "connected");
-    assert_eq!(stats["sender"].as_str().map(str::len), Some(8), "{stats}");
+    assert_eq!(stats["sender"], "porch cam", "{stats}");
+    assert_eq!(stats["senders"][0]["name"], "porch cam", "{stats}");
     // The stream of the sender by name is the same stream.
-    let named = format!(
-        "{url}stream.mjpg?sender={}",
-        stats["sender"].as_str().unwrap()
-    );
+    let named = format!("{url}stream.mjpg?sender=porch%20cam");
     assert!(read_parts(&named, 3).iter().all(|p| sent.contains(p)));
     let unknown = agent()
         .get(&format!("{url}stream.mjpg?sender=nobody"))

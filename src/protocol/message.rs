@@ -142,6 +142,14 @@ impl Outbox {
         self.queue.len() + usize::from(self.current.is_some())
     }
 
+    /// Messages pushed by the caller and not yet answered: the sender's own description
+    /// ([`Outbox::push_info`]) is nobody's to wait for.
+    pub fn pushed_len(&self) -> usize {
+        let info = |c: &Content| *c == Content::SessionInfo;
+        self.queue.iter().filter(|(_, c, _)| !info(c)).count()
+            + usize::from(self.current.as_ref().is_some_and(|m| !info(&m.content)))
+    }
+
     /// True when every message has its verdict.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -620,9 +620,10 @@ impl Sender {
         Ok(())
     }
 
-    /// Messages still waiting for their verdict.
+    /// Messages pushed by the caller still waiting for their verdict (the sender's name,
+    /// [`Sender::set_name`], is nobody's to wait for and is not counted).
     pub fn messages_pending(&self) -> usize {
-        self.outbox.len()
+        self.outbox.pushed_len()
     }
 
     /// The buffer of the last finished frame, for the caller to reuse.

@@ -27,7 +27,8 @@ pub(super) struct Feed {
 
 /// What every decode thread shares.
 pub(super) struct Shared {
-    /// Decode even headless (latency, decode errors).
+    /// Decode frames (always with a window; headless only when asked, for latency and
+    /// decode errors).
     pub decode: bool,
     /// New senders' feeds, to the window; `None` when headless.
     pub feeds: Option<Tx<Feed>>,
@@ -93,7 +94,7 @@ impl Decoders {
         });
         let (px_back, frame_back, book) =
             (sh.px_back.clone(), sh.frame_back.clone(), sh.book.clone());
-        let decode = sh.decode || show.is_some();
+        let decode = sh.decode;
         let thread = thread::Builder::new()
             .name(format!("decode {name}"))
             .spawn(move || decode_loop(name, rx, show, px_back, frame_back, decode, &book))

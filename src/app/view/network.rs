@@ -142,6 +142,9 @@ pub(super) struct NetLoop<'a> {
     labels: HashMap<u32, Arc<str>>,
 }
 
+/// Senders the statistics remember, gone ones included (each about 80 KiB of histograms).
+const MAX_SENDER_ENTRIES: usize = 2 * crate::protocol::receiver::MAX_SENDERS;
+
 /// A session's name until it says one.
 fn session_label(session: u32) -> Arc<str> {
     Arc::from(format!("{session:08x}"))
@@ -291,14 +294,19 @@ impl<'a> NetLoop<'a> {
                     from,
                     name,
                 } => {
-                    let Some(old) = self.labels.insert(session, name.clone()) else {
-                        // Not shown (yet): its start will carry the name.
+                    // A session not shown (yet) gets no entry: its start will carry the name,
+                    // and made-up sessions that only name themselves cost nothing here.
+                    let Some(label) = self.labels.get_mut(&session) else {
                         continue;
                     };
+                    let old = std::mem::replace(label, name.clone());
                     if old != name {
                         // Its frames so far went under its session id: the tile, decoder and
                         // statistics move to the name.
                         self.out.decoders.retire(&old);
+                        if let Some(saver) = &mut self.out.saver {
+                            saver.rename(&old, &name);
+                        }
                         with_book(&self.book, |b| {
                             if let Some(s) = b.senders.remove(&old) {
                                 b.senders.entry(name.clone()).or_insert(s);
@@ -327,6 +335,14 @@ impl<'a> NetLoop<'a> {
                         b.peer = if any { "connected" } else { "disconnected" };
                         if let Some(s) = b.senders.get_mut(&name) {
                             s.connected = false;
+                        }
+                        // Gone senders stay in the statistics, but not without bound: senders
+                        // without a name come back from each restart under a new id.
+                        if b.senders.len() > MAX_SENDER_ENTRIES {
+                            let gone = b.senders.iter().find(|(_, s)| !s.connected);
+                            if let Some(k) = gone.map(|(k, _)| k.clone()) {
+                                b.senders.remove(&k);
+                            }
                         }
                     });
                     self.notice(Notice::SenderDisconnected {

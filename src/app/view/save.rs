@@ -71,6 +71,12 @@ impl Saver {
         }
     }
 
+    /// The sender `old` (its session id) told its name `new`: its files go on under the new
+    /// name with the next number, and if it was the first sender, it keeps the short names.
+    pub fn rename(&mut self, old: &Arc<str>, new: &Arc<str>) {
+        self.names.rename(old, new);
+    }
+
     /// Frames not written so far.
     pub fn skipped(&self) -> u64 {
         self.skipped.load(Ordering::Relaxed)
@@ -110,6 +116,19 @@ struct Names {
 }
 
 impl Names {
+    /// See [`Saver::rename`]. A name already counted keeps its own numbers.
+    fn rename(&mut self, old: &Arc<str>, new: &Arc<str>) {
+        if self.counts.iter().any(|c| c.name == *new) {
+            return;
+        }
+        if self.first.as_ref() == Some(old) {
+            self.first = Some(new.clone());
+        }
+        if let Some(c) = self.counts.iter_mut().find(|c| c.name == *old) {
+            c.name = new.clone();
+        }
+    }
+
     /// The file name of a frame: `<n>.jpg` for the first sender of the run, and
     /// `<sender>-<n>.jpg` for any other (its name made safe for a file name), so that a
     /// second sender's frames never overwrite the first one's. `n` counts from the sender's
@@ -214,6 +233,19 @@ mod tests {
             n.name(&frame(session, session * 3), &name);
         }
         assert_eq!(n.name(&frame(8, 92), &door), "00000007.jpg");
+        // A sender whose name comes after its first frames: one numbering, under its name.
+        let (id, gate): (Arc<str>, Arc<str>) = (Arc::from("0000000c"), Arc::from("gate"));
+        assert_eq!(n.name(&frame(12, 5), &id), "0000000c-00000000.jpg");
+        n.rename(&id, &gate);
+        assert_eq!(n.name(&frame(12, 6), &gate), "gate-00000001.jpg");
+        let mut n = Names::default();
+        assert_eq!(n.name(&frame(12, 5), &id), "00000000.jpg");
+        n.rename(&id, &gate);
+        assert_eq!(
+            n.name(&frame(12, 6), &gate),
+            "00000001.jpg",
+            "still the first"
+        );
     }
 
     #[test]
