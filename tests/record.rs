@@ -283,14 +283,7 @@ fn an_rtp_stream_into_the_viewer_is_recorded() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rtp.mkv");
-    // A port with the next one (RTCP) free too.
-    let port = loop {
-        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p < u16::MAX && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
-            break p;
-        }
-    };
+    let port = support::free_port_pair();
     let listen = format!("rtp://127.0.0.1:{port}");
     let mut v = Proc::spawn(
         VIEW,

@@ -17,24 +17,13 @@ use std::time::{Duration, Instant};
 use camwire::media::camera::fake::samples;
 use camwire::media::codec::{encode_rgb, Decoder};
 use camwire::media::pattern::Pattern;
-use support::{write_jpegs, Proc, VIEW};
+use support::{free_port_pair, write_jpegs, Proc, VIEW};
 
 const T: Duration = Duration::from_secs(60);
 
 /// Whether `tool` runs here; in CI its absence fails the test.
 fn have(tool: &str) -> bool {
     support::have_tool(tool, "the RTP interop tests")
-}
-
-/// A UDP port free on loopback, with the next one (RTCP) free too.
-fn free_port_pair() -> u16 {
-    loop {
-        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p < u16::MAX && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
 }
 
 fn pixels(jpeg: &[u8]) -> (u32, u32, Vec<u8>) {

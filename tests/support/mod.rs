@@ -318,3 +318,14 @@ pub fn have_tool(tool: &str, purpose: &str) -> bool {
     }
     ok
 }
+
+/// A UDP port free on loopback, with the next one (RTP's RTCP port) free too.
+pub fn free_port_pair() -> u16 {
+    loop {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = a.local_addr().unwrap().port();
+        if p < u16::MAX && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+}
