@@ -269,6 +269,11 @@ impl<'a> NetLoop<'a> {
         }
         for ev in events {
             match ev {
+                // `--frames N` is N frames shown, saved and recorded: the rest of a batch
+                // (several senders, or a window of frames in flight) goes unused.
+                ReceiverEvent::Frame { frame, .. } if reached_limit => {
+                    self.driver.machine_mut().proto.recycle(frame.data)
+                }
                 ReceiverEvent::Frame { frame, .. } => reached_limit |= self.frame(frame),
                 ReceiverEvent::SessionStarted {
                     session,
