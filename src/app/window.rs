@@ -339,12 +339,6 @@ impl Display {
         self.sizes.clone()
     }
 
-    /// The box the sender `tile`'s picture is drawn in now (its grid cell, the whole window
-    /// when enlarged), or `None` if it has no tile.
-    pub fn drawn_size(&self, tile: &str) -> Option<(u32, u32)> {
-        self.find(tile).map(|_| self.sizes.get(tile))
-    }
-
     /// The senders with a tile, in the order keys 1-9 pick them.
     pub fn tile_names(&self) -> impl Iterator<Item = &str> {
         self.tiles.iter().map(|t| t.name.as_str())

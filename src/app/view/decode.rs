@@ -3,7 +3,6 @@
 //! totals and in the sender's own statistics. Every sender has one, so a sender of huge or
 //! hostile pictures only ever slows its own tile.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,7 @@ const WINDOW_POLL: Duration = Duration::from_millis(2);
 use crossbeam_channel::{Receiver, Sender as Tx};
 
 use super::{with_book, Book};
-use crate::app::window::DisplayFrame;
+use crate::app::window::{DisplayFrame, DrawSizes};
 use crate::media::codec::Decoder;
 use crate::media::source::now_us;
 use crate::protocol::reassembly::CompleteFrame;
@@ -27,14 +26,8 @@ pub(super) struct ToWindow {
     pub frames: LatestSender<DisplayFrame>,
     /// A nudge for the window, which waits on all senders at once.
     pub wake: Tx<()>,
-    /// The size its tile is drawn at (width << 32 | height; 0 before the first layout), so
-    /// that the picture is decoded no larger than needed.
-    pub target: Arc<AtomicU64>,
-}
-
-/// Packs a drawn size for [`ToWindow::target`].
-pub(super) fn pack_size(w: u32, h: u32) -> u64 {
-    (u64::from(w) << 32) | u64::from(h)
+    /// The boxes tiles are drawn in, so that the picture is decoded no larger than needed.
+    pub sizes: DrawSizes,
 }
 
 /// Decodes `name`'s frames until the network thread drops its end. Buffers go back where
@@ -71,8 +64,7 @@ pub(super) fn decode_loop(
             // Headless, a frame only has to prove it decodes: skip the colour conversion.
             let decoded = match &show {
                 Some(to) => {
-                    let t = to.target.load(Ordering::Relaxed);
-                    let (w, h) = ((t >> 32) as u32, t as u32);
+                    let (w, h) = to.sizes.get(&name);
                     decoder.decode_0rgb_fit(&frame.data, w, h, &mut px)
                 }
                 None => decoder.decode_check(&frame.data),

@@ -3,7 +3,6 @@
 //! newest picture. No sender's frames wait behind another's.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread;
 
@@ -11,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender as Tx};
 
 use super::decode::{decode_loop, ToWindow};
 use super::Book;
-use crate::app::window::DisplayFrame;
+use crate::app::window::{DisplayFrame, DrawSizes};
 use crate::protocol::reassembly::CompleteFrame;
 use crate::runtime::latest::{newest_wins, LatestSender};
 
@@ -21,8 +20,6 @@ pub(super) struct Feed {
     pub name: Arc<str>,
     /// Its newest decoded picture.
     pub frames: Receiver<DisplayFrame>,
-    /// The size its tile is drawn at, for the decoder (see [`ToWindow::target`]).
-    pub target: Arc<AtomicU64>,
 }
 
 /// What every decode thread shares.
@@ -30,8 +27,9 @@ pub(super) struct Shared {
     /// Decode frames (always with a window; headless only when asked, for latency and
     /// decode errors).
     pub decode: bool,
-    /// New senders' feeds, to the window; `None` when headless.
-    pub feeds: Option<Tx<Feed>>,
+    /// New senders' feeds, to the window, and the boxes its tiles are drawn in; `None` when
+    /// headless.
+    pub feeds: Option<(Tx<Feed>, DrawSizes)>,
     /// Nudges the window when any sender has a new picture.
     pub wake: Tx<()>,
     /// Pixel buffers the window is done with.
@@ -76,20 +74,18 @@ impl Decoders {
     fn start(&mut self, name: Arc<str>) -> Slot {
         let (tx, rx) = newest_wins::<CompleteFrame>();
         let sh = &self.shared;
-        let show = sh.feeds.as_ref().map(|feeds| {
+        let show = sh.feeds.as_ref().map(|(feeds, sizes)| {
             let (frames, window_rx) = newest_wins::<DisplayFrame>();
-            let target = Arc::new(AtomicU64::new(0));
             // Bounded and never waited on: a window that has stopped taking feeds costs
             // this sender its tile, never the network thread its pace.
             let _ = feeds.try_send(Feed {
                 name: name.clone(),
                 frames: window_rx,
-                target: target.clone(),
             });
             ToWindow {
                 frames,
                 wake: sh.wake.clone(),
-                target,
+                sizes: sizes.clone(),
             }
         });
         let (px_back, frame_back, book) =

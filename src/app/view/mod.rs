@@ -23,7 +23,6 @@ mod save;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -31,7 +30,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, select, Receiver};
 
 use super::messages::MessageRecord;
-use super::window::{Display, Signal};
+use super::window::{Display, DrawSizes, Signal};
 use super::{AppError, Stop};
 use crate::app::record::{RecordTarget, Recorder};
 use crate::app::stats::{Report, Role, StatsBook};
@@ -287,7 +286,7 @@ pub fn run_view(
     let (threads, channels) = Threads::spawn(
         &cfg,
         sockets,
-        display.is_some(),
+        display.as_ref().map(Display::draw_sizes),
         web_hub.clone(),
         &book,
         &stop,
@@ -378,7 +377,7 @@ impl Threads {
     fn spawn(
         cfg: &ViewConfig,
         sockets: Sockets,
-        to_window: bool,
+        window: Option<DrawSizes>,
         web: Option<Arc<Hub>>,
         book: &Book,
         stop: &Stop,
@@ -402,8 +401,8 @@ impl Threads {
         let (wake_tx, wake) = bounded::<()>(1);
         let (px_back, px_back_rx) = bounded::<Vec<u32>>(2 * MAX_SENDERS);
         let decoders = feeds::Decoders::new(feeds::Shared {
-            decode: cfg.decode || to_window,
-            feeds: to_window.then_some(feeds_tx),
+            decode: cfg.decode || window.is_some(),
+            feeds: window.map(|sizes| (feeds_tx, sizes)),
             wake: wake_tx,
             px_back: px_back_rx,
             frame_back: frame_back_tx,
@@ -520,12 +519,6 @@ impl<F: FnMut(ViewUpdate<'_>)> Owner<'_, F> {
                     });
                     if !shown {
                         d.idle();
-                    }
-                    // Each sender's decoder decodes no larger than its tile is drawn.
-                    for f in &feeds {
-                        if let Some((w, h)) = d.drawn_size(&f.name) {
-                            f.target.store(decode::pack_size(w, h), Ordering::Relaxed);
-                        }
                     }
                     if !d.is_open() {
                         return;
