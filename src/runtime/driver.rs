@@ -37,6 +37,10 @@ pub struct Datagram {
     pub from: SocketAddr,
     /// Its bytes.
     pub data: Vec<u8>,
+    /// When the reader took it off the socket. The machine times arrivals by this, not by
+    /// when a busy driver got round to it: a frame's arrival spread is how the sender measures
+    /// the path's capacity, and a driver stalled mid-frame would stretch it.
+    pub at: Instant,
 }
 
 /// A protocol state machine the driver can run: bytes and instants in, bytes out.
@@ -145,6 +149,7 @@ impl<M: Machine> Driver<M> {
                             let d = Datagram {
                                 from,
                                 data: buf[..n].to_vec(),
+                                at: Instant::now(),
                             };
                             if tx.try_send(d).is_err() {
                                 reader_shared.overflow.fetch_add(1, Ordering::Relaxed);
@@ -218,11 +223,9 @@ impl<M: Machine> Driver<M> {
     /// Hands `d`, and every datagram already queued behind it, to the machine, then runs its
     /// timers.
     pub fn handle(&mut self, d: Datagram) {
-        self.machine
-            .handle_datagram(Instant::now(), d.from, &d.data);
+        self.machine.handle_datagram(d.at, d.from, &d.data);
         while let Ok(d) = self.incoming.try_recv() {
-            self.machine
-                .handle_datagram(Instant::now(), d.from, &d.data);
+            self.machine.handle_datagram(d.at, d.from, &d.data);
         }
         self.machine.handle_timeout(Instant::now());
     }
