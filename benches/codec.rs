@@ -27,12 +27,24 @@ fn encode(c: &mut Criterion) {
     for (w, h) in SIZES {
         let rgb = textured_frame(w, h, 1);
         let mut out = Vec::new();
-        pure::encode_rgb(&rgb, w, h, QUALITY, &mut out).unwrap();
+        jpeg_encoder_rgb(&rgb, w, h, &mut out);
         eprintln!("jpeg-encoder {}: {} bytes", label(w, h), out.len());
         g.bench_with_input(
             BenchmarkId::new("jpeg-encoder", label(w, h)),
             &rgb,
-            |b, rgb| b.iter(|| pure::encode_rgb(black_box(rgb), w, h, QUALITY, &mut out).unwrap()),
+            |b, rgb| b.iter(|| jpeg_encoder_rgb(black_box(rgb), w, h, &mut out)),
+        );
+        pure::encode_rgb(&rgb, w, h, QUALITY, &mut out).unwrap();
+        eprintln!("pure {}: {} bytes", label(w, h), out.len());
+        g.bench_with_input(BenchmarkId::new("pure", label(w, h)), &rgb, |b, rgb| {
+            b.iter(|| pure::encode_rgb(black_box(rgb), w, h, QUALITY, &mut out).unwrap())
+        });
+        let mut yuv = Vec::new();
+        codec::rgb_to_i420(&rgb, w, h, &mut yuv).unwrap();
+        g.bench_with_input(
+            BenchmarkId::new("pure-i420", label(w, h)),
+            &yuv,
+            |b, yuv| b.iter(|| pure::encode_i420(black_box(yuv), w, h, QUALITY, &mut out).unwrap()),
         );
         #[cfg(feature = "turbojpeg")]
         {
@@ -50,6 +62,16 @@ fn encode(c: &mut Criterion) {
         }
     }
     g.finish();
+}
+
+/// jpeg-encoder 0.7, the default encoder before libjpeg-turbo-rs: the baseline the pure
+/// build's encode is compared with.
+fn jpeg_encoder_rgb(rgb: &[u8], w: u32, h: u32, out: &mut Vec<u8>) {
+    out.clear();
+    let mut enc = jpeg_encoder::Encoder::new(&mut *out, QUALITY);
+    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    enc.encode(rgb, w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
 }
 
 /// zune-jpeg to RGB, then packed into `0RGB` words: the pure Rust path before this bench.

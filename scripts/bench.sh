@@ -279,7 +279,7 @@ for size in $SIZES; do
     fi
 done
 
-codec="jpeg-encoder + zune-jpeg"
+codec="libjpeg-turbo-rs + zune-jpeg (pure Rust, default)"
 [[ "$FEATURES" == *turbojpeg* ]] && codec="libjpeg-turbo (--features turbojpeg)"
 echo
 echo "camwire loopback benchmark, $(date -u +%Y-%m-%d), $(nproc) CPUs, $FRAMES frames per run, codec: $codec"

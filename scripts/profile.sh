@@ -42,7 +42,7 @@ categorize() {
         n = trim($2) + 0; comm = trim($3); dso = trim($4); sym = trim($5); total += n
         k = (sym ~ /^\[k\]/)
         if (sym ~ /camwire::media::pattern/) c = "pattern render"
-        else if (sym ~ /jpeg_encoder/) c = "JPEG encode (jpeg-encoder)"
+        else if (sym ~ /jpeg_encoder|libjpeg_turbo_rs/) c = "JPEG encode (libjpeg-turbo-rs)"
         else if (dso ~ /turbojpeg|libjpeg/ && comm == "encode") c = "JPEG encode (libjpeg-turbo)"
         else if (dso ~ /turbojpeg|libjpeg/) c = "JPEG decode (libjpeg-turbo, incl. colour conversion)"
         else if (sym ~ /zune_jpeg::color_convert|color_convert_ycbcr/) c = "colour conversion YCbCr->RGB (zune)"

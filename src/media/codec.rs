@@ -1,10 +1,11 @@
 //! JPEG encoding and decoding.
 //!
 //! The default codecs are pure Rust so that building needs no system packages:
-//! `jpeg-encoder` (AVX2 chosen at run time) encodes, `zune-jpeg` decodes ([`pure`]). With the
-//! `turbojpeg` cargo feature, [`encode_rgb`] and [`Decoder`] are libjpeg-turbo instead
-//! (the `turbo` module), about three times faster at both ends (README, Benchmarks); the pure Rust
-//! codec stays available as [`pure`] so that the two can be compared.
+//! `libjpeg-turbo-rs` (a port of libjpeg-turbo, SIMD chosen at run time) encodes, `zune-jpeg`
+//! decodes ([`pure`]). With the `turbojpeg` cargo feature, [`encode_rgb`] and [`Decoder`] are
+//! the C libjpeg-turbo instead (the `turbo` module), a little faster again at both ends
+//! (README, Benchmarks); the pure Rust codec stays available as [`pure`] so that the two can
+//! be compared.
 //!
 //! Live frames use 4:2:0 chroma subsampling: half the bytes of 4:4:4 for a difference webcam
 //! footage does not show. Every decoder here treats its input as hostile: bad bytes give a
@@ -25,8 +26,10 @@ pub use turbo::{encode_i420, encode_rgb, Decoder};
 
 /// True when [`encode_i420`] is the cheaper way in: libjpeg-turbo encodes planar 4:2:0 without
 /// the colour conversion and downsampling it does for RGB (GStreamer's `jpegenc` is fed I420
-/// the same way). The pure Rust encoder only takes RGB, so sources that can make either (the
-/// test pattern) make RGB for it.
+/// the same way). The pure Rust encoder takes planes too, but its RGB path is the tuned one
+/// (its planar path costs about 1.2x at 1080p), so sources that can make either (the test
+/// pattern) make RGB for it; a camera's YUYV or NV12 still goes in as planes, since that saves
+/// a conversion to RGB worth more than the difference.
 pub const PREFERS_I420: bool = cfg!(feature = "turbojpeg");
 
 /// The length of a planar 4:2:0 picture: a full-size Y plane, then U and V planes of
@@ -140,7 +143,7 @@ fn check_i420_input(yuv: &[u8], width: u32, height: u32) -> Result<(u16, u16), C
 pub const ACTIVE: &str = if cfg!(feature = "turbojpeg") {
     "libjpeg-turbo"
 } else {
-    "jpeg-encoder + zune-jpeg"
+    "libjpeg-turbo-rs + zune-jpeg"
 };
 
 /// The largest picture side the decoder accepts: bounds the memory a hostile JPEG can claim.

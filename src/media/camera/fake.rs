@@ -183,13 +183,17 @@ pub mod samples {
         height: u16,
         interval: u16,
     ) -> Result<Vec<u8>, CodecError> {
-        let mut out = Vec::new();
-        let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
-        enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_1);
-        enc.set_restart_interval(interval);
-        enc.encode(rgb, width, height, jpeg_encoder::ColorType::Rgb)
-            .map_err(|e| CodecError::Encode(e.to_string()))?;
-        Ok(out)
+        libjpeg_turbo_rs::Encoder::new(
+            rgb,
+            width.into(),
+            height.into(),
+            libjpeg_turbo_rs::PixelFormat::Rgb,
+        )
+        .quality(90)
+        .subsampling(libjpeg_turbo_rs::Subsampling::S422)
+        .restart_blocks(interval)
+        .encode()
+        .map_err(|e| CodecError::Encode(e.to_string()))
     }
 
     /// `jpeg` without its DHT segments, as cameras that rely on the standard tables send it.

@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn standard_dht_is_annex_k3_as_the_encoder_uses_it() {
-        // jpeg-encoder writes the Annex K.3 tables unless asked to optimise them: an
+        // The encoder writes the Annex K.3 tables unless asked to optimise them: an
         // independent copy of the same constants.
         let mut ours = STANDARD_DHT.to_vec();
         ours.splice(0..0, [0xFF, 0xD8]);
