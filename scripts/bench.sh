@@ -3,9 +3,11 @@
 # and 1920x1080, and (where gst-launch-1.0 is installed) GStreamer's RTP/JPEG pipeline at the
 # same sizes, right after each camwire run so that both see the same machine load.
 #
-#   scripts/bench.sh                      # 600 frames per run
+#   scripts/bench.sh                      # 600 frames per run; the default (pure Rust) build
+#                                         # and, where libturbojpeg is installed, the
+#                                         # --features turbojpeg build, side by side
 #   scripts/bench.sh --quick              # 60 frames per run: a smoke test
-#   scripts/bench.sh --frames 1000 --sizes "1280x720" --features turbojpeg
+#   scripts/bench.sh --frames 1000 --sizes "1280x720" --builds turbojpeg
 #   scripts/bench.sh --no-gst             # camwire only
 #   scripts/bench.sh --bin-dir /tmp/old   # cam-send and cam-view from there, not built here
 #                                         # (A/B runs of two builds on the same machine)
@@ -30,7 +32,7 @@ cd "$(dirname "$0")/.."
 
 FRAMES=600
 SIZES="640x480 1280x720 1920x1080"
-FEATURES=""
+BUILDS=""
 GST=1
 KEYED=0
 BIN_DIR=""
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
     --quick) FRAMES=60 ;;
     --frames) FRAMES="$2"; shift ;;
     --sizes) SIZES="$2"; shift ;;
-    --features) FEATURES="$2"; shift ;;
+    --builds | --features) BUILDS="$2"; shift ;;
     --no-gst) GST=0 ;;
     --bin-dir) BIN_DIR="$2"; shift ;;
     --keyed) KEYED=1 ;;
@@ -52,16 +54,44 @@ case "$FRAMES" in '' | *[!0-9]* | 0) echo "bench.sh: --frames needs a positive n
 # The longest a single run may take: generous for a loaded 2-core machine at 1080p (~10 fps).
 RUN_TIMEOUT=$((30 + FRAMES / 5))
 
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/camwire-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+# Each build's binaries, copied out of target/ so that the next build does not replace them.
+declare -A SEND_OF VIEW_OF
 if [ -n "$BIN_DIR" ]; then
-    SEND="$BIN_DIR/cam-send"
-    VIEW="$BIN_DIR/cam-view"
-    [ -x "$SEND" ] && [ -x "$VIEW" ] || { echo "bench.sh: no cam-send and cam-view in $BIN_DIR" >&2; exit 2; }
+    [ -x "$BIN_DIR/cam-send" ] && [ -x "$BIN_DIR/cam-view" ] || { echo "bench.sh: no cam-send and cam-view in $BIN_DIR" >&2; exit 2; }
+    BUILDS="given"
+    SEND_OF[given]="$BIN_DIR/cam-send"
+    VIEW_OF[given]="$BIN_DIR/cam-view"
 else
-    echo "building: cargo build --release ${FEATURES:+--features $FEATURES}" >&2
-    cargo build --release --quiet ${FEATURES:+--features "$FEATURES"}
-    SEND=target/release/cam-send
-    VIEW=target/release/cam-view
+    if [ -z "$BUILDS" ]; then
+        BUILDS="default"
+        if pkg-config --exists libturbojpeg 2>/dev/null; then
+            BUILDS="default turbojpeg"
+        else
+            TURBO_NOTE="the turbojpeg build skipped: libturbojpeg not found (apt-get install libturbojpeg0-dev pkg-config)"
+        fi
+    fi
+    for b in $BUILDS; do
+        features=""
+        [ "$b" != default ] && features="$b"
+        echo "building: cargo build --release ${features:+--features $features}" >&2
+        cargo build --release --quiet ${features:+--features "$features"}
+        mkdir -p "$WORK/bin-$b"
+        cp target/release/cam-send target/release/cam-view "$WORK/bin-$b/"
+        SEND_OF[$b]="$WORK/bin-$b/cam-send"
+        VIEW_OF[$b]="$WORK/bin-$b/cam-view"
+    done
 fi
+
+# A build's name in the tables.
+label_of() {
+    case "$1" in
+    default) echo "camwire" ;;
+    given) echo "camwire ($BIN_DIR)" ;;
+    *) echo "camwire $1" ;;
+    esac
+}
 
 HAVE_GST=0
 if [ "$GST" = 1 ]; then
@@ -75,7 +105,6 @@ else
     GST_NOTE="GStreamer skipped (--no-gst)"
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/camwire-bench.XXXXXX")
 BG_PIDS=()
 cleanup() {
     # Only the processes this script started, by their ids.
@@ -92,8 +121,9 @@ machine_busy() {
     awk -v tck="$TCK" '/^cpu /{printf "%.3f\n", ($2+$3+$4+$7+$8)/tck; exit}' /proc/stat
 }
 
-# The number after "key": in a one-line JSON object; empty when absent.
-field() { sed -nE "s/.*\"$1\":(-?[0-9.eE+]+).*/\1/p" <<<"$2"; }
+# The number after the first "key": in a one-line JSON object (the top level's, ahead of the
+# per-sender entries that repeat some keys); empty when absent or null.
+field() { grep -oE "\"$1\":-?[0-9.eE+]+" <<<"$2" | head -n1 | cut -d: -f2; }
 
 # Sum of user and sys seconds written by bash's `time` with TIMEFORMAT='%3U %3S'.
 cpu_of() { awk 'NF==2 && $1 ~ /^[0-9.]+$/ {s=$1+$2} END {printf "%.3f\n", s+0}' "$1"; }
@@ -123,12 +153,14 @@ wait_bounded() {
 ROWS=()
 
 run_camwire() {
-    local size=$1 label=camwire key=""
-    if [ "${2:-}" = keyed ]; then
-        label="camwire keyed"
+    local size=$1 build=$2 key=""
+    local SEND=${SEND_OF[$build]} VIEW=${VIEW_OF[$build]} label
+    label=$(label_of "$build")
+    if [ "${3:-}" = keyed ]; then
+        label="$label keyed"
         key=$("$SEND" --gen-key)
     fi
-    local d="$WORK/cw-$1-${2:-plain}"
+    local d="$WORK/cw-$1-$build-${3:-plain}"
     mkdir -p "$d"
     # Empty means no key; the environment keeps the key out of `ps`.
     export CAMWIRE_KEY="$key"
@@ -267,22 +299,24 @@ run_gst() {
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $FRAMES frames per run" >&2
 for size in $SIZES; do
     case "$size" in *[0-9]x[0-9]*) ;; *) echo "bench.sh: bad size $size" >&2; exit 2 ;; esac
-    echo "running camwire $size" >&2
-    run_camwire "$size"
-    if [ "$KEYED" = 1 ]; then
-        echo "running camwire keyed $size" >&2
-        run_camwire "$size" keyed
-    fi
+    for b in $BUILDS; do
+        echo "running $(label_of "$b") $size" >&2
+        run_camwire "$size" "$b"
+        if [ "$KEYED" = 1 ]; then
+            echo "running $(label_of "$b") keyed $size" >&2
+            run_camwire "$size" "$b" keyed
+        fi
+    done
     if [ "$HAVE_GST" = 1 ]; then
         echo "running GStreamer $size" >&2
         run_gst "$size"
     fi
 done
 
-codec="libjpeg-turbo-rs + zune-jpeg (pure Rust, default)"
-[[ "$FEATURES" == *turbojpeg* ]] && codec="libjpeg-turbo (--features turbojpeg)"
 echo
-echo "camwire loopback benchmark, $(date -u +%Y-%m-%d), $(nproc) CPUs, $FRAMES frames per run, codec: $codec"
+echo "camwire loopback benchmark, $(date -u +%Y-%m-%d), $(nproc) CPUs, $FRAMES frames per run"
+echo "codecs: camwire = the default build, pure Rust (libjpeg-turbo-rs encodes, zune-jpeg decodes);"
+echo "camwire turbojpeg = --features turbojpeg (the system's libjpeg-turbo at both ends)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 printf '%s\n' "${ROWS[@]}" | awk -F'|' '
@@ -293,7 +327,7 @@ printf '%s\n' "${ROWS[@]}" | awk -F'|' '
         for (i = 1; i <= NR; i++) {
             split(rows[i], f, "|")
             rf = "-"; rc = "-"
-            if (f[2] == "camwire" && (f[1] in gfps) && gfps[f[1]] > 0 && gcpu[f[1]] > 0) {
+            if (f[2] ~ /^camwire/ && (f[1] in gfps) && gfps[f[1]] > 0 && gcpu[f[1]] > 0) {
                 rf = sprintf("%.2f", f[3] / gfps[f[1]]); rc = sprintf("%.2f", f[5] / gcpu[f[1]])
             }
             printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], rf, rc
@@ -302,17 +336,18 @@ printf '%s\n' "${ROWS[@]}" | awk -F'|' '
 if [ "$KEYED" = 1 ]; then
     echo
     printf '%s\n' "${ROWS[@]}" | awk -F'|' '
-        $2 == "camwire" { pf[$1] = $3; pc[$1] = $5 }
-        $2 == "camwire keyed" { kf[$1] = $3; kc[$1] = $5; order[++n] = $1 }
+        $2 ~ /^camwire/ && $2 !~ / keyed$/ { pf[$1 "|" $2] = $3; pc[$1 "|" $2] = $5 }
+        $2 ~ / keyed$/ { b = $2; sub(/ keyed$/, "", b); k = $1 "|" b; kf[k] = $3; kc[k] = $5; order[++n] = k }
         END {
-            print "| size | fps keyless | fps keyed | keyed/keyless fps | CPU ms/frame keyless | keyed | key cost ms/frame |"
-            print "|---|---|---|---|---|---|---|"
+            print "| size | build | fps keyless | fps keyed | keyed/keyless fps | CPU ms/frame keyless | keyed | key cost ms/frame |"
+            print "|---|---|---|---|---|---|---|---|"
             for (i = 1; i <= n; i++) {
-                s = order[i]
+                s = order[i]; split(s, sb, "|")
                 r = (pf[s] > 0) ? sprintf("%.2f", kf[s] / pf[s]) : "-"
-                printf "| %s | %s | %s | %s | %s | %s | %.2f |\n", s, pf[s], kf[s], r, pc[s], kc[s], kc[s] - pc[s]
+                printf "| %s | %s | %s | %s | %s | %s | %s | %.2f |\n", sb[1], sb[2], pf[s], kf[s], r, pc[s], kc[s], kc[s] - pc[s]
             }
         }'
 fi
 [ -n "${GST_NOTE:-}" ] && echo && echo "$GST_NOTE"
+[ -n "${TURBO_NOTE:-}" ] && echo && echo "$TURBO_NOTE"
 exit 0

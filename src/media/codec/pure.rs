@@ -144,25 +144,20 @@ impl Decoder {
             .ok_or_else(|| CodecError::Decode("decoded fewer pixels than the header says".into()))
     }
 
-    /// Decodes `jpeg` all the way but leaves it in YCbCr (no colour conversion): proof that a
-    /// frame decodes, for a viewer that shows nothing. Returns `(width, height)`.
+    /// Decodes `jpeg` all the way: proof that a frame decodes, for a viewer that shows
+    /// nothing. Returns `(width, height)`.
+    ///
+    /// To RGB, although nobody looks at the colours: zune-jpeg's RGB output is its vectorised
+    /// path, 10-20% less CPU than stopping at YCbCr (measured at 720p and 1080p).
     pub fn decode_check(&mut self, jpeg: &[u8]) -> Result<(u32, u32), CodecError> {
-        self.decode_as(jpeg, ColorSpace::YCbCr)
+        self.decode_rgb(jpeg)
     }
 
     /// Decodes `jpeg` to packed RGB24, kept in this decoder; see [`Decoder::rgb`].
     pub fn decode_rgb(&mut self, jpeg: &[u8]) -> Result<(u32, u32), CodecError> {
-        self.decode_as(jpeg, ColorSpace::RGB)
-    }
-
-    fn decode_as(&mut self, jpeg: &[u8], out: ColorSpace) -> Result<(u32, u32), CodecError> {
-        let opts = options().jpeg_set_out_colorspace(out);
+        let opts = options().jpeg_set_out_colorspace(ColorSpace::RGB);
         let mut d = JpegDecoder::new_with_options(ZCursor::new(jpeg), opts);
         guard(|| d.decode_headers())?;
-        if out == ColorSpace::YCbCr && d.input_colorspace() != Some(ColorSpace::YCbCr) {
-            // Grey (or CMYK) pictures have no YCbCr form to stop at.
-            return self.decode_as(jpeg, ColorSpace::RGB);
-        }
         let info = d
             .info()
             .ok_or_else(|| CodecError::Decode("no image header".into()))?;
