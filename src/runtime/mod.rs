@@ -2,6 +2,7 @@
 //! loop ([`driver`]), socket set-up ([`net`]) and the newest-wins hand-off between threads
 //! ([`latest`]).
 
+pub mod batch;
 pub mod driver;
 pub mod latest;
 pub mod net;
