@@ -23,10 +23,12 @@ pub use pure::{encode_i420, encode_rgb, Decoder};
 #[cfg(feature = "turbojpeg")]
 pub use turbo::{encode_i420, encode_rgb, Decoder};
 
-/// True when [`encode_i420`] is the cheaper way in: libjpeg-turbo encodes planar 4:2:0 without
-/// the colour conversion and downsampling it does for RGB (GStreamer's `jpegenc` is fed I420
-/// the same way). The pure Rust encoder only takes RGB, so sources that can make either (the
-/// test pattern) make RGB for it.
+/// True when [`encode_i420`] is the cheaper way in for a source that can make either (the test
+/// pattern): libjpeg-turbo encodes planar 4:2:0 without the colour conversion and downsampling
+/// it does for RGB (GStreamer's `jpegenc` is fed I420 the same way). The pure Rust
+/// [`pure::encode_i420`] takes planes without a colour conversion too, but the pattern's
+/// 4:2:0 renderer has not been measured against its RGB one with it, so the pattern stays RGB
+/// there. Cameras whose pixels are YUV already (YUYV, NV12) hand over 4:2:0 with either codec.
 pub const PREFERS_I420: bool = cfg!(feature = "turbojpeg");
 
 /// The length of a planar 4:2:0 picture: a full-size Y plane, then U and V planes of
@@ -97,8 +99,8 @@ pub fn rgb_to_i420(
     Ok(())
 }
 
-/// Converts planar 4:2:0 back to packed RGB24 (nearest chroma), for encoders that only take
-/// RGB.
+/// Converts planar 4:2:0 back to packed RGB24 (nearest chroma), for whatever needs RGB (no
+/// encoder here does).
 pub fn i420_to_rgb(
     yuv: &[u8],
     width: u32,

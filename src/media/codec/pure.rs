@@ -4,7 +4,9 @@
 //! Decoding goes to RGB and then to minifb's `0RGB` words because zune-jpeg's RGB path is
 //! vectorised while its BGRA path is not.
 
-use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+use jpeg_encoder::{
+    ChromaSubsamplingMethod, ColorType, Encoder, ImageBuffer, JpegColorType, SamplingFactor,
+};
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
@@ -29,8 +31,9 @@ pub fn encode_rgb(
         .map_err(|e| CodecError::Encode(e.to_string()))
 }
 
-/// Encodes planar 4:2:0 (see [`super::i420_len`]): the pure Rust encoder takes only RGB, so
-/// this converts first. Sources make RGB for this codec ([`super::PREFERS_I420`] is false).
+/// Encodes planar 4:2:0 (see [`super::i420_len`]; full-range BT.601, as JPEG stores it) as a
+/// baseline 4:2:0 JPEG, into `out` (cleared first). No colour conversion: jpeg-encoder takes
+/// the planes as YCbCr rows ([`I420Rows`]).
 pub fn encode_i420(
     yuv: &[u8],
     width: u32,
@@ -38,9 +41,53 @@ pub fn encode_i420(
     quality: u8,
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
-    let mut rgb = Vec::new();
-    super::i420_to_rgb(yuv, width, height, &mut rgb)?;
-    encode_rgb(&rgb, width, height, quality, out)
+    let (w, h) = super::check_i420_input(yuv, width, height)?;
+    let (wu, hu) = (usize::from(w), usize::from(h));
+    let (y, chroma) = yuv.split_at(wu * hu);
+    let (u, v) = chroma.split_at((wu / 2) * (hu / 2));
+    out.clear();
+    let mut enc = Encoder::new(&mut *out, quality.clamp(1, 100));
+    enc.set_sampling_factor(SamplingFactor::F_2_2);
+    // The default, said out loud: each 2x2 block keeps its top-left chroma sample, which
+    // I420Rows made the block's own.
+    enc.set_chroma_subsampling_method(ChromaSubsamplingMethod::Nearest);
+    enc.encode_image(I420Rows { y, u, v, w, h })
+        .map_err(|e| CodecError::Encode(e.to_string()))
+}
+
+/// Planar 4:2:0 as jpeg-encoder's full-width YCbCr rows: each chroma sample is given twice
+/// across and on both rows of its block, so the encoder's `Nearest` 2x2 subsampling picks
+/// exactly the original sample back. Sides are even (checked by the caller).
+struct I420Rows<'a> {
+    y: &'a [u8],
+    u: &'a [u8],
+    v: &'a [u8],
+    w: u16,
+    h: u16,
+}
+
+impl ImageBuffer for I420Rows<'_> {
+    fn get_jpeg_color_type(&self) -> JpegColorType {
+        JpegColorType::Ycbcr
+    }
+
+    fn width(&self) -> u16 {
+        self.w
+    }
+
+    fn height(&self) -> u16 {
+        self.h
+    }
+
+    fn fill_buffers(&self, row: u16, buffers: &mut [Vec<u8>; 4]) {
+        let (w, row) = (usize::from(self.w), usize::from(row));
+        let cw = w / 2;
+        let c = (row / 2) * cw;
+        buffers[0].extend_from_slice(&self.y[row * w..][..w]);
+        for (plane, buf) in [self.u, self.v].into_iter().zip(&mut buffers[1..3]) {
+            buf.extend(plane[c..c + cw].iter().flat_map(|&s| [s, s]));
+        }
+    }
 }
 
 /// A JPEG decoder that keeps its scratch buffer between frames.
@@ -228,6 +275,49 @@ fn options() -> DecoderOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn i420_planes_go_in_as_they_are() {
+        // Four flat quadrants of different colour, each a whole MCU (16x16): the JPEG decodes to
+        // what the planes say, so every chroma sample reached the encoder as it was.
+        let (w, h) = (32usize, 32usize);
+        let quads = [
+            [100u8, 60, 200],
+            [180, 200, 90],
+            [40, 128, 128],
+            [220, 90, 150],
+        ];
+        let quad = |x: usize, y: usize| quads[(y / 16) * 2 + x / 16];
+        let mut yuv = Vec::new();
+        for plane in 0..3 {
+            let (pw, ph, k) = if plane == 0 {
+                (w, h, 1)
+            } else {
+                (w / 2, h / 2, 2)
+            };
+            for y in 0..ph {
+                for x in 0..pw {
+                    yuv.push(quad(x * k, y * k)[plane]);
+                }
+            }
+        }
+        let mut jpeg = Vec::new();
+        encode_i420(&yuv, w as u32, h as u32, 95, &mut jpeg).unwrap();
+        let mut want = Vec::new();
+        super::super::i420_to_rgb(&yuv, w as u32, h as u32, &mut want).unwrap();
+        let mut d = Decoder::new();
+        d.decode_rgb(&jpeg).unwrap();
+        for (x, y) in [(4, 4), (27, 5), (6, 28), (26, 26)] {
+            let i = (y * w + x) * 3;
+            for k in 0..3 {
+                let (got, want) = (d.rgb()[i + k], want[i + k]);
+                assert!(
+                    got.abs_diff(want) <= 3,
+                    "({x},{y}) channel {k}: {got} vs {want}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn box_average_clips_blocks_at_the_edges() {
