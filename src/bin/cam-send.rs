@@ -19,6 +19,7 @@ use camwire::app::send::{
 use camwire::app::{AppError, Stop};
 use camwire::compat::tutorial::JSON_PORT;
 use camwire::compat::tutorial_send::run_send_tutorial;
+use camwire::media::camera::fake::SELECTOR_PREFIX;
 use camwire::media::camera::mode::ModeRequest;
 use camwire::media::camera::{CameraRequest, CameraSelector};
 use camwire::protocol::message::MessageOutcome;
@@ -65,7 +66,8 @@ struct Args {
     #[arg(long, value_name = "PATH", conflicts_with = "camera")]
     image: Option<PathBuf>,
     /// Stream a webcam by index or (part of its) name, default 0, in the mode closest to
-    /// --size (default 1280x720) and --fps (needs a build with `--features camera`)
+    /// --size (default 1280x720) and --fps (needs a build with `--features camera`).
+    /// `fake:mjpeg`, `fake:yuyv` or `fake:nv12` is a made-up camera of that format, in any build
     #[arg(long, value_name = "INDEX|NAME", num_args = 0..=1, default_missing_value = "0")]
     camera: Option<String>,
     /// List the webcams with their formats, sizes and frame rates, and exit
@@ -215,7 +217,11 @@ fn run(args: Args, out: &mut ReportPrinter) -> Result<(), String> {
         println!("{}", key?);
         return Ok(());
     }
-    if !cfg!(feature = "camera") && (args.camera.is_some() || args.list_cameras) {
+    let real_camera = args
+        .camera
+        .as_deref()
+        .is_some_and(|c| !c.trim().starts_with(SELECTOR_PREFIX));
+    if !cfg!(feature = "camera") && (real_camera || args.list_cameras) {
         return Err(
             "this cam-send was built without camera support; build it from the camwire \
              checkout with `cargo build --release --features camera` (or `cargo install \

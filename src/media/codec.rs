@@ -100,8 +100,8 @@ pub fn rgb_to_i420(
     Ok(())
 }
 
-/// Converts planar 4:2:0 back to packed RGB24 (nearest chroma), for encoders that only take
-/// RGB.
+/// Converts planar 4:2:0 back to packed RGB24 (nearest chroma), for whatever needs RGB (no
+/// encoder here does).
 pub fn i420_to_rgb(
     yuv: &[u8],
     width: u32,

@@ -5,8 +5,8 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::frame::{to_captured, BadFrameGuard};
-use super::mode::PixelFormat;
+use super::frame::{to_captured_via, BadFrameGuard, RawRoute};
+use super::mode::{ModeRequest, PixelFormat};
 use super::CameraError;
 use crate::media::source::{now_us, CapturedFrame, Source, SourceError};
 
@@ -36,9 +36,27 @@ pub struct FakeCamera {
     reopen_attempts: u32,
     lost: bool,
     guard: BadFrameGuard,
+    route: RawRoute,
+    label: Option<String>,
 }
 
 const NAME: &str = "fake";
+
+/// What `--camera fake:FORMAT` selects: a [`FakeCamera`] made up on the spot
+/// ([`FakeCamera::from_selector`]).
+pub const SELECTOR_PREFIX: &str = "fake:";
+
+/// The formats `--camera fake:FORMAT` knows, with the route raw frames take.
+const SELECTOR_FORMATS: [(&str, PixelFormat, RawRoute); 5] = [
+    ("mjpeg", PixelFormat::Mjpeg, RawRoute::I420),
+    ("yuyv", PixelFormat::Yuyv, RawRoute::I420),
+    ("nv12", PixelFormat::Nv12, RawRoute::I420),
+    ("yuyv-rgb", PixelFormat::Yuyv, RawRoute::Rgb),
+    ("nv12-rgb", PixelFormat::Nv12, RawRoute::Rgb),
+];
+
+/// How many different pictures a selected fake camera plays in a loop.
+const SELECTOR_PICTURES: u32 = 4;
 
 impl FakeCamera {
     /// A camera that plays `buffers` in a loop, as fast as it is asked.
@@ -54,7 +72,75 @@ impl FakeCamera {
             reopen_attempts: 0,
             lost: false,
             guard: BadFrameGuard::new(),
+            route: RawRoute::I420,
+            label: None,
         }
+    }
+
+    /// The camera `--camera fake:FORMAT` names (`name` is what follows `--camera`), or `None`
+    /// when `name` does not start with [`SELECTOR_PREFIX`]. FORMAT is `mjpeg`, `yuyv` or
+    /// `nv12`, or `yuyv-rgb` or `nv12-rgb` for raw frames that take the RGB route
+    /// ([`RawRoute::Rgb`]) to the encoder. It plays a few [`samples::scene`] pictures at
+    /// exactly the requested size and rate (0: as fast as it is asked), in any build: for
+    /// demos, tests and `scripts/bench-camera.sh`.
+    pub fn from_selector(name: &str, mode: &ModeRequest) -> Option<Result<Self, CameraError>> {
+        let format = name.strip_prefix(SELECTOR_PREFIX)?.to_ascii_lowercase();
+        let fail = |reason: String| {
+            Some(Err(CameraError::Backend {
+                camera: name.to_string(),
+                reason,
+            }))
+        };
+        let Some(&(_, pixel, route)) = SELECTOR_FORMATS.iter().find(|f| f.0 == format) else {
+            let known: Vec<_> = SELECTOR_FORMATS.iter().map(|f| f.0).collect();
+            return fail(format!(
+                "no such fake format; try one of {}",
+                known.join(", ")
+            ));
+        };
+        let (w, h) = (mode.width, mode.height);
+        let even = w.is_multiple_of(2) && (h.is_multiple_of(2) || pixel != PixelFormat::Nv12);
+        if w == 0 || h == 0 || w > 8192 || h > 8192 || !even {
+            return fail(format!("cannot make {} pictures of {w}x{h}", pixel.name()));
+        }
+        let mut buffers = Vec::new();
+        for seed in 0..SELECTOR_PICTURES {
+            let rgb = samples::scene(w, h, seed * 17);
+            let bytes = match pixel {
+                PixelFormat::Mjpeg => match samples::jpeg(&rgb, w, h) {
+                    Ok(j) => j,
+                    Err(e) => return fail(e.to_string()),
+                },
+                PixelFormat::Yuyv => samples::to_yuyv(&rgb, w, h),
+                _ => samples::to_nv12(&rgb, w, h),
+            };
+            buffers.push(RecordedBuffer {
+                format: pixel,
+                width: w,
+                height: h,
+                bytes,
+            });
+        }
+        let mut cam = FakeCamera::new(buffers)
+            .with_fps(f64::from(mode.fps))
+            .via(route);
+        cam.label = Some(format!(
+            "fake camera {} {w}x{h} at {} fps{}",
+            pixel.name(),
+            mode.fps,
+            if route == RawRoute::Rgb {
+                " (through RGB)"
+            } else {
+                ""
+            }
+        ));
+        Some(Ok(cam))
+    }
+
+    /// Sends YUYV and NV12 frames to the encoder by `route`.
+    pub fn via(mut self, route: RawRoute) -> Self {
+        self.route = route;
+        self
     }
 
     /// Delivers at most `fps` frames a second, as a camera does.
@@ -111,7 +197,8 @@ impl Source for FakeCamera {
             self.pace();
             let b = &self.buffers[self.next % self.buffers.len()];
             self.next = (self.next + 1) % self.buffers.len();
-            let frame = to_captured(b.format, b.width, b.height, &b.bytes, now_us());
+            let frame =
+                to_captured_via(self.route, b.format, b.width, b.height, &b.bytes, now_us());
             if let Some(f) = self.guard.check(NAME, frame)? {
                 self.delivered += 1;
                 return Ok(Some(f));
@@ -120,7 +207,10 @@ impl Source for FakeCamera {
     }
 
     fn describe(&self) -> String {
-        format!("fake camera ({} recorded buffers)", self.buffers.len())
+        match &self.label {
+            Some(l) => l.clone(),
+            None => format!("fake camera ({} recorded buffers)", self.buffers.len()),
+        }
     }
 
     fn is_live(&self) -> bool {
@@ -340,12 +430,14 @@ mod tests {
             panic!("not passed through")
         };
         assert_eq!(decoded(&fixed), decoded(&rst));
-        // Raw formats become RGB close to the original.
+        // Raw formats become 4:2:0 (full range, as JPEG stores it), close to the original.
         for _ in 0..2 {
             let f = next();
-            let Pixels::Rgb(out) = f.pixels else {
-                panic!("raw frames are converted")
+            let Pixels::I420(yuv) = f.pixels else {
+                panic!("raw frames go to the encoder as 4:2:0")
             };
+            let mut out = Vec::new();
+            crate::media::codec::i420_to_rgb(&yuv, w, h, &mut out).unwrap();
             assert_eq!(out.len(), rgb.len());
             let total: i64 = out
                 .iter()
@@ -364,6 +456,70 @@ mod tests {
         }
         // And round again.
         assert_eq!(next().pixels, Pixels::Jpeg(plain));
+    }
+
+    #[test]
+    fn the_rgb_route_and_odd_sizes_give_rgb() {
+        let (w, h) = (16u32, 8u32);
+        let rgb = scene(w, h, 1);
+        let yuyv = RecordedBuffer {
+            format: PixelFormat::Yuyv,
+            width: w,
+            height: h,
+            bytes: to_yuyv(&rgb, w, h),
+        };
+        let mut cam = FakeCamera::new(vec![yuyv.clone()]).via(RawRoute::Rgb);
+        let f = cam.next_frame().unwrap().unwrap();
+        assert!(matches!(&f.pixels, Pixels::Rgb(p) if p.len() == rgb.len()));
+        // 16x7: 4:2:0 planes cannot hold an odd height, so RGB it is.
+        let odd = RecordedBuffer { height: 7, ..yuyv };
+        let f = FakeCamera::new(vec![odd]).next_frame().unwrap().unwrap();
+        assert!(matches!(&f.pixels, Pixels::Rgb(p) if p.len() == 16 * 7 * 3));
+    }
+
+    #[test]
+    fn selectors_make_fake_cameras_of_the_requested_mode() {
+        let mode = |width, height| ModeRequest {
+            width,
+            height,
+            fps: 0,
+        };
+        assert!(FakeCamera::from_selector("HD Webcam", &mode(64, 48)).is_none());
+        for (name, want) in [
+            ("fake:mjpeg", "JPEG"),
+            ("fake:YUYV", "4:2:0"),
+            ("fake:nv12", "4:2:0"),
+            ("fake:yuyv-rgb", "RGB"),
+            ("fake:nv12-rgb", "RGB"),
+        ] {
+            let mut cam = FakeCamera::from_selector(name, &mode(64, 48))
+                .unwrap()
+                .unwrap();
+            assert!(cam.describe().contains("64x48"), "{}", cam.describe());
+            let kinds: Vec<_> = (0..SELECTOR_PICTURES + 1)
+                .map(|_| {
+                    let f = cam.next_frame().unwrap().unwrap();
+                    assert_eq!((f.width, f.height), (64, 48));
+                    match f.pixels {
+                        Pixels::Jpeg(_) => "JPEG",
+                        Pixels::I420(_) => "4:2:0",
+                        Pixels::Rgb(_) => "RGB",
+                    }
+                })
+                .collect();
+            assert!(kinds.iter().all(|k| *k == want), "{name}: {kinds:?}");
+        }
+        for (name, w, h) in [
+            ("fake:h264", 64, 48),
+            ("fake:yuyv", 63, 48),
+            ("fake:nv12", 64, 47),
+        ] {
+            let e = FakeCamera::from_selector(name, &mode(w, h))
+                .unwrap()
+                .err()
+                .unwrap();
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
     }
 
     #[test]

@@ -270,8 +270,14 @@ pub fn list_cameras() -> Result<Vec<CameraListing>, CameraError> {
     }
 }
 
-/// Opens a camera in the mode closest to the request, as a live [`Source`].
+/// Opens a camera in the mode closest to the request, as a live [`Source`]. A name starting
+/// with `fake:` is a made-up camera ([`fake::FakeCamera::from_selector`]), in every build.
 pub fn open(req: &CameraRequest) -> Result<Box<dyn Source>, SourceError> {
+    if let CameraSelector::Name(name) = &req.camera {
+        if let Some(cam) = fake::FakeCamera::from_selector(name, &req.mode) {
+            return Ok(Box::new(cam?));
+        }
+    }
     #[cfg(feature = "camera")]
     {
         Ok(Box::new(device::CameraSource::open(req.clone())?))

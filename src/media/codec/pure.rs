@@ -260,6 +260,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn i420_planes_go_in_as_they_are() {
+        // Four flat quadrants of different colour, each a whole MCU (16x16): the JPEG decodes to
+        // what the planes say, so every chroma sample reached the encoder as it was.
+        let (w, h) = (32usize, 32usize);
+        let quads = [
+            [100u8, 60, 200],
+            [180, 200, 90],
+            [40, 128, 128],
+            [220, 90, 150],
+        ];
+        let quad = |x: usize, y: usize| quads[(y / 16) * 2 + x / 16];
+        let mut yuv = Vec::new();
+        for plane in 0..3 {
+            let (pw, ph, k) = if plane == 0 {
+                (w, h, 1)
+            } else {
+                (w / 2, h / 2, 2)
+            };
+            for y in 0..ph {
+                for x in 0..pw {
+                    yuv.push(quad(x * k, y * k)[plane]);
+                }
+            }
+        }
+        let mut jpeg = Vec::new();
+        encode_i420(&yuv, w as u32, h as u32, 95, &mut jpeg).unwrap();
+        let mut want = Vec::new();
+        super::super::i420_to_rgb(&yuv, w as u32, h as u32, &mut want).unwrap();
+        let mut d = Decoder::new();
+        d.decode_rgb(&jpeg).unwrap();
+        for (x, y) in [(4, 4), (27, 5), (6, 28), (26, 26)] {
+            let i = (y * w + x) * 3;
+            for k in 0..3 {
+                let (got, want) = (d.rgb()[i + k], want[i + k]);
+                assert!(
+                    got.abs_diff(want) <= 3,
+                    "({x},{y}) channel {k}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn box_average_clips_blocks_at_the_edges() {
         // 3x3 grey levels 0..=8 (r = g = b); k = 2 gives 2x2 blocks of 4, 2, 2 and 1 pixels.
         let rgb: Vec<u8> = (0..9u8).flat_map(|v| [v * 10, v * 10, v * 10]).collect();
