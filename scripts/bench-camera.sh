@@ -14,7 +14,7 @@
 #   scripts/bench-camera.sh --builds default --sizes 1280x720 --frames 600
 #   scripts/bench-camera.sh --paths "yuyv yuyv-rgb" --fps 30
 #
-# Builds are `default` (pure Rust: jpeg-encoder) and `turbojpeg` (--features turbojpeg, needs
+# Builds are `default` (pure Rust: libjpeg-turbo-rs encodes) and `turbojpeg` (--features turbojpeg, needs
 # libturbojpeg0-dev); each is built once with cargo (CARGO_TARGET_DIR is honoured) and its
 # binaries copied aside, so every number comes from this one invocation.
 #

@@ -13,6 +13,12 @@
 #                                         # (A/B runs of two builds on the same machine)
 #   scripts/bench.sh --keyed              # also camwire with a shared key, right after the
 #                                         # keyless run at each size, and the keyed/keyless ratio
+#   scripts/bench.sh --no-camera          # leave out the webcam paths (scripts/bench-camera.sh:
+#                                         # the fake camera's MJPEG, YUYV and NV12 at 720p30 and
+#                                         # 1080p30, each build, the sender's CPU per frame)
+#   scripts/bench.sh --no-syscalls        # leave out the socket paths (cargo bench --bench
+#                                         # syscalls: a 1080p frame by GSO, sendmmsg, or one
+#                                         # call per datagram)
 #
 # Prints one table. Only 127.0.0.1 is used; every wait is bounded.
 #
@@ -35,6 +41,8 @@ SIZES="640x480 1280x720 1920x1080"
 BUILDS=""
 GST=1
 KEYED=0
+CAMERA=1
+SYSCALLS=1
 BIN_DIR=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -45,7 +53,9 @@ while [ $# -gt 0 ]; do
     --no-gst) GST=0 ;;
     --bin-dir) BIN_DIR="$2"; shift ;;
     --keyed) KEYED=1 ;;
-    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+    --no-camera) CAMERA=0 ;;
+    --no-syscalls) SYSCALLS=0 ;;
+    -h | --help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -350,4 +360,17 @@ if [ "$KEYED" = 1 ]; then
 fi
 [ -n "${GST_NOTE:-}" ] && echo && echo "$GST_NOTE"
 [ -n "${TURBO_NOTE:-}" ] && echo && echo "$TURBO_NOTE"
+
+if [ "$CAMERA" = 1 ] && [ -z "$BIN_DIR" ]; then
+    echo
+    echo "running the webcam paths (scripts/bench-camera.sh)" >&2
+    cam_frames=$((FRAMES / 2 > 1 ? FRAMES / 2 : 2))
+    scripts/bench-camera.sh --builds "$BUILDS" --frames "$cam_frames"
+fi
+if [ "$SYSCALLS" = 1 ] && [ -z "$BIN_DIR" ]; then
+    echo
+    echo "running the socket paths (cargo bench --bench syscalls)" >&2
+    if [ "$FRAMES" -lt 300 ]; then rounds=1; else rounds=5; fi
+    cargo bench --quiet --bench syscalls -- "$FRAMES" "$rounds"
+fi
 exit 0
