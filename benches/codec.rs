@@ -59,6 +59,15 @@ fn encode(c: &mut Criterion) {
                     })
                 },
             );
+            g.bench_with_input(
+                BenchmarkId::new("turbojpeg-i420", label(w, h)),
+                &yuv,
+                |b, yuv| {
+                    b.iter(|| {
+                        codec::turbo::encode_i420(black_box(yuv), w, h, QUALITY, &mut out).unwrap()
+                    })
+                },
+            );
         }
     }
     g.finish();

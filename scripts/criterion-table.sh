@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the medians of the last `cargo bench` run (target/criterion) as one Markdown table per
-# bench group, with each row's ratio to the group's baseline: the project's current code
-# (jpeg-encoder for encode, pure::Decoder for decode, the per-pixel loop for RGB->0RGB).
+# bench group, with each row's ratio to the group's baseline: for encode, jpeg-encoder (the
+# pure build's encoder before libjpeg-turbo-rs); for decode, pure::Decoder; for RGB->0RGB,
+# the per-pixel loop.
 # Ratios are what to compare: the machine may be shared, absolute times are not stable.
 #
 #   cargo bench --bench codec [--features turbojpeg] && scripts/criterion-table.sh

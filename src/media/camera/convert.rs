@@ -68,6 +68,19 @@ const fn range_table(zero: i32, num: i32, den: i32) -> [u8; 256] {
     t
 }
 
+/// Planar 4:2:0 here has even sides (see [`crate::media::codec::i420_len`]).
+fn even_sides(format: &'static str, width: u32, height: u32) -> Result<(), ConvertError> {
+    if width.is_multiple_of(2) && height.is_multiple_of(2) {
+        Ok(())
+    } else {
+        Err(ConvertError::BadSize {
+            format,
+            width,
+            height,
+        })
+    }
+}
+
 /// YUYV 4:2:2 (`Y0 U Y1 V`) to planar 4:2:0 in full range, the layout of
 /// [`crate::media::codec::i420_len`], into `out` (resized). Each 2x2 block's chroma is the
 /// average of its two rows' samples. Sides must be even (odd-sized pictures go through
@@ -78,13 +91,7 @@ pub fn yuyv_to_i420(
     height: u32,
     out: &mut Vec<u8>,
 ) -> Result<(), ConvertError> {
-    if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
-        return Err(ConvertError::BadSize {
-            format: "YUYV",
-            width,
-            height,
-        });
-    }
+    even_sides("YUYV", width, height)?;
     let (w, h) = (width as usize, height as usize);
     check("YUYV", width, height, w * h * 2, src.len())?;
     let (cw, ch) = (w / 2, h / 2);
@@ -128,13 +135,7 @@ pub fn nv12_to_i420(
     height: u32,
     out: &mut Vec<u8>,
 ) -> Result<(), ConvertError> {
-    if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
-        return Err(ConvertError::BadSize {
-            format: "NV12",
-            width,
-            height,
-        });
-    }
+    even_sides("NV12", width, height)?;
     let (w, h) = (width as usize, height as usize);
     let (cw, ch) = (w / 2, h / 2);
     check("NV12", width, height, w * h + cw * ch * 2, src.len())?;
