@@ -8,6 +8,9 @@
 #                                         # --features turbojpeg build, side by side
 #   scripts/bench.sh --quick              # 60 frames per run: a smoke test
 #   scripts/bench.sh --frames 1000 --sizes "1280x720" --builds turbojpeg
+#   scripts/bench.sh --repeat 4           # every size and system 4 times, interleaved; the
+#                                         # table gives medians and each run's fps ratio
+#                                         # (single runs on a shared 2-core machine swing 20-30%)
 #   scripts/bench.sh --no-gst             # camwire only
 #   scripts/bench.sh --bin-dir /tmp/old   # cam-send and cam-view from there, not built here
 #                                         # (A/B runs of two builds on the same machine)
@@ -43,6 +46,7 @@ GST=1
 KEYED=0
 CAMERA=1
 SYSCALLS=1
+REPEAT=1
 BIN_DIR=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -53,6 +57,7 @@ while [ $# -gt 0 ]; do
     --no-gst) GST=0 ;;
     --bin-dir) BIN_DIR="$2"; shift ;;
     --keyed) KEYED=1 ;;
+    --repeat) REPEAT="$2"; shift ;;
     --no-camera) CAMERA=0 ;;
     --no-syscalls) SYSCALLS=0 ;;
     -h | --help) sed -n '2,37p' "$0"; exit 0 ;;
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 case "$FRAMES" in '' | *[!0-9]* | 0) echo "bench.sh: --frames needs a positive number" >&2; exit 2 ;; esac
+case "$REPEAT" in '' | *[!0-9]* | 0) echo "bench.sh: --repeat needs a positive number" >&2; exit 2 ;; esac
 # The longest a single run may take: generous for a loaded 2-core machine at 1080p (~10 fps).
 RUN_TIMEOUT=$((30 + FRAMES / 5))
 
@@ -170,7 +176,7 @@ run_camwire() {
         label="$label keyed"
         key=$("$SEND" --gen-key)
     fi
-    local d="$WORK/cw-$1-$build-${3:-plain}"
+    local d="$WORK/cw-$1-$build-${3:-plain}-$REP"
     mkdir -p "$d"
     # Empty means no key; the environment keeps the key out of `ps`.
     export CAMWIRE_KEY="$key"
@@ -211,7 +217,7 @@ run_camwire() {
     if [ -z "$vs" ] || [ -z "$ss" ]; then
         echo "bench.sh: camwire $size gave no summary; sender said:" >&2
         tail -n5 "$d/send.err" >&2
-        ROWS+=("$size|$label|-|-|-|-|-|-|-")
+        ROWS+=("$REP|$size|$label|-|-|-|-|-|-|-")
         return
     fi
     recv=$(field frames "$vs")
@@ -224,10 +230,10 @@ run_camwire() {
         -v busy="$busy1-$busy0" 'BEGIN {
             split(cpu, c, "+"); split(busy, b, "-"); ours = c[1] + c[2]
             other = b[1] - b[2] - ours; if (other < 0) other = 0
-            printf "%s|%s|%.1f|%d|%.2f|%.1f|%.1f|%.1f|%.1f\n", size, label, fps, sent - recv,
+            printf "%s|%s|%s|%d|%.2f|%.1f|%.1f|%.1f|%.1f\n", size, label, fps == "" ? "-" : sprintf("%.1f", fps), sent - recv,
                 recv ? ours * 1000 / recv : 0, p50, p95, recv ? bytes / recv / 1000 : 0, other
         }' >"$d/row"
-    ROWS+=("$(cat "$d/row")")
+    ROWS+=("$REP|$(cat "$d/row")")
 }
 
 # GStreamer RTP/JPEG, the pipelines of shared/research/peers-loopback.md ("videotestsrc, full
@@ -245,7 +251,7 @@ run_camwire() {
 # its CPU (reaped by `time`) covers the whole run. The -v printing costs the receiver a few
 # microseconds per frame, well under 1% of its CPU.
 run_gst() {
-    local size=$1 d="$WORK/gst-$1"
+    local size=$1 d="$WORK/gst-$1-$REP"
     mkdir -p "$d"
     local w=${size%x*} h=${size#*x} busy0 busy1 port rpid
     port=$((20000 + RANDOM % 30000))
@@ -303,49 +309,89 @@ run_gst() {
             printf "%s|GStreamer|%.1f|%d|%.2f|-|-|%.1f|%.1f\n", size, fps, sent - n,
                 n ? ours * 1000 / n : 0, nb ? bytes / nb / 1000 : 0, other
         }' "$d/stamps" >"$d/row"
-    ROWS+=("$(cat "$d/row")")
+    ROWS+=("$REP|$(cat "$d/row")")
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $FRAMES frames per run" >&2
-for size in $SIZES; do
-    case "$size" in *[0-9]x[0-9]*) ;; *) echo "bench.sh: bad size $size" >&2; exit 2 ;; esac
-    for b in $BUILDS; do
-        echo "running $(label_of "$b") $size" >&2
-        run_camwire "$size" "$b"
-        if [ "$KEYED" = 1 ]; then
-            echo "running $(label_of "$b") keyed $size" >&2
-            run_camwire "$size" "$b" keyed
+for REP in $(seq 1 "$REPEAT"); do
+    for size in $SIZES; do
+        case "$size" in *[0-9]x[0-9]*) ;; *) echo "bench.sh: bad size $size" >&2; exit 2 ;; esac
+        for b in $BUILDS; do
+            echo "running $(label_of "$b") $size (run $REP of $REPEAT)" >&2
+            run_camwire "$size" "$b"
+            if [ "$KEYED" = 1 ]; then
+                echo "running $(label_of "$b") keyed $size" >&2
+                run_camwire "$size" "$b" keyed
+            fi
+        done
+        if [ "$HAVE_GST" = 1 ]; then
+            echo "running GStreamer $size (run $REP of $REPEAT)" >&2
+            run_gst "$size"
         fi
     done
-    if [ "$HAVE_GST" = 1 ]; then
-        echo "running GStreamer $size" >&2
-        run_gst "$size"
-    fi
 done
 
+# One row per size and system: the median of its runs (lost: the total), and the ratios to
+# GStreamer taken within each run, then their median; with several runs, each run's fps
+# ratio too. Input rows: "run|size|system|fps|lost|cpu|p50|p95|KB|other".
+MEDIANS=$(printf '%s\n' "${ROWS[@]}" | awk -F'|' '
+    # The median of the comma-separated values that are numbers ("-": not measured in that run).
+    function median(list,    m, all, v, n, i, j, t) {
+        m = split(list, all, ","); n = 0
+        for (i = 1; i <= m; i++) if (all[i] != "-" && all[i] != "") v[++n] = all[i]
+        if (n == 0) return "-"
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        if (n % 2) return v[(n + 1) / 2]
+        return (v[n / 2] == v[n / 2 + 1]) ? v[n / 2] : sprintf("%.2f", (v[n / 2] + v[n / 2 + 1]) / 2)
+    }
+    # (mawk creates an assigned element before it evaluates the right side: test first)
+    function add(k, c, x,    t) { t = ((k, c) in vals) ? vals[k, c] "," x : x; vals[k, c] = t }
+    {
+        k = $2 "|" $3
+        if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+        for (c = 4; c <= 10; c++) add(k, c, $c)
+        if ($3 == "GStreamer") { gfps[$1, $2] = $4; gcpu[$1, $2] = $6 }
+        run[NR] = $1; size[NR] = $2; sys[NR] = $3; fps[NR] = $4; cpu[NR] = $6
+    }
+    END {
+        for (i = 1; i <= NR; i++) {
+            if (sys[i] !~ /^camwire/ || !((run[i], size[i]) in gfps) || gfps[run[i], size[i]] <= 0 || fps[i] == "-") continue
+            k = size[i] "|" sys[i]
+            rf = sprintf("%.2f", fps[i] / gfps[run[i], size[i]])
+            t = (k in rfs) ? rfs[k] ", " rf : rf; rfs[k] = t
+            t = (k in ratios_f) ? ratios_f[k] "," rf : rf; ratios_f[k] = t
+            if (gcpu[run[i], size[i]] > 0) {
+                rc = sprintf("%.2f", cpu[i] / gcpu[run[i], size[i]])
+                t = (k in ratios_c) ? ratios_c[k] "," rc : rc; ratios_c[k] = t
+            }
+        }
+        for (i = 1; i <= n; i++) {
+            k = order[i]; lost = 0; m = split(vals[k, 5], L, ",")
+            for (j = 1; j <= m; j++) lost += L[j]
+            printf "%s|%s|%d|%s|%s|%s|%s|%s|%s|%s|%s\n", k, median(vals[k, 4]), lost, median(vals[k, 6]),
+                median(vals[k, 7]), median(vals[k, 8]), median(vals[k, 9]), median(vals[k, 10]),
+                (k in ratios_f) ? median(ratios_f[k]) : "-", (k in ratios_c) ? median(ratios_c[k]) : "-",
+                (k in rfs) ? rfs[k] : "-"
+        }
+    }')
+
 echo
-echo "camwire loopback benchmark, $(date -u +%Y-%m-%d), $(nproc) CPUs, $FRAMES frames per run"
+echo "camwire loopback benchmark, $(date -u +%Y-%m-%d), $(nproc) CPUs, $FRAMES frames per run, $REPEAT run(s) of each"
 echo "codecs: camwire = the default build, pure Rust (libjpeg-turbo-rs encodes, zune-jpeg decodes);"
 echo "camwire turbojpeg = --features turbojpeg (the system's libjpeg-turbo at both ends)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '%s\n' "${ROWS[@]}" | awk -F'|' '
-    { rows[NR] = $0; if ($2 == "GStreamer") { gfps[$1] = $3; gcpu[$1] = $5 } }
-    END {
-        print "| size | system | fps | lost | CPU ms/frame | latency p50 ms | latency p95 ms | KB/frame | other CPU s | fps ratio camwire/GStreamer | CPU ratio camwire/GStreamer |"
-        print "|---|---|---|---|---|---|---|---|---|---|---|"
-        for (i = 1; i <= NR; i++) {
-            split(rows[i], f, "|")
-            rf = "-"; rc = "-"
-            if (f[2] ~ /^camwire/ && (f[1] in gfps) && gfps[f[1]] > 0 && gcpu[f[1]] > 0) {
-                rf = sprintf("%.2f", f[3] / gfps[f[1]]); rc = sprintf("%.2f", f[5] / gcpu[f[1]])
-            }
-            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], rf, rc
-        }
-    }'
+awk -F'|' -v repeat="$REPEAT" '
+    BEGIN {
+        many = repeat > 1
+        printf "| size | system | fps | lost | CPU ms/frame | latency p50 ms | latency p95 ms | KB/frame | other CPU s | fps ratio camwire/GStreamer | CPU ratio camwire/GStreamer |%s\n", many ? " fps ratio, each run |" : ""
+        printf "|---|---|---|---|---|---|---|---|---|---|---|%s\n", many ? "---|" : ""
+    }
+    { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, many ? " " $12 " |" : "" }
+' <<<"$MEDIANS"
 if [ "$KEYED" = 1 ]; then
     echo
-    printf '%s\n' "${ROWS[@]}" | awk -F'|' '
+    awk -F'|' '
         $2 ~ /^camwire/ && $2 !~ / keyed$/ { pf[$1 "|" $2] = $3; pc[$1 "|" $2] = $5 }
         $2 ~ / keyed$/ { b = $2; sub(/ keyed$/, "", b); k = $1 "|" b; kf[k] = $3; kc[k] = $5; order[++n] = k }
         END {
@@ -356,7 +402,7 @@ if [ "$KEYED" = 1 ]; then
                 r = (pf[s] > 0) ? sprintf("%.2f", kf[s] / pf[s]) : "-"
                 printf "| %s | %s | %s | %s | %s | %s | %s | %.2f |\n", sb[1], sb[2], pf[s], kf[s], r, pc[s], kc[s], kc[s] - pc[s]
             }
-        }'
+        }' <<<"$MEDIANS"
 fi
 [ -n "${GST_NOTE:-}" ] && echo && echo "$GST_NOTE"
 [ -n "${TURBO_NOTE:-}" ] && echo && echo "$TURBO_NOTE"
