@@ -130,40 +130,12 @@ cleanup() {
 trap cleanup EXIT
 
 TIMEFORMAT='%3U %3S'
-TCK=$(getconf CLK_TCK)
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh  # (the scripts run from the repository root)
 
 # CPU seconds spent by the whole machine (user, nice, system, irq, softirq) so far.
 machine_busy() {
     awk -v tck="$TCK" '/^cpu /{printf "%.3f\n", ($2+$3+$4+$7+$8)/tck; exit}' /proc/stat
-}
-
-# The number after the first "key": in a one-line JSON object (the top level's, ahead of the
-# per-sender entries that repeat some keys); empty when absent or null.
-field() { grep -oE "\"$1\":-?[0-9.eE+]+" <<<"$2" | head -n1 | cut -d: -f2; }
-
-# Sum of user and sys seconds written by bash's `time` with TIMEFORMAT='%3U %3S'.
-cpu_of() { awk 'NF==2 && $1 ~ /^[0-9.]+$/ {s=$1+$2} END {printf "%.3f\n", s+0}' "$1"; }
-
-# Waits until file $1 contains $2 (a grep pattern) or $3 seconds pass; status 1 on timeout.
-wait_for() {
-    local end=$((SECONDS + $3))
-    until grep -q "$2" "$1" 2>/dev/null; do
-        [ "$SECONDS" -ge "$end" ] && return 1
-        sleep 0.05
-    done
-}
-
-# Waits for process $1 for at most $2 seconds, then asks it to stop (it prints its summary).
-wait_bounded() {
-    local end=$((SECONDS + $2))
-    while kill -0 "$1" 2>/dev/null; do
-        if [ "$SECONDS" -ge "$end" ]; then
-            kill -TERM "$1" 2>/dev/null || true
-            break
-        fi
-        sleep 0.05
-    done
-    wait "$1" 2>/dev/null || true
 }
 
 ROWS=()
