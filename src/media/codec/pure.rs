@@ -22,8 +22,10 @@ use super::{
     MAX_DECODE_SIDE,
 };
 
-/// Encodes packed RGB24 pixels as a baseline JPEG with 4:2:0 subsampling, into `out`
-/// (replaced, so a caller can keep one buffer for every frame).
+/// Encodes packed RGB24 pixels as a baseline JPEG with 4:2:0 subsampling, into `out`.
+/// `out` is replaced, not refilled: libjpeg-turbo-rs writes into a buffer of its own, and
+/// copying that into the caller's allocation would cost a memcpy of the frame to save a
+/// malloc.
 pub fn encode_rgb(
     rgb: &[u8],
     width: u32,
