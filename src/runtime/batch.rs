@@ -12,7 +12,9 @@
 //!   driver stays with `sendmmsg`;
 //! - receiving, one `recvmmsg` takes every datagram already queued (up to [`RECV_BATCH`]),
 //!   blocking only for the first (`MSG_WAITFORONE`), so the socket read timeout still bounds
-//!   how long the reader goes without looking at its stop flag.
+//!   how long the reader goes without looking at its stop flag;
+//! - each datagram received comes with the instant the kernel queued it (`SO_TIMESTAMPNS`),
+//!   not the instant the reader got round to it: see [`arrival`].
 //!
 //! Elsewhere, and with [`Batching::Off`], each datagram is one `send_to`/`recv_from`. These
 //! are raw `libc` calls rather than `nix`'s wrappers: nix 0.31's `sendmmsg` shares one control
@@ -22,6 +24,7 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::runtime::net::is_transient;
 
@@ -241,14 +244,54 @@ fn gso_run(p: &[Pending]) -> usize {
     n
 }
 
-/// Receive buffers for [`recv_batch`], reused from call to call.
+/// The oldest kernel arrival stamp believed: a stamp older than this (or in the future) says
+/// the wall clock was stepped between the kernel's reading and ours, not that the datagram
+/// waited that long, and the read instant is used instead.
+const MAX_STAMP_AGE: Duration = Duration::from_secs(5);
+
+/// The instant a datagram arrived, from the kernel's wall-clock stamp `stamp` and a pair of
+/// readings `(now, wall)` of the monotonic and the wall clock taken together after the read.
+///
+/// Why the kernel's stamp: a frame's arrival spread is how the sender measures the path's
+/// capacity (protocol::rate), and a reader that lost its core for a millisecond mid-frame (two
+/// cores shared by a sender, a viewer and their codecs) would stretch the spread and make the
+/// path look slower than it is: on loopback that cut the rate to 0.6x of what the machine
+/// delivers. The kernel stamps a datagram as it is queued to the socket, so the spread is
+/// the network's (on loopback, the sender's own).
+///
+/// Sockets give wall-clock stamps only, so the stamp's age on the wall clock is taken off the
+/// monotonic reading; without a stamp, or with one the wall clock cannot vouch for (see
+/// [`MAX_STAMP_AGE`]), the read instant stands.
+pub fn arrival(now: Instant, wall: SystemTime, stamp: Option<SystemTime>) -> Instant {
+    stamp
+        .and_then(|s| wall.duration_since(s).ok())
+        .filter(|age| *age <= MAX_STAMP_AGE)
+        .and_then(|age| now.checked_sub(age))
+        .unwrap_or(now)
+}
+
+/// Asks the kernel to stamp each datagram `sock` receives with its arrival time, for
+/// [`Inbox::recv`]; false where it cannot (then datagrams are timed when they are read).
+pub fn stamp_arrivals(sock: &UdpSocket) -> bool {
+    sys::stamp_arrivals(sock)
+}
+
+/// Receive buffers for [`Inbox::recv`], reused from call to call.
 pub struct Inbox {
     data: Vec<u8>,
     slot: usize,
     batching: Batching,
     #[cfg(target_os = "linux")]
     names: Vec<libc::sockaddr_storage>,
+    /// Room for each datagram's control messages (the arrival stamp), 8-byte aligned as
+    /// `cmsghdr` wants.
+    #[cfg(target_os = "linux")]
+    controls: Vec<[u64; CONTROL_WORDS]>,
 }
+
+/// 64 bytes of control messages per datagram: `SCM_TIMESTAMPNS` takes 32.
+#[cfg(target_os = "linux")]
+const CONTROL_WORDS: usize = 8;
 
 impl Inbox {
     /// Buffers for datagrams of up to `slot` bytes.
@@ -267,22 +310,26 @@ impl Inbox {
             // SAFETY: all zeros is a valid sockaddr_storage.
             #[cfg(target_os = "linux")]
             names: vec![unsafe { std::mem::zeroed() }; n],
+            #[cfg(target_os = "linux")]
+            controls: vec![[0; CONTROL_WORDS]; n],
         }
     }
 
     /// Waits for datagrams (as long as the socket's read timeout) and hands each to `f` with
-    /// its sender; returns how many. Returns the first datagram's error if there was none.
+    /// its sender and the instant it arrived (the kernel's, where [`stamp_arrivals`] was
+    /// granted; else when it was read); returns how many. Returns the first datagram's error
+    /// if there was none.
     pub fn recv(
         &mut self,
         sock: &UdpSocket,
-        mut f: impl FnMut(SocketAddr, &[u8]),
+        mut f: impl FnMut(SocketAddr, &[u8], Instant),
     ) -> io::Result<usize> {
         #[cfg(target_os = "linux")]
         if self.batching != Batching::Off {
             return sys::recv_mmsg(sock, self, &mut f);
         }
         let (n, from) = sock.recv_from(&mut self.data[..self.slot])?;
-        f(from, &self.data[..n]);
+        f(from, &self.data[..n], Instant::now());
         Ok(1)
     }
 }
@@ -294,10 +341,55 @@ mod sys {
     use std::net::{SocketAddr, UdpSocket};
     use std::os::fd::AsRawFd;
     use std::ptr;
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
     use socket2::{SockAddr, SockAddrStorage};
 
-    use super::{Inbox, Pending, RECV_BATCH, SEND_BATCH};
+    use super::{arrival, Inbox, Pending, CONTROL_WORDS, RECV_BATCH, SEND_BATCH};
+
+    /// Turns on `SO_TIMESTAMPNS`: a `SCM_TIMESTAMPNS` control message with every datagram.
+    pub fn stamp_arrivals(sock: &UdpSocket) -> bool {
+        let on: libc::c_int = 1;
+        // SAFETY: `on` is valid for reads of its size.
+        let r = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        r == 0
+    }
+
+    /// The `SCM_TIMESTAMPNS` stamp among the control messages `h` came with, if any.
+    fn stamp_of(h: &libc::msghdr) -> Option<SystemTime> {
+        if h.msg_flags & libc::MSG_CTRUNC != 0 {
+            return None;
+        }
+        // SAFETY: the kernel wrote msg_controllen bytes of well-formed control messages into
+        // msg_control; CMSG_FIRSTHDR/CMSG_NXTHDR stay within them, and the timespec is read
+        // unaligned from a message whose length says it holds one.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(h);
+            while !c.is_null() {
+                let m = &*c;
+                if m.cmsg_level == libc::SOL_SOCKET
+                    && m.cmsg_type == libc::SCM_TIMESTAMPNS
+                    && m.cmsg_len as usize
+                        >= libc::CMSG_LEN(mem::size_of::<libc::timespec>() as u32) as usize
+                {
+                    let ts: libc::timespec = ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    let (secs, nanos) = (u64::try_from(ts.tv_sec).ok()?, ts.tv_nsec);
+                    let nanos = u32::try_from(nanos).ok().filter(|n| *n < 1_000_000_000)?;
+                    return UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
+                }
+                c = libc::CMSG_NXTHDR(h, c);
+            }
+        }
+        None
+    }
 
     /// Whether the kernel knows `UDP_SEGMENT` (Linux 4.18 and later): reading the option
     /// changes nothing.
@@ -409,7 +501,7 @@ mod sys {
     pub fn recv_mmsg(
         sock: &UdpSocket,
         inbox: &mut Inbox,
-        f: &mut dyn FnMut(SocketAddr, &[u8]),
+        f: &mut dyn FnMut(SocketAddr, &[u8], Instant),
     ) -> io::Result<usize> {
         let n = inbox.names.len().min(RECV_BATCH);
         let slot = inbox.slot;
@@ -431,6 +523,8 @@ mod sys {
             h.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_iov = &mut iovs[i];
             h.msg_iovlen = 1;
+            h.msg_control = inbox.controls[i].as_mut_ptr().cast();
+            h.msg_controllen = (CONTROL_WORDS * mem::size_of::<u64>()) as _;
         }
         // SAFETY: n headers, each pointing at its own name storage and buffer slot, all valid
         // for writes until the call returns.
@@ -447,6 +541,8 @@ mod sys {
             return Err(io::Error::last_os_error());
         }
         let got = r as usize;
+        // Both clocks read together once per batch: the stamps' ages come from the wall clock.
+        let (now, wall) = (Instant::now(), SystemTime::now());
         for (i, h) in hdrs.iter().enumerate().take(got) {
             let mut storage = SockAddrStorage::zeroed();
             // SAFETY: SockAddrStorage is sockaddr_storage, and the kernel wrote msg_namelen
@@ -458,7 +554,8 @@ mod sys {
             .as_socket();
             let len = (h.msg_len as usize).min(slot);
             if let Some(from) = from {
-                f(from, &inbox.data[i * slot..i * slot + len]);
+                let at = arrival(now, wall, stamp_of(&h.msg_hdr));
+                f(from, &inbox.data[i * slot..i * slot + len], at);
             }
         }
         Ok(got)
@@ -471,6 +568,10 @@ mod sys {
     use std::net::{SocketAddr, UdpSocket};
 
     use super::Pending;
+
+    pub fn stamp_arrivals(_: &UdpSocket) -> bool {
+        false
+    }
 
     pub fn gso_supported(_: &UdpSocket) -> bool {
         false
@@ -490,7 +591,6 @@ mod sys {
 mod tests {
     use super::*;
     use crate::runtime::net::bind_viewer;
-    use std::time::{Duration, Instant};
 
     /// A receiving socket with a large buffer, and a sender connected to it.
     fn pair() -> (UdpSocket, UdpSocket) {
@@ -536,7 +636,7 @@ mod tests {
         let mut got: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(10);
         while got.len() < lens.len() && Instant::now() < deadline {
-            match inbox.recv(rx, |f, b| got.push((f, b.to_vec()))) {
+            match inbox.recv(rx, |f, b, _| got.push((f, b.to_vec()))) {
                 Ok(_) => {}
                 Err(e) if is_transient(&e) => {}
                 Err(e) => panic!("{e}"),
@@ -674,7 +774,7 @@ mod tests {
         let (mut got, mut calls) = (Vec::new(), 0);
         let deadline = Instant::now() + Duration::from_secs(10);
         while got.len() < sent.len() && Instant::now() < deadline {
-            if inbox.recv(&rx, |f, d| got.push((f, d.to_vec()))).is_ok() {
+            if inbox.recv(&rx, |f, d, _| got.push((f, d.to_vec()))).is_ok() {
                 calls += 1;
             }
         }
@@ -685,6 +785,64 @@ mod tests {
                 "{calls} calls for {} datagrams",
                 sent.len()
             );
+        }
+    }
+
+    #[test]
+    fn a_stamp_is_taken_off_the_monotonic_clock_by_its_wall_clock_age() {
+        let now = Instant::now() + Duration::from_secs(60);
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let ms = Duration::from_millis;
+        assert_eq!(arrival(now, wall, Some(wall - ms(3))), now - ms(3));
+        assert_eq!(arrival(now, wall, Some(wall)), now);
+        assert_eq!(arrival(now, wall, None), now, "no stamp: the read instant");
+        // The wall clock stepped between the kernel's reading and ours.
+        assert_eq!(
+            arrival(now, wall, Some(wall + ms(1))),
+            now,
+            "a stamp from the future"
+        );
+        assert_eq!(
+            arrival(now, wall, Some(wall - MAX_STAMP_AGE)),
+            now - MAX_STAMP_AGE
+        );
+        assert_eq!(
+            arrival(now, wall, Some(wall - MAX_STAMP_AGE - ms(1))),
+            now,
+            "older than any datagram waits"
+        );
+        assert_eq!(arrival(now, wall, Some(SystemTime::UNIX_EPOCH)), now);
+    }
+
+    #[test]
+    fn a_datagram_is_timed_by_its_arrival_not_by_when_it_was_read() {
+        let (tx, rx) = pair();
+        let stamped = stamp_arrivals(&rx);
+        assert_eq!(stamped, cfg!(target_os = "linux"));
+        let mut inbox = Inbox::new(MAX_DATAGRAM_TEST, Batching::Gso);
+        let sent = Instant::now();
+        tx.send(&datagram(0, 100)).unwrap();
+        // The reader is late, as one that lost its core would be: the datagram waits queued.
+        let late = Duration::from_millis(40);
+        std::thread::sleep(late);
+        let read = Instant::now();
+        let mut at = None;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while at.is_none() && Instant::now() < deadline {
+            let _ = inbox.recv(&rx, |_, _, t| at = Some(t));
+        }
+        let at = at.expect("the datagram arrives");
+        if stamped {
+            // The two clocks are read a few microseconds apart; allow a millisecond.
+            let slack = Duration::from_millis(1);
+            assert!(
+                at + slack >= sent && at < read - late / 2,
+                "arrival {:?} after the send, read {:?} after it",
+                at.saturating_duration_since(sent),
+                read.saturating_duration_since(sent)
+            );
+        } else {
+            assert!(at >= read);
         }
     }
 

@@ -46,9 +46,10 @@ pub struct Datagram {
     pub from: SocketAddr,
     /// Its bytes.
     pub data: Vec<u8>,
-    /// When the reader took it off the socket. The machine times arrivals by this, not by
-    /// when a busy driver got round to it: a frame's arrival spread is how the sender measures
-    /// the path's capacity, and a driver stalled mid-frame would stretch it.
+    /// When it arrived: the kernel's stamp where the platform gives one, else when the reader
+    /// took it off the socket (runtime::batch::arrival). The machine times arrivals by this,
+    /// not by when a busy driver or reader got round to it: a frame's arrival spread is how
+    /// the sender measures the path's capacity, and a stall mid-frame would stretch it.
     pub at: Instant,
 }
 
@@ -178,19 +179,19 @@ impl<M: Machine> Driver<M> {
         let (tx, incoming) = bounded(QUEUE);
         let reader_sock = sock.try_clone()?;
         reader_sock.set_read_timeout(Some(READER_POLL))?;
+        // Without stamps (other platforms, an old kernel) datagrams are timed as they are read.
+        crate::runtime::batch::stamp_arrivals(&reader_sock);
         let reader_shared = shared.clone();
         let reader = thread::Builder::new()
             .name("udp-reader".into())
             .spawn(move || {
                 let mut inbox = Inbox::new(MAX_DATAGRAM, batching);
                 while !reader_shared.closed.load(Ordering::Relaxed) {
-                    // One instant for a batch: they were all queued by the time it returned.
-                    let mut at = None;
-                    let got = inbox.recv(&reader_sock, |from, bytes| {
+                    let got = inbox.recv(&reader_sock, |from, bytes, at| {
                         let d = Datagram {
                             from,
                             data: bytes.to_vec(),
-                            at: *at.get_or_insert_with(Instant::now),
+                            at,
                         };
                         if tx.try_send(d).is_err() {
                             reader_shared.overflow.fetch_add(1, Ordering::Relaxed);
