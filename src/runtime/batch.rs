@@ -13,6 +13,11 @@
 //! - receiving, one `recvmmsg` takes every datagram already queued (up to [`RECV_BATCH`]),
 //!   blocking only for the first (`MSG_WAITFORONE`), so the socket read timeout still bounds
 //!   how long the reader goes without looking at its stop flag;
+//! - with [`Batching::Gso`], the socket also takes coalesced datagrams (`UDP_GRO`, Linux 5.0):
+//!   a run of equal datagrams from one sender, such as a GSO send on loopback or a burst a
+//!   NIC merged, is queued and read as one buffer with its segment size, and split here into
+//!   the datagrams that were sent. On loopback the kernel then never cuts a GSO send apart at
+//!   all: one buffer in, one out;
 //! - each datagram received comes with the instant the kernel queued it (`SO_TIMESTAMPNS`),
 //!   not the instant the reader got round to it: see [`arrival`].
 //!
@@ -270,17 +275,20 @@ pub fn arrival(now: Instant, wall: SystemTime, stamp: Option<SystemTime>) -> Ins
         .unwrap_or(now)
 }
 
-/// Asks the kernel to stamp each datagram `sock` receives with its arrival time, for
-/// [`Inbox::recv`]; false where it cannot (then datagrams are timed when they are read).
-pub fn stamp_arrivals(sock: &UdpSocket) -> bool {
-    sys::stamp_arrivals(sock)
-}
+/// Room for one coalesced buffer: the most a UDP datagram's length field allows.
+const GRO_SLOT: usize = 65_535;
 
-/// Receive buffers for [`Inbox::recv`], reused from call to call.
+/// Receive buffers for [`Inbox::recv`], reused from call to call, and the socket options
+/// they read: the only reader of a socket must be its inbox, since a coalesced buffer read
+/// elsewhere would be taken for one datagram.
 pub struct Inbox {
     data: Vec<u8>,
     slot: usize,
     batching: Batching,
+    /// The kernel stamps arrivals (`SO_TIMESTAMPNS`).
+    stamped: bool,
+    /// The kernel may hand over coalesced datagrams (`UDP_GRO`).
+    gro: bool,
     #[cfg(target_os = "linux")]
     names: Vec<libc::sockaddr_storage>,
     /// Room for each datagram's control messages (the arrival stamp), 8-byte aligned as
@@ -289,19 +297,31 @@ pub struct Inbox {
     controls: Vec<[u64; CONTROL_WORDS]>,
 }
 
-/// 64 bytes of control messages per datagram: `SCM_TIMESTAMPNS` takes 32.
+/// 96 bytes of control messages per datagram: `SCM_TIMESTAMPNS` takes 32, `UDP_GRO` 24.
 #[cfg(target_os = "linux")]
-const CONTROL_WORDS: usize = 8;
+const CONTROL_WORDS: usize = 12;
 
 impl Inbox {
-    /// Buffers for datagrams of up to `slot` bytes.
-    pub fn new(slot: usize, batching: Batching) -> Self {
+    /// Buffers for datagrams of up to `slot` bytes read from `sock`. Unless `batching` is
+    /// [`Batching::Off`], asks the kernel to stamp arrivals, and with [`Batching::Gso`] to
+    /// hand over coalesced datagrams; where it cannot, datagrams are timed as they are read
+    /// and come one by one.
+    pub fn new(sock: &UdpSocket, slot: usize, batching: Batching) -> Self {
+        let batching = if cfg!(target_os = "linux") {
+            batching
+        } else {
+            Batching::Off
+        };
         let n = match batching {
             Batching::Off => 1,
-            _ if cfg!(target_os = "linux") => RECV_BATCH,
-            _ => 1,
+            _ => RECV_BATCH,
         };
+        let stamped = batching != Batching::Off && sys::set_option(sock, sys::STAMP);
+        let gro = batching == Batching::Gso && sys::set_option(sock, sys::GRO);
+        let slot = if gro { slot.max(GRO_SLOT) } else { slot };
         Inbox {
+            stamped,
+            gro,
             // Zeroed allocations of this size are mapped lazily: only the pages datagrams
             // are written to take memory.
             data: vec![0; n * slot],
@@ -315,10 +335,19 @@ impl Inbox {
         }
     }
 
+    /// Whether the kernel stamps arrivals for this inbox.
+    pub fn stamped(&self) -> bool {
+        self.stamped
+    }
+
+    /// Whether the kernel may hand this inbox coalesced datagrams.
+    pub fn gro(&self) -> bool {
+        self.gro
+    }
+
     /// Waits for datagrams (as long as the socket's read timeout) and hands each to `f` with
-    /// its sender and the instant it arrived (the kernel's, where [`stamp_arrivals`] was
-    /// granted; else when it was read); returns how many. Returns the first datagram's error
-    /// if there was none.
+    /// its sender and the instant it arrived (the kernel's where [`Inbox::stamped`], else when
+    /// it was read); returns how many. Returns the first datagram's error if there was none.
     pub fn recv(
         &mut self,
         sock: &UdpSocket,
@@ -347,15 +376,20 @@ mod sys {
 
     use super::{arrival, Inbox, Pending, CONTROL_WORDS, RECV_BATCH, SEND_BATCH};
 
-    /// Turns on `SO_TIMESTAMPNS`: a `SCM_TIMESTAMPNS` control message with every datagram.
-    pub fn stamp_arrivals(sock: &UdpSocket) -> bool {
+    /// `SO_TIMESTAMPNS`: a `SCM_TIMESTAMPNS` control message with every datagram.
+    pub const STAMP: (libc::c_int, libc::c_int) = (libc::SOL_SOCKET, libc::SO_TIMESTAMPNS);
+    /// `UDP_GRO`: coalesced datagrams, with a `UDP_GRO` control message giving their size.
+    pub const GRO: (libc::c_int, libc::c_int) = (libc::SOL_UDP, libc::UDP_GRO);
+
+    /// Turns on the boolean socket option `(level, name)`; false if the kernel refuses.
+    pub fn set_option(sock: &UdpSocket, (level, name): (libc::c_int, libc::c_int)) -> bool {
         let on: libc::c_int = 1;
         // SAFETY: `on` is valid for reads of its size.
         let r = unsafe {
             libc::setsockopt(
                 sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
+                level,
+                name,
                 (&on as *const libc::c_int).cast(),
                 mem::size_of::<libc::c_int>() as libc::socklen_t,
             )
@@ -363,32 +397,50 @@ mod sys {
         r == 0
     }
 
-    /// The `SCM_TIMESTAMPNS` stamp among the control messages `h` came with, if any.
-    fn stamp_of(h: &libc::msghdr) -> Option<SystemTime> {
-        if h.msg_flags & libc::MSG_CTRUNC != 0 {
-            return None;
-        }
+    /// What the control messages of one received buffer say.
+    #[derive(Default)]
+    struct Control {
+        /// The kernel's arrival stamp.
+        stamp: Option<SystemTime>,
+        /// The size of each coalesced datagram (the last may be shorter).
+        segment: Option<usize>,
+    }
+
+    /// Reads the `SCM_TIMESTAMPNS` and `UDP_GRO` control messages `h` came with.
+    fn control_of(h: &libc::msghdr) -> Control {
+        let mut out = Control::default();
         // SAFETY: the kernel wrote msg_controllen bytes of well-formed control messages into
-        // msg_control; CMSG_FIRSTHDR/CMSG_NXTHDR stay within them, and the timespec is read
-        // unaligned from a message whose length says it holds one.
+        // msg_control (all it had room for: a truncated list is still well formed);
+        // CMSG_FIRSTHDR/CMSG_NXTHDR stay within them, and each value is read unaligned from a
+        // message whose length says it holds one.
         unsafe {
             let mut c = libc::CMSG_FIRSTHDR(h);
             while !c.is_null() {
                 let m = &*c;
+                let holds =
+                    |size: usize| m.cmsg_len as usize >= libc::CMSG_LEN(size as u32) as usize;
                 if m.cmsg_level == libc::SOL_SOCKET
                     && m.cmsg_type == libc::SCM_TIMESTAMPNS
-                    && m.cmsg_len as usize
-                        >= libc::CMSG_LEN(mem::size_of::<libc::timespec>() as u32) as usize
+                    && holds(mem::size_of::<libc::timespec>())
                 {
                     let ts: libc::timespec = ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                    let (secs, nanos) = (u64::try_from(ts.tv_sec).ok()?, ts.tv_nsec);
-                    let nanos = u32::try_from(nanos).ok().filter(|n| *n < 1_000_000_000)?;
-                    return UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
+                    out.stamp = u64::try_from(ts.tv_sec).ok().and_then(|secs| {
+                        let nanos = u32::try_from(ts.tv_nsec)
+                            .ok()
+                            .filter(|n| *n < 1_000_000_000)?;
+                        UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+                    });
+                } else if m.cmsg_level == libc::SOL_UDP
+                    && m.cmsg_type == libc::UDP_GRO
+                    && holds(mem::size_of::<libc::c_int>())
+                {
+                    let size: libc::c_int = ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    out.segment = usize::try_from(size).ok().filter(|s| *s > 0);
                 }
                 c = libc::CMSG_NXTHDR(h, c);
             }
         }
-        None
+        out
     }
 
     /// Whether the kernel knows `UDP_SEGMENT` (Linux 4.18 and later): reading the option
@@ -540,10 +592,10 @@ mod sys {
         if r < 0 {
             return Err(io::Error::last_os_error());
         }
-        let got = r as usize;
         // Both clocks read together once per batch: the stamps' ages come from the wall clock.
         let (now, wall) = (Instant::now(), SystemTime::now());
-        for (i, h) in hdrs.iter().enumerate().take(got) {
+        let mut datagrams = 0;
+        for (i, h) in hdrs.iter().enumerate().take(r as usize) {
             let mut storage = SockAddrStorage::zeroed();
             // SAFETY: SockAddrStorage is sockaddr_storage, and the kernel wrote msg_namelen
             // bytes of it.
@@ -553,12 +605,23 @@ mod sys {
             }
             .as_socket();
             let len = (h.msg_len as usize).min(slot);
-            if let Some(from) = from {
-                let at = arrival(now, wall, stamp_of(&h.msg_hdr));
-                f(from, &inbox.data[i * slot..i * slot + len], at);
+            let Some(from) = from else { continue };
+            let control = control_of(&h.msg_hdr);
+            let at = arrival(now, wall, control.stamp);
+            let bytes = &inbox.data[i * slot..i * slot + len];
+            // A coalesced buffer is the datagrams of one sender back to back, each `segment`
+            // bytes but the last. A buffer cut short (MSG_TRUNC) loses only its tail.
+            let segment = control.segment.filter(|_| inbox.gro).unwrap_or(len.max(1));
+            for d in bytes.chunks(segment) {
+                f(from, d, at);
+                datagrams += 1;
+            }
+            if len == 0 {
+                f(from, bytes, at);
+                datagrams += 1;
             }
         }
-        Ok(got)
+        Ok(datagrams)
     }
 }
 
@@ -569,7 +632,10 @@ mod sys {
 
     use super::Pending;
 
-    pub fn stamp_arrivals(_: &UdpSocket) -> bool {
+    pub const STAMP: (i32, i32) = (0, 0);
+    pub const GRO: (i32, i32) = (0, 0);
+
+    pub fn set_option(_: &UdpSocket, _: (i32, i32)) -> bool {
         false
     }
 
@@ -593,13 +659,15 @@ mod tests {
     use crate::runtime::net::bind_viewer;
 
     /// A receiving socket with a large buffer, and a sender connected to it.
-    fn pair() -> (UdpSocket, UdpSocket) {
+    fn pair() -> (UdpSocket, UdpSocket, Inbox) {
         let (rx, _) = bind_viewer("127.0.0.1:0".parse().unwrap()).unwrap();
         rx.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         tx.connect(rx.local_addr().unwrap()).unwrap();
-        (tx, rx)
+        // Before anything is sent: a GSO send queued before UDP_GRO was on is cut apart.
+        let inbox = Inbox::new(&rx, MAX_DATAGRAM_TEST, Batching::Gso);
+        (tx, rx, inbox)
     }
 
     /// Datagram `i` of `len` bytes: its index and a pattern, so order and content show.
@@ -630,14 +698,15 @@ mod tests {
         out
     }
 
-    /// Receives `n` datagrams (deadline 10 s) and checks each against `lens`, in order.
-    fn expect(rx: &UdpSocket, lens: &[usize], from: SocketAddr) {
-        let mut inbox = Inbox::new(MAX_DATAGRAM_TEST, Batching::Gso);
+    /// Receives `n` datagrams (deadline 10 s) and checks each against `lens`, in order;
+    /// returns the receive calls it took.
+    fn expect(inbox: &mut Inbox, rx: &UdpSocket, lens: &[usize], from: SocketAddr) -> usize {
         let mut got: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
+        let mut calls = 0;
         let deadline = Instant::now() + Duration::from_secs(10);
         while got.len() < lens.len() && Instant::now() < deadline {
             match inbox.recv(rx, |f, b, _| got.push((f, b.to_vec()))) {
-                Ok(_) => {}
+                Ok(_) => calls += 1,
                 Err(e) if is_transient(&e) => {}
                 Err(e) => panic!("{e}"),
             }
@@ -648,6 +717,7 @@ mod tests {
             assert_eq!(b.len(), lens[i], "datagram {i}'s length");
             assert_eq!(*b, datagram(i, lens[i]), "datagram {i}, byte for byte");
         }
+        calls
     }
 
     const MAX_DATAGRAM_TEST: usize = 65_507;
@@ -661,10 +731,10 @@ mod tests {
 
     #[test]
     fn equal_datagrams_and_a_short_last_one_go_in_one_gso_call() {
-        let (tx, rx) = pair();
+        let (tx, rx, mut inbox) = pair();
         let lens = frame_lens();
         let out = send_all(&tx, None, &lens, 1200, Batching::Gso);
-        expect(&rx, &lens, tx.local_addr().unwrap());
+        expect(&mut inbox, &rx, &lens, tx.local_addr().unwrap());
         assert_eq!(out.datagrams, lens.len() as u64);
         if cfg!(target_os = "linux") {
             assert!(out.gso(), "loopback takes GSO");
@@ -673,11 +743,76 @@ mod tests {
     }
 
     #[test]
+    fn a_gso_send_arrives_as_one_buffer_and_is_split_into_its_datagrams() {
+        let (tx, rx, mut inbox) = pair();
+        assert_eq!(inbox.gro(), cfg!(target_os = "linux"));
+        let lens = frame_lens();
+        send_all(&tx, None, &lens, 1200, Batching::Gso);
+        let calls = expect(&mut inbox, &rx, &lens, tx.local_addr().unwrap());
+        if inbox.gro() {
+            assert_eq!(calls, 1, "loopback keeps a GSO send whole for a GRO socket");
+        }
+    }
+
+    #[test]
+    fn without_gro_a_gso_send_arrives_datagram_by_datagram() {
+        let (tx, rx, _) = pair();
+        let (rx2, _) = bind_viewer("127.0.0.1:0".parse().unwrap()).unwrap();
+        rx2.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut inbox = Inbox::new(&rx2, MAX_DATAGRAM_TEST, Batching::Mmsg);
+        assert!(!inbox.gro());
+        drop(rx);
+        tx.connect(rx2.local_addr().unwrap()).unwrap();
+        let lens = frame_lens();
+        let out = send_all(&tx, None, &lens, 1200, Batching::Gso);
+        expect(&mut inbox, &rx2, &lens, tx.local_addr().unwrap());
+        if cfg!(target_os = "linux") {
+            assert_eq!(out.calls, 1, "one GSO send, cut apart by the kernel");
+        }
+    }
+
+    #[test]
+    fn coalesced_buffers_of_two_senders_and_sizes_are_split_exactly() {
+        // Two senders' GSO runs of different segment sizes, interleaved, and a plain datagram
+        // between them: each buffer is split by its own segment size and keeps its sender.
+        let (a, rx, mut inbox) = pair();
+        let to = rx.local_addr().unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut want: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
+        let mut next = 0;
+        for (s, lens) in [
+            (&a, vec![700, 700, 700, 13]),
+            (&b, vec![1200; 54]),
+            (&a, vec![1]),
+            (&b, vec![64, 64]),
+            (&a, vec![1500, 1500, 1500, 1500, 1499]),
+        ] {
+            let mut out = Outbox::new(s, 1500, Batching::Gso);
+            for &len in &lens {
+                let d = datagram(next, len);
+                next += 1;
+                out.slot().unwrap()[..len].copy_from_slice(&d);
+                out.push(Some(to), len);
+                want.push((s.local_addr().unwrap(), d));
+            }
+            out.send(s).unwrap();
+        }
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got.len() < want.len() && Instant::now() < deadline {
+            let _ = inbox.recv(&rx, |f, d, _| got.push((f, d.to_vec())));
+        }
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "every datagram, in order, from its sender");
+    }
+
+    #[test]
     fn the_sendmmsg_fallback_sends_a_batch_in_one_call() {
-        let (tx, rx) = pair();
+        let (tx, rx, mut inbox) = pair();
         let lens = frame_lens();
         let out = send_all(&tx, None, &lens, 1200, Batching::Mmsg);
-        expect(&rx, &lens, tx.local_addr().unwrap());
+        expect(&mut inbox, &rx, &lens, tx.local_addr().unwrap());
         assert!(!out.gso());
         if cfg!(target_os = "linux") {
             assert_eq!(out.calls, 1);
@@ -686,16 +821,16 @@ mod tests {
 
     #[test]
     fn the_plain_fallback_sends_one_call_per_datagram() {
-        let (tx, rx) = pair();
+        let (tx, rx, mut inbox) = pair();
         let lens = frame_lens();
         let out = send_all(&tx, None, &lens, 1200, Batching::Off);
-        expect(&rx, &lens, tx.local_addr().unwrap());
+        expect(&mut inbox, &rx, &lens, tx.local_addr().unwrap());
         assert_eq!(out.calls, lens.len() as u64);
     }
 
     #[test]
     fn mixed_sizes_split_into_runs_and_keep_their_order() {
-        let (tx, rx) = pair();
+        let (tx, rx, mut inbox) = pair();
         // GSO runs [1000 1000 500] and [1000 1000 1000 200]; then 50, 60 and 70 in one
         // sendmmsg (a longer datagram cannot join a run, and a run of one is none); then the
         // GSO run [300 300 300].
@@ -704,14 +839,14 @@ mod tests {
         ];
         let to = rx.local_addr().unwrap();
         let out = send_all(&tx, None, &lens, 1200, Batching::Gso);
-        expect(&rx, &lens, tx.local_addr().unwrap());
+        expect(&mut inbox, &rx, &lens, tx.local_addr().unwrap());
         if cfg!(target_os = "linux") {
             assert_eq!(out.calls, 4, "3 GSO runs and one sendmmsg");
         }
         // The same to an explicit destination, from an unconnected socket.
         let free = UdpSocket::bind("127.0.0.1:0").unwrap();
         let out = send_all(&free, Some(to), &lens, 1200, Batching::Gso);
-        expect(&rx, &lens, free.local_addr().unwrap());
+        expect(&mut inbox, &rx, &lens, free.local_addr().unwrap());
         if cfg!(target_os = "linux") {
             assert_eq!(out.calls, 4);
         }
@@ -739,16 +874,16 @@ mod tests {
         assert_eq!(gso_run(&p(&[1200])), 1);
         // On real sockets: 60 datagrams of 1200 bytes are two GSO calls (54 + 6), 100 of 100
         // bytes two more (64 + 36, as the batch holds 64).
-        let (tx, rx) = pair();
+        let (tx, rx, mut inbox) = pair();
         let lens = vec![1200; 60];
         let out = send_all(&tx, None, &lens, 1200, Batching::Gso);
-        expect(&rx, &lens, tx.local_addr().unwrap());
+        expect(&mut inbox, &rx, &lens, tx.local_addr().unwrap());
         if cfg!(target_os = "linux") {
             assert_eq!(out.calls, 2);
         }
         let lens = vec![100; 100];
         let out = send_all(&tx, None, &lens, 100, Batching::Gso);
-        expect(&rx, &lens, tx.local_addr().unwrap());
+        expect(&mut inbox, &rx, &lens, tx.local_addr().unwrap());
         if cfg!(target_os = "linux") {
             assert_eq!(out.calls, 2);
         }
@@ -760,6 +895,7 @@ mod tests {
         rx.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
         let to = rx.local_addr().unwrap();
+        let mut inbox = Inbox::new(&rx, MAX_DATAGRAM_TEST, Batching::Gso);
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
         // 40 datagrams, alternating senders and sizes: more than one recvmmsg holds.
@@ -770,7 +906,6 @@ mod tests {
             s.send_to(&d, to).unwrap();
             sent.push((s.local_addr().unwrap(), d));
         }
-        let mut inbox = Inbox::new(MAX_DATAGRAM_TEST, Batching::Gso);
         let (mut got, mut calls) = (Vec::new(), 0);
         let deadline = Instant::now() + Duration::from_secs(10);
         while got.len() < sent.len() && Instant::now() < deadline {
@@ -816,10 +951,9 @@ mod tests {
 
     #[test]
     fn a_datagram_is_timed_by_its_arrival_not_by_when_it_was_read() {
-        let (tx, rx) = pair();
-        let stamped = stamp_arrivals(&rx);
+        let (tx, rx, mut inbox) = pair();
+        let stamped = inbox.stamped();
         assert_eq!(stamped, cfg!(target_os = "linux"));
-        let mut inbox = Inbox::new(MAX_DATAGRAM_TEST, Batching::Gso);
         let sent = Instant::now();
         tx.send(&datagram(0, 100)).unwrap();
         // The reader is late, as one that lost its core would be: the datagram waits queued.

@@ -179,13 +179,11 @@ impl<M: Machine> Driver<M> {
         let (tx, incoming) = bounded(QUEUE);
         let reader_sock = sock.try_clone()?;
         reader_sock.set_read_timeout(Some(READER_POLL))?;
-        // Without stamps (other platforms, an old kernel) datagrams are timed as they are read.
-        crate::runtime::batch::stamp_arrivals(&reader_sock);
         let reader_shared = shared.clone();
         let reader = thread::Builder::new()
             .name("udp-reader".into())
             .spawn(move || {
-                let mut inbox = Inbox::new(MAX_DATAGRAM, batching);
+                let mut inbox = Inbox::new(&reader_sock, MAX_DATAGRAM, batching);
                 while !reader_shared.closed.load(Ordering::Relaxed) {
                     let got = inbox.recv(&reader_sock, |from, bytes, at| {
                         let d = Datagram {
