@@ -3,7 +3,9 @@
 # and 1920x1080, and (where gst-launch-1.0 is installed) GStreamer's RTP/JPEG pipeline at the
 # same sizes, right after each camwire run so that both see the same machine load.
 #
-#   scripts/bench.sh                      # 600 frames per run; the default (pure Rust) build
+#   scripts/bench.sh                      # 3000 frames per run (at several hundred fps, fewer
+#                                         # make a run of a second or two, start-up included);
+#                                         # the default (pure Rust) build
 #                                         # and, where libturbojpeg is installed, the
 #                                         # --features turbojpeg build, side by side
 #   scripts/bench.sh --quick              # 60 frames per run: a smoke test
@@ -39,7 +41,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FRAMES=600
+FRAMES=3000
 SIZES="640x480 1280x720 1920x1080"
 BUILDS=""
 GST=1
@@ -60,7 +62,7 @@ while [ $# -gt 0 ]; do
     --repeat) REPEAT="$2"; shift ;;
     --no-camera) CAMERA=0 ;;
     --no-syscalls) SYSCALLS=0 ;;
-    -h | --help) sed -n '2,37p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
