@@ -49,9 +49,9 @@ const SEND_BUFFER: usize = 256 << 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Batching {
     /// The best the platform has: on Linux, GSO for runs of equal datagrams, `sendmmsg` for
-    /// the rest, `recvmmsg`; elsewhere, as [`Batching::Off`].
+    /// the rest, `recvmmsg` with GRO; elsewhere, as [`Batching::Off`].
     Gso,
-    /// On Linux, `sendmmsg` and `recvmmsg` without GSO.
+    /// On Linux, `sendmmsg` and `recvmmsg` without GSO or GRO.
     Mmsg,
     /// One system call per datagram, both ways.
     Off,
