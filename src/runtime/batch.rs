@@ -291,8 +291,8 @@ pub struct Inbox {
     gro: bool,
     #[cfg(target_os = "linux")]
     names: Vec<libc::sockaddr_storage>,
-    /// Room for each datagram's control messages (the arrival stamp), 8-byte aligned as
-    /// `cmsghdr` wants.
+    /// Room for each buffer's control messages (the arrival stamp, the coalesced datagrams'
+    /// size), 8-byte aligned as `cmsghdr` wants.
     #[cfg(target_os = "linux")]
     controls: Vec<[u64; CONTROL_WORDS]>,
 }
