@@ -611,14 +611,18 @@ mod sys {
             let bytes = &inbox.data[i * slot..i * slot + len];
             // A coalesced buffer is the datagrams of one sender back to back, each `segment`
             // bytes but the last. A buffer cut short (MSG_TRUNC) loses only its tail.
-            let segment = control.segment.filter(|_| inbox.gro).unwrap_or(len.max(1));
-            for d in bytes.chunks(segment) {
-                f(from, d, at);
-                datagrams += 1;
-            }
-            if len == 0 {
-                f(from, bytes, at);
-                datagrams += 1;
+            match control.segment.filter(|&s| inbox.gro && s < len) {
+                Some(segment) => {
+                    for d in bytes.chunks(segment) {
+                        f(from, d, at);
+                        datagrams += 1;
+                    }
+                }
+                // One datagram (an empty one too).
+                None => {
+                    f(from, bytes, at);
+                    datagrams += 1;
+                }
             }
         }
         Ok(datagrams)
@@ -774,8 +778,9 @@ mod tests {
 
     #[test]
     fn coalesced_buffers_of_two_senders_and_sizes_are_split_exactly() {
-        // Two senders' GSO runs of different segment sizes, interleaved, and a plain datagram
-        // between them: each buffer is split by its own segment size and keeps its sender.
+        // Two senders' GSO runs of different segment sizes, interleaved, with single and empty
+        // datagrams between them: each buffer is split by its own segment size and keeps its
+        // sender.
         let (a, rx, mut inbox) = pair();
         let to = rx.local_addr().unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -797,6 +802,9 @@ mod tests {
                 want.push((s.local_addr().unwrap(), d));
             }
             out.send(s).unwrap();
+            // An empty datagram between the runs is one datagram too.
+            b.send_to(&[], to).unwrap();
+            want.push((b.local_addr().unwrap(), Vec::new()));
         }
         let mut got = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(10);
