@@ -58,6 +58,15 @@ pub enum Batching {
 }
 
 impl Batching {
+    /// What this platform makes of `self`: only Linux batches.
+    fn supported(self) -> Self {
+        if cfg!(target_os = "linux") {
+            self
+        } else {
+            Batching::Off
+        }
+    }
+
     /// From the environment variable `CAMWIRE_BATCH`: `gso` (the default), `mmsg` or `off`,
     /// for comparing the paths; anything else is the default.
     pub fn from_env() -> Self {
@@ -94,11 +103,7 @@ pub struct Outbox {
 impl Outbox {
     /// An outbox for datagrams of at most `max_out` bytes, sent from `sock`.
     pub fn new(sock: &UdpSocket, max_out: usize, batching: Batching) -> Self {
-        let batching = if cfg!(target_os = "linux") {
-            batching
-        } else {
-            Batching::Off
-        };
+        let batching = batching.supported();
         let slots = match batching {
             Batching::Off => 1,
             _ => (SEND_BUFFER / max_out.max(1)).clamp(1, SEND_BATCH),
@@ -307,11 +312,7 @@ impl Inbox {
     /// hand over coalesced datagrams; where it cannot, datagrams are timed as they are read
     /// and come one by one.
     pub fn new(sock: &UdpSocket, slot: usize, batching: Batching) -> Self {
-        let batching = if cfg!(target_os = "linux") {
-            batching
-        } else {
-            Batching::Off
-        };
+        let batching = batching.supported();
         let n = match batching {
             Batching::Off => 1,
             _ => RECV_BATCH,
